@@ -1,0 +1,16 @@
+# The two commands of the README: `make run` (the main job) and `make test`
+# (every test). Both set up what they need first (scripts/bootstrap.sh).
+PYTHON := .venv/bin/python
+
+.PHONY: run test setup
+
+run:
+	@scripts/bootstrap.sh dev
+	cd examples/hello && PYBRIDGE_PYTHON=$(CURDIR)/$(PYTHON) mix run --no-halt hello.exs
+
+test:
+	@scripts/bootstrap.sh dev
+	$(PYTHON) -m pytest
+
+setup:
+	@scripts/bootstrap.sh dev
