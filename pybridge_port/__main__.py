@@ -1,0 +1,136 @@
+"""``python -m pybridge_port``: serve one Elixir Port on stdin/stdout."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import faulthandler
+import os
+import signal
+import sys
+import threading
+
+from .dispatch import Dispatcher, HandshakeRefused
+from .framing import DEFAULT_MAX_FRAME, FrameReader, FrameWriter, enlarge_pipe
+from .types import Atom
+
+PR_SET_PDEATHSIG = 1
+EXIT_HANDSHAKE_REFUSED = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The worker's command line."""
+    parser = argparse.ArgumentParser(prog="python -m pybridge_port", description=__doc__)
+    parser.add_argument("--threads", type=_positive, default=8, help="requests running Python at once (default 8)")
+    parser.add_argument(
+        "--max-frame", type=_positive, default=DEFAULT_MAX_FRAME, help="largest frame accepted, in bytes (default 64 MiB)"
+    )
+    parser.add_argument(
+        "--output",
+        choices=("stderr", "frames"),
+        default="stderr",
+        help="where Python's fd 1/2 output goes: the worker's stderr, or {:output, data} frames",
+    )
+    return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got: {text}")
+    return value
+
+
+def take_protocol_fds() -> tuple[int, int, int]:
+    """Move the protocol to private fds; returns ``(input, output, original stderr)``.
+
+    After this, fd 0 reads /dev/null and fd 1 writes to stderr, so nothing a
+    library reads or prints (Python, C or a child process) touches a frame.
+    """
+    proto_in, proto_out, real_stderr = os.dup(0), os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    for fd in (proto_in, proto_out):
+        enlarge_pipe(fd)
+    return proto_in, proto_out, real_stderr
+
+
+def forward_output(writer: FrameWriter, dispatcher: Dispatcher) -> None:
+    """Point fds 1 and 2 at a pipe whose contents go to Elixir as ``{:output, data}``."""
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 1)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    output = Atom("output")
+
+    def pump() -> None:
+        while True:
+            data = os.read(read_end, 65536)
+            if not data:
+                return
+            dispatcher.send((output, bytes(data)))
+
+    threading.Thread(target=pump, name="pybridge-output", daemon=True).start()
+
+
+def die_with_parent() -> None:
+    """Lead our own process group, and have the kernel signal us if our parent dies."""
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    # Our parent is gone: nobody reads our exit status, so children get SIGKILL.
+    signal.signal(signal.SIGTERM, lambda signum, frame: shutdown(0, signal.SIGKILL))
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        shutdown(0, signal.SIGKILL)
+
+
+def shutdown(status: int = 0, children: signal.Signals = signal.SIGTERM) -> None:
+    """Exit now, taking our child processes with us (we lead our process group)."""
+    if os.getpgrp() == os.getpid():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            os.killpg(os.getpid(), children)  # SIGKILL ends us too, which is what we want then
+        except OSError:
+            pass
+    os._exit(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the worker until its input closes."""
+    args = parse_args(argv)
+    proto_in, proto_out, real_stderr = take_protocol_fds()
+    faulthandler.enable(file=os.fdopen(real_stderr, "w", closefd=False))
+    die_with_parent()
+    writer = FrameWriter(proto_out)
+    dispatcher = Dispatcher(writer, threads=args.threads, max_frame=args.max_frame)
+    if args.output == "frames":
+        forward_output(writer, dispatcher)
+    from . import elixir
+
+    elixir.connect(dispatcher)
+    reader = FrameReader(proto_in, max_frame=args.max_frame)
+    status = 0
+    try:
+        while frames := reader.read_frames():
+            for frame in frames:
+                dispatcher.handle_frame(frame)
+    except HandshakeRefused:
+        status = EXIT_HANDSHAKE_REFUSED
+    except BrokenPipeError:
+        pass
+    finally:
+        sys.stderr.flush()
+        shutdown(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,544 @@
+"""Requests in, replies out: the worker's operations (docs/PROTOCOL.md).
+
+The reading thread decodes each frame and either answers it at once (ping,
+stats, release, credit, cancel, callback replies) or hands it to the thread
+pool (anything that runs library code). Coroutines run on one asyncio loop
+thread. Every exception becomes an error frame; nothing here may end the
+worker except the end of its input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib
+import inspect
+import itertools
+import os
+import resource
+import sys
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import PROTOCOL_VERSION, __version__
+from .codec import Decoder
+from .errors import CallbackError, Cancelled, ProtocolError, describe
+from .executor import Executor
+from .framing import FrameWriter, OversizedFrame
+from .handles import HandleTable
+from .types import Atom, Export, Fun
+from .values import Conversions
+
+OK, ERROR, CHUNK, HELLO, CALLBACK = (Atom(name) for name in ("ok", "error", "chunk", "hello", "callback"))
+_TYPE, _MESSAGE, _TRACEBACK = Atom("type"), Atom("message"), Atom("traceback")
+DEFAULT_WINDOW = 8
+
+
+def error_term(exc: BaseException) -> dict[Atom, Any]:
+    """The ErrorMap of an exception."""
+    type_name, message, traceback = describe(exc)
+    return {_TYPE: type_name, _MESSAGE: message, _TRACEBACK: traceback}
+
+
+@dataclass(eq=False)
+class Request:
+    """A request running (or queued) on the pool; kept for cancel and stats."""
+
+    id: Any
+    scope: Hashable
+    thread: int | None = None
+    cancelled: bool = False
+    injected: bool = False
+    task: Any = None  # the asyncio future of a coroutine
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False)
+class Stream:
+    """An iterator that Elixir pulls with credit."""
+
+    request: Request
+    iterator: Any
+    credit: int
+    running: bool = False
+    finished: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Waiter:
+    """One pending Elixir callback."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reply: Any = None
+
+
+class ElixirFunction:
+    """An Elixir fun received as an argument; calling it runs the fun in Elixir."""
+
+    def __init__(self, dispatcher: Dispatcher, fun: Fun | Export | str) -> None:
+        self._dispatcher = dispatcher
+        self.fun = fun
+
+    def __call__(self, *args: Any) -> Any:
+        return self._dispatcher.call_elixir(self.fun, list(args))
+
+    def __pybridge_term__(self) -> Fun | Export | str:
+        return self.fun
+
+    def __repr__(self) -> str:
+        return f"<Elixir function {self.fun!r}>"
+
+
+class Dispatcher:
+    """Serves one Elixir connection. Frames arrive via ``handle_frame``."""
+
+    def __init__(self, writer: FrameWriter, *, threads: int = 8, max_frame: int = 0) -> None:
+        self.writer = writer
+        self.max_frame = max_frame
+        self.handles = HandleTable(os.urandom(8).hex())
+        self.values = Conversions(self.handles, lambda fun: ElixirFunction(self, fun))
+        self.executor = Executor(threads)
+        self.exports: frozenset[str] = frozenset()
+        self._greeted = False
+        self._requests: dict[Any, Request] = {}
+        self._streams: dict[Any, Stream] = {}
+        self._callbacks: dict[int, _Waiter] = {}
+        self._callback_ids = itertools.count(1)
+        self._served = 0
+        self._local = threading.local()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
+        self._ops: dict[str, Callable[..., None]] = {
+            "ping": self._ping,
+            "stats": self._stats,
+            "import": self._import,
+            "call": self._call,
+            "create": self._call,
+            "method": self._method,
+            "get_attr": self._get_attr,
+            "set_attr": self._set_attr,
+            "release": self._release,
+            "release_scope": self._release_scope,
+            "cancel": self._cancel,
+            "credit": self._credit,
+            "callback_reply": self._callback_reply,
+        }
+
+    # -- frames ---------------------------------------------------------------
+
+    def send(self, term: Any, scope: Hashable = None) -> None:
+        """Encode and write one frame (from any thread)."""
+        with self.values.scope(scope):
+            try:
+                data = self.values.encode(term)
+            except Exception as exc:  # an unencodable result is the request's error, not ours
+                request_id = term[1] if isinstance(term, tuple) and len(term) > 1 else None
+                data = self.values.encode((ERROR, request_id, error_term(exc)))
+        self.writer.send(data)
+
+    def handle_frame(self, frame: memoryview | OversizedFrame) -> None:
+        """Decode one frame and act on it; answers errors with error frames."""
+        if isinstance(frame, OversizedFrame):
+            message = f"frame of {frame.size} bytes is over the limit of {frame.limit} bytes; it was skipped"
+            self.send((ERROR, None, {_TYPE: "pybridge.CodecError", _MESSAGE: message, _TRACEBACK: []}))
+            return
+        try:
+            request = self.values.decode(frame)
+        except Exception as exc:
+            self.send((ERROR, _request_id(frame), _decode_error(exc)))
+            return
+        try:
+            self._dispatch(request)
+        except HandshakeRefused as exc:
+            self.send((ERROR, None, error_term(exc)))
+            raise
+        except Exception as exc:
+            request_id = request[1] if isinstance(request, tuple) and len(request) > 1 else None
+            self.send((ERROR, request_id, error_term(exc)))
+
+    def _dispatch(self, request: Any) -> None:
+        if not isinstance(request, tuple) or not request or not isinstance(request[0], str):
+            raise ProtocolError(f"expected a request tuple such as {{:call, id, ...}}, got: {request!r:.200}")
+        op = request[0]
+        if op == "hello":
+            self._hello(*request[1:])
+            return
+        if not self._greeted:
+            raise ProtocolError(f"the first frame must be {{:hello, {PROTOCOL_VERSION}, opts}}, got {op!r}")
+        handler = self._ops.get(op)
+        if handler is None:
+            raise ProtocolError(f"unknown request {op!r}; known: {', '.join(sorted(self._ops))}")
+        try:
+            handler(*request[1:])
+        except TypeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                raise ProtocolError(f"malformed {op!r} request {request!r:.200}: {exc}") from None
+            raise
+
+    # -- operations answered at once ------------------------------------------------
+
+    def _hello(self, version: Any, opts: Any = None) -> None:
+        if version != PROTOCOL_VERSION:
+            raise HandshakeRefused(
+                f"this worker speaks protocol version {PROTOCOL_VERSION}, Elixir asked for {version!r}"
+            )
+        opts = opts if isinstance(opts, dict) else {}
+        self.exports = frozenset(opts.get("exports") or ())
+        self._greeted = True
+        info = {
+            Atom("worker"): self.handles.token,
+            Atom("pid"): os.getpid(),
+            Atom("python"): sys.version.split()[0],
+            Atom("pybridge"): __version__,
+            Atom("max_frame"): self.max_frame,
+            Atom("threads"): self.executor.size,
+        }
+        self.send((HELLO, PROTOCOL_VERSION, info))
+
+    def _ping(self, request_id: Any, payload: Any = None) -> None:
+        self.send((OK, request_id, payload))
+
+    def _stats(self, request_id: Any) -> None:
+        handles, scopes = self.handles.counts()
+        stats = {
+            Atom("handles"): handles,
+            Atom("scopes"): scopes,
+            Atom("in_flight"): len(self._requests),
+            Atom("streams"): len(self._streams),
+            Atom("threads"): self.executor.threads,
+            Atom("requests"): self._served,
+            Atom("max_rss_kb"): resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            Atom("pid"): os.getpid(),
+        }
+        self.send((OK, request_id, stats))
+
+    def _release(self, request_id: Any, handles: list[int]) -> None:
+        if not isinstance(handles, list) or not all(isinstance(handle, int) for handle in handles):
+            raise ProtocolError(f"release takes a list of handle ids (integers), got: {handles!r:.200}")
+        self.send((OK, request_id, self.handles.release(handles)))
+
+    def _release_scope(self, request_id: Any, scope: Hashable) -> None:
+        self.send((OK, request_id, self.handles.release_scope(scope)))
+
+    def _cancel(self, request_id: Any) -> None:
+        stream = self._streams.get(request_id)
+        if stream is not None:
+            self._close_stream(stream)
+            return
+        request = self._requests.get(request_id)
+        if request is None:
+            return  # finished already: its reply is on the way
+        with request.lock:
+            request.cancelled = True
+            if request.task is not None:
+                loop = self._loop
+                if loop is not None:
+                    loop.call_soon_threadsafe(request.task.cancel)
+            elif request.thread is not None and not request.injected:
+                request.injected = True
+                _raise_in_thread(request.thread, Cancelled)
+
+    def _credit(self, request_id: Any, count: int) -> None:
+        stream = self._streams.get(request_id)
+        if stream is None:
+            return
+        with stream.lock:
+            stream.credit += count
+            start = not stream.running and not stream.finished
+            stream.running = stream.running or start
+        if start:
+            self.executor.submit(lambda: self._pump(stream))
+
+    def _callback_reply(self, callback_id: int, reply: Any) -> None:
+        waiter = self._callbacks.pop(callback_id, None)
+        if waiter is None:
+            raise ProtocolError(f"callback_reply for unknown callback {callback_id!r}")
+        waiter.reply = reply
+        waiter.event.set()
+
+    # -- operations run on the pool ------------------------------------------------
+
+    def _import(self, request_id: Any, module: str) -> None:
+        self._submit(request_id, None, lambda: importlib.import_module(module) and None)
+
+    def _call(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> None:
+        opts = _options(opts)
+        self._submit(
+            request_id,
+            opts,
+            lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
+        )
+
+    def _method(self, request_id: Any, obj: Any, name: str, args: list[Any], kwargs: Any, opts: Any = None) -> None:
+        opts = _options(opts)
+        self._submit(request_id, opts, lambda: getattr(obj, name)(*args, **_kwargs(kwargs)))
+
+    def _get_attr(self, request_id: Any, target: Any, name: str, opts: Any = None) -> None:
+        self._submit(request_id, _options(opts), lambda: getattr(self._resolve(target), name))
+
+    def _set_attr(self, request_id: Any, obj: Any, name: str, value: Any, opts: Any = None) -> None:
+        self._submit(request_id, _options(opts), lambda: setattr(obj, name, value))
+
+    def _submit(self, request_id: Any, opts: dict[str, Any] | None, work: Callable[[], Any]) -> None:
+        opts = opts or {}
+        request = Request(request_id, opts.get("scope"))
+        if request_id in self._requests or request_id in self._streams:
+            raise ProtocolError(f"request id {request_id!r} is already in flight")
+        self._requests[request_id] = request
+        self._served += 1
+        if opts.get("stream"):
+            window = opts.get("window", DEFAULT_WINDOW)
+            self.executor.submit(lambda: self._start_stream(request, work, window))
+        else:
+            self.executor.submit(lambda: self._run(request, work))
+
+    def _run(self, request: Request, work: Callable[[], Any]) -> None:
+        try:
+            result = self._guarded(request, work)
+            if inspect.isawaitable(result):
+                self._await(request, result)
+                return
+            self._finish(request, (OK, request.id, result))
+        except BaseException as exc:
+            self._finish(request, (ERROR, request.id, error_term(exc)))
+
+    def _guarded(self, request: Request, work: Callable[[], Any]) -> Any:
+        """Run ``work`` in this thread where ``cancel`` can interrupt it."""
+        with request.lock:
+            if request.cancelled:
+                raise Cancelled(f"request {request.id!r} was cancelled before it started")
+            request.thread = threading.get_ident()
+        self._local.request = request
+        try:
+            return work()
+        finally:
+            self._local.request = None
+            with request.lock:
+                request.thread = None
+                if request.injected:
+                    # Clear a cancellation that has not been delivered yet.
+                    _raise_in_thread(threading.get_ident(), None)
+
+    def _finish(self, request: Request, reply: tuple[Any, ...]) -> None:
+        self._requests.pop(request.id, None)
+        self.send(reply, request.scope)
+
+    # -- coroutines -------------------------------------------------------------
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="pybridge-asyncio", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def _await(self, request: Request, awaitable: Any) -> None:
+        async def run() -> Any:
+            return await awaitable
+
+        def done(future: Any) -> None:
+            if future.cancelled():
+                self._finish(request, (ERROR, request.id, error_term(Cancelled(f"request {request.id!r} was cancelled"))))
+            elif future.exception() is not None:
+                self._finish(request, (ERROR, request.id, error_term(future.exception())))
+            else:
+                self._finish(request, (OK, request.id, future.result()))
+
+        with request.lock:
+            request.task = asyncio.run_coroutine_threadsafe(run(), self._event_loop())
+            if request.cancelled:
+                request.task.cancel()
+        request.task.add_done_callback(done)
+
+    # -- streams ----------------------------------------------------------------
+
+    def _start_stream(self, request: Request, work: Callable[[], Any], window: int) -> None:
+        try:
+            result = self._guarded(request, work)
+            if hasattr(result, "__aiter__"):
+                result = _sync_iter(result, self._event_loop())
+            iterator = iter(result)
+        except BaseException as exc:
+            self._finish(request, (ERROR, request.id, error_term(exc)))
+            return
+        stream = Stream(request, iterator, window, running=True)
+        self._streams[request.id] = stream
+        if request.cancelled:
+            stream.credit = 0
+        self._pump(stream)
+
+    def _pump(self, stream: Stream) -> None:
+        """Send chunks while there is credit; leave the thread when there is none."""
+        request = stream.request
+        while True:
+            with stream.lock:
+                if request.cancelled or stream.finished:
+                    stream.running = False
+                    break
+                if stream.credit <= 0:
+                    stream.running = False
+                    return
+                stream.credit -= 1
+            try:
+                item = self._guarded(request, lambda: next(stream.iterator))
+            except StopIteration:
+                self._end_stream(stream, (OK, request.id, None))
+                return
+            except BaseException as exc:
+                if request.cancelled:
+                    break
+                self._end_stream(stream, (ERROR, request.id, error_term(exc)))
+                return
+            self.send((CHUNK, request.id, item), request.scope)
+        self._close_iterator(stream)
+
+    def _close_stream(self, stream: Stream) -> None:
+        with stream.lock:
+            stream.request.cancelled = True
+            idle = not stream.running and not stream.finished
+            stream.running = stream.running or idle
+        if idle:
+            self.executor.submit(lambda: self._close_iterator(stream))
+
+    def _close_iterator(self, stream: Stream) -> None:
+        close = getattr(stream.iterator, "close", None)
+        try:
+            if close is not None:
+                close()  # runs the generator's finally blocks
+        except BaseException as exc:
+            self._end_stream(stream, (ERROR, stream.request.id, error_term(exc)))
+            return
+        self._end_stream(stream, (OK, stream.request.id, None))
+
+    def _end_stream(self, stream: Stream, reply: tuple[Any, ...]) -> None:
+        with stream.lock:
+            if stream.finished:
+                return
+            stream.finished = True
+            stream.running = False
+        self._streams.pop(stream.request.id, None)
+        self._finish(stream.request, reply)
+
+    # -- callbacks into Elixir ----------------------------------------------------
+
+    def call_elixir(self, fun: Fun | Export | str, args: list[Any]) -> Any:
+        """Call an Elixir fun (or exported name) and wait for its result."""
+        if isinstance(fun, str) and fun not in self.exports:
+            known = ", ".join(sorted(self.exports)) or "none"
+            raise LookupError(f"no Elixir function is exported to Python as {fun!r} (exported: {known})")
+        request: Request | None = getattr(self._local, "request", None)
+        callback_id = next(self._callback_ids)
+        waiter = _Waiter()
+        self._callbacks[callback_id] = waiter
+        request_id = request.id if request is not None else None
+        self.send((CALLBACK, callback_id, request_id, fun, args), request.scope if request else None)
+        with self.executor.waiting():
+            waiter.event.wait()
+        status, value = waiter.reply
+        if status == "ok":
+            return value
+        if isinstance(value, dict):
+            raise CallbackError(
+                str(value.get("type", "Elixir error")), str(value.get("message", "")), value.get("traceback")
+            )
+        raise CallbackError("Elixir error", repr(value))
+
+    # -- targets ----------------------------------------------------------------
+
+    def _resolve(self, target: Any) -> Any:
+        if not isinstance(target, str):
+            return target
+        return resolve_path(target)
+
+
+class HandshakeRefused(ProtocolError):
+    """The first frame asked for a protocol version this worker does not speak."""
+
+
+def resolve_path(path: str) -> Any:
+    """The object at a dotted path: the longest importable module prefix, then attributes."""
+    parts = path.split(".")
+    if not all(parts):
+        raise ValueError(f"not a dotted Python path: {path!r}")
+    for cut in range(len(parts), 0, -1):
+        name = ".".join(parts[:cut])
+        module = sys.modules.get(name)
+        if module is None:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name is not None and name.startswith(exc.name) and cut > 1:
+                    continue
+                raise
+        obj = module
+        for index, attr in enumerate(parts[cut:], start=cut):
+            try:
+                obj = getattr(obj, attr)
+            except AttributeError:
+                raise AttributeError(f"{'.'.join(parts[:index])} has no attribute {attr!r} (resolving {path!r})") from None
+        return obj
+    raise ModuleNotFoundError(f"no module named {parts[0]!r}", name=parts[0])
+
+
+def _options(opts: Any) -> dict[str, Any]:
+    if opts is None:
+        return {}
+    if isinstance(opts, dict):
+        return opts
+    if isinstance(opts, list):
+        return dict(opts)
+    raise ProtocolError(f"request options must be a map, got: {opts!r:.200}")
+
+
+def _kwargs(kwargs: Any) -> dict[str, Any]:
+    if not kwargs:
+        return {}
+    if isinstance(kwargs, dict):
+        return kwargs
+    if isinstance(kwargs, list) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in kwargs):
+        return dict(kwargs)
+    raise TypeError(f"keyword arguments must be a map or a keyword list, got: {kwargs!r:.200}")
+
+
+def _request_id(frame: memoryview) -> Any:
+    """Best effort: the id of a request whose frame failed to decode with hooks."""
+    try:
+        term, _ = Decoder().decode(frame)
+    except Exception:
+        return None
+    if isinstance(term, tuple) and len(term) > 1 and isinstance(term[0], Atom):
+        request_id = term[1]
+        return request_id if isinstance(request_id, int) else None
+    return None
+
+
+def _decode_error(exc: BaseException) -> dict[Atom, Any]:
+    from .codec import CodecError
+
+    if isinstance(exc, CodecError):
+        type_name, message, traceback = describe(exc)
+        return {_TYPE: "pybridge.CodecError", _MESSAGE: message, _TRACEBACK: traceback}
+    return error_term(exc)
+
+
+def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type) if exc_type else None)
+
+
+def _sync_iter(aiterable: Any, loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    """Iterate an async iterable from a pool thread, one step at a time on the loop."""
+    aiterator = aiterable.__aiter__()
+    try:
+        while True:
+            try:
+                yield asyncio.run_coroutine_threadsafe(aiterator.__anext__(), loop).result()
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(aiterator, "aclose", None)
+        if aclose is not None:
+            asyncio.run_coroutine_threadsafe(aclose(), loop).result()

@@ -1,0 +1,90 @@
+"""A thread pool whose limit counts running jobs, not threads.
+
+At most ``size`` jobs run Python at once, but a job that waits on something
+outside the worker (an Elixir callback) gives its slot back while it waits.
+Threads are started as needed, so nested callbacks (Elixir → Python →
+Elixir → Python …) can never exhaust the pool and deadlock; idle threads
+end after a while.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+IDLE_SECONDS = 30.0
+
+
+class Executor:
+    """Runs submitted jobs on threads, at most ``size`` of them at once."""
+
+    def __init__(self, size: int, *, name: str = "pybridge") -> None:
+        if size < 1:
+            raise ValueError(f"size must be a positive integer, got: {size!r}")
+        self.size = size
+        self._name = name
+        self._slots = threading.Semaphore(size)
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for a job that no submit has claimed
+        self._threads = 0
+        self._local = threading.local()
+
+    @property
+    def threads(self) -> int:
+        """How many pool threads exist now."""
+        return self._threads
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run ``job()`` on a pool thread. Exceptions must be handled by the job."""
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                start = False
+            else:
+                self._threads += 1
+                start = True
+        self._jobs.put(job)
+        if start:
+            threading.Thread(target=self._run, name=f"{self._name}-{self._threads}", daemon=True).start()
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Give this thread's slot back while the block waits on something else."""
+        holds = getattr(self._local, "holds_slot", False)
+        if holds:
+            self._local.holds_slot = False
+            self._slots.release()
+        try:
+            yield
+        finally:
+            if holds:
+                self._slots.acquire()
+                self._local.holds_slot = True
+
+    def _run(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    # Only leave if some idle thread is unclaimed (it may be us).
+                    if self._idle:
+                        self._idle -= 1
+                        self._threads -= 1
+                        return
+                continue
+            self._slots.acquire()
+            self._local.holds_slot = True
+            try:
+                job()
+            except BaseException:  # a job's bug must not kill the pool thread
+                sys.excepthook(*sys.exc_info())
+            finally:
+                self._local.holds_slot = False
+                self._slots.release()
+                with self._lock:
+                    self._idle += 1

@@ -1,0 +1,161 @@
+"""Python values ⇄ Elixir terms, as docs/PROTOCOL.md's Values tables say.
+
+The codec is configured with hooks so that a frame is converted in the same
+pass that decodes or encodes it: Elixir strings become ``str``, handles
+become the objects they stand for, Elixir funs become callables, and any
+Python result that is not plain data is stored and sent back as a handle.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .codec import Decoder, Encoder
+from .handles import HandleTable
+from .types import Atom, Export, Fun
+
+STRUCT = Atom("__struct__")
+REF_STRUCT = Atom("Elixir.PyBridge.Ref")
+BYTES_STRUCT = Atom("Elixir.PyBridge.Bytes")
+NDARRAY_STRUCT = Atom("Elixir.PyBridge.NDArray")
+_ID, _WORKER, _TYPE, _DATA, _DTYPE, _SHAPE = (Atom(name) for name in ("id", "worker", "type", "data", "dtype", "shape"))
+
+_SPECIAL_ATOMS: dict[str, Any] = {"nan": math.nan, "infinity": math.inf, "neg_infinity": -math.inf}
+
+
+class _Binary(bytes):
+    """Bytes that travel as a plain Elixir binary (the payload inside a marked struct)."""
+
+
+def qualified_type(obj: Any) -> str:
+    """``module.QualName`` of an object's class, e.g. ``collections.Counter``."""
+    cls = type(obj)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def _to_str(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def _as_bytes(data: Any) -> bytes:
+    # A struct's payload went through the binary hook: valid UTF-8 came out as str.
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def _atom_to_python(name: str) -> Any:
+    return _SPECIAL_ATOMS.get(name, name)
+
+
+def _bytes_struct(data: bytes | bytearray | memoryview) -> dict[Atom, Any]:
+    return {STRUCT: BYTES_STRUCT, _DATA: _Binary(data)}
+
+
+class Conversions:
+    """Per-worker codec configuration; each thread gets its own encoder and decoder."""
+
+    def __init__(self, handles: HandleTable, callback: Callable[[Fun | Export], Callable[..., Any]]) -> None:
+        self._handles = handles
+        self._callback = callback
+        self._local = threading.local()
+
+    # -- Elixir → Python ---------------------------------------------------
+
+    def decode(self, frame: bytes | memoryview) -> Any:
+        """Decode a whole frame into Python values; trailing bytes are an error."""
+        decoder = self._decoder()
+        term, tail = decoder.decode(frame)
+        if len(tail):
+            raise ValueError(f"{len(tail)} bytes after the end of the term")
+        return term
+
+    def _decoder(self) -> Decoder:
+        decoder: Decoder | None = getattr(self._local, "decoder", None)
+        if decoder is None:
+            decoder = Decoder(
+                atom_hook=_atom_to_python,
+                binary_hook=_to_str,
+                map_hook=self._from_struct,
+                fun_hook=self._callback,
+            )
+            self._local.decoder = decoder
+        return decoder
+
+    def _from_struct(self, term: dict[Any, Any]) -> Any:
+        struct = term.get("__struct__")
+        if struct is None:
+            return term
+        if struct == "Elixir.PyBridge.Ref":
+            return self._handles.get(term.get("id"), term.get("worker"))
+        if struct == "Elixir.PyBridge.Bytes":
+            return _as_bytes(term["data"])
+        if struct == "Elixir.PyBridge.NDArray":
+            import numpy
+
+            shape = term["shape"]
+            array = numpy.frombuffer(bytearray(_as_bytes(term["data"])), dtype=numpy.dtype(term["dtype"]))
+            return array.reshape(shape if isinstance(shape, tuple) else tuple(shape))
+        return term
+
+    # -- Python → Elixir ---------------------------------------------------
+
+    @contextmanager
+    def scope(self, scope: Hashable) -> Iterator[None]:
+        """Handles created while encoding in this block belong to ``scope``."""
+        previous = getattr(self._local, "scope", None)
+        self._local.scope = scope
+        try:
+            yield
+        finally:
+            self._local.scope = previous
+
+    def encode(self, term: Any) -> bytes:
+        """Encode a frame; objects that are not plain data become handles."""
+        encoder: Encoder | None = getattr(self._local, "encoder", None)
+        if encoder is None:
+            encoder = Encoder(
+                default=self._to_term,
+                overrides={bytes: _bytes_struct, bytearray: _bytes_struct, memoryview: _bytes_struct},
+            )
+            self._local.encoder = encoder
+        return encoder.encode(term)
+
+    def handle(self, obj: Any) -> dict[Atom, Any]:
+        """Store ``obj`` in the current scope and return the handle Elixir receives."""
+        scope = getattr(self._local, "scope", None)
+        handle = self._handles.put(obj, scope)
+        return {STRUCT: REF_STRUCT, _ID: handle, _WORKER: self._handles.token, _TYPE: qualified_type(obj)}
+
+    def _to_term(self, obj: Any) -> Any:
+        to_term = getattr(obj, "__pybridge_term__", None)
+        if to_term is not None:
+            return to_term()
+        if isinstance(obj, (set, frozenset)):
+            return list(obj)
+        numpy = _numpy_if_loaded()
+        if numpy is not None:
+            if isinstance(obj, numpy.ndarray) and obj.dtype.kind in "biufc" and not obj.dtype.hasobject:
+                array = numpy.ascontiguousarray(obj)
+                return {
+                    STRUCT: NDARRAY_STRUCT,
+                    _DTYPE: array.dtype.str if array.dtype.byteorder not in "=|" else array.dtype.name,
+                    _SHAPE: tuple(array.shape),
+                    _DATA: _Binary(array.tobytes()),
+                }
+            if isinstance(obj, numpy.generic):
+                return obj.item()
+        return self.handle(obj)
+
+
+def _numpy_if_loaded() -> Any:
+    # Only user code imports numpy; a worker that never saw it need not load it.
+    import sys
+
+    return sys.modules.get("numpy")
