@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import ctypes
 import faulthandler
 import os
@@ -64,13 +65,15 @@ def forward_output(writer: FrameWriter, dispatcher: Dispatcher) -> None:
     os.dup2(write_end, 2)
     os.close(write_end)
     output = Atom("output")
+    # Text arrives in arbitrary pieces: decode incrementally so no character is split.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def pump() -> None:
         while True:
             data = os.read(read_end, 65536)
             if not data:
                 return
-            dispatcher.send((output, bytes(data)))
+            dispatcher.send((output, decoder.decode(data)))
 
     threading.Thread(target=pump, name="pybridge-output", daemon=True).start()
 

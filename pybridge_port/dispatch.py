@@ -48,6 +48,7 @@ class Request:
 
     id: Any
     scope: Hashable
+    keep: bool = False  # reply with a handle even if the result is plain data
     thread: int | None = None
     cancelled: bool = False
     injected: bool = False
@@ -116,7 +117,7 @@ class Dispatcher:
             "stats": self._stats,
             "import": self._import,
             "call": self._call,
-            "create": self._call,
+            "create": self._create,
             "method": self._method,
             "get_attr": self._get_attr,
             "set_attr": self._set_attr,
@@ -272,6 +273,16 @@ class Dispatcher:
             lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
         )
 
+    def _create(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> None:
+        # An instance is created to be kept: it is a handle even if it is plain data (a Counter).
+        opts = _options(opts)
+        self._submit(
+            request_id,
+            opts,
+            lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
+            keep=True,
+        )
+
     def _method(self, request_id: Any, obj: Any, name: str, args: list[Any], kwargs: Any, opts: Any = None) -> None:
         opts = _options(opts)
         self._submit(request_id, opts, lambda: getattr(obj, name)(*args, **_kwargs(kwargs)))
@@ -282,9 +293,11 @@ class Dispatcher:
     def _set_attr(self, request_id: Any, obj: Any, name: str, value: Any, opts: Any = None) -> None:
         self._submit(request_id, _options(opts), lambda: setattr(obj, name, value))
 
-    def _submit(self, request_id: Any, opts: dict[str, Any] | None, work: Callable[[], Any]) -> None:
+    def _submit(
+        self, request_id: Any, opts: dict[str, Any] | None, work: Callable[[], Any], *, keep: bool = False
+    ) -> None:
         opts = opts or {}
-        request = Request(request_id, opts.get("scope"))
+        request = Request(request_id, opts.get("scope"), keep=keep)
         if request_id in self._requests or request_id in self._streams:
             raise ProtocolError(f"request id {request_id!r} is already in flight")
         self._requests[request_id] = request
@@ -301,6 +314,8 @@ class Dispatcher:
             if inspect.isawaitable(result):
                 self._await(request, result)
                 return
+            if request.keep:
+                result = self.values.handle(result, request.scope)
             self._finish(request, (OK, request.id, result))
         except BaseException as exc:
             self._finish(request, (ERROR, request.id, error_term(exc)))

@@ -34,7 +34,7 @@ class HandleTable:
             self._scopes.setdefault(scope, set()).add(handle)
         return handle
 
-    def get(self, handle: int, token: str) -> Any:
+    def get(self, handle: Any, token: Any) -> Any:
         """The object behind a handle, or StaleHandle saying why there is none."""
         if token != self.token:
             raise StaleHandle(

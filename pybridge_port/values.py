@@ -127,9 +127,10 @@ class Conversions:
             self._local.encoder = encoder
         return encoder.encode(term)
 
-    def handle(self, obj: Any) -> dict[Atom, Any]:
-        """Store ``obj`` in the current scope and return the handle Elixir receives."""
-        scope = getattr(self._local, "scope", None)
+    def handle(self, obj: Any, scope: Hashable = None) -> dict[Atom, Any]:
+        """Store ``obj`` in ``scope`` (default: the current one) and return the handle Elixir receives."""
+        if scope is None:
+            scope = getattr(self._local, "scope", None)
         handle = self._handles.put(obj, scope)
         return {STRUCT: REF_STRUCT, _ID: handle, _WORKER: self._handles.token, _TYPE: qualified_type(obj)}
 

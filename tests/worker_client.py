@@ -48,8 +48,9 @@ class Worker:
         self._out = self.process.stdout.fileno()
         self._buffer = b""
         self._decoder = Decoder(binary_hook=_text)
-        self._ids = iter(range(1, 1 << 62))
+        self._ids = iter(range(1_000_000, 1 << 62))  # tests pick small ids themselves
         self.info: dict[Any, Any] = {}
+        self.stderr = ""  # what the worker wrote to stderr, read by close()
         if hello:
             reply = self.request_raw((Atom("hello"), 1, {}))
             assert reply[0] == Atom("hello"), reply
@@ -129,9 +130,7 @@ class Worker:
         finally:
             if self.process.poll() is None:
                 self.process.kill()
+            if not self.process.stderr.closed:  # type: ignore[union-attr]
+                self.stderr = self.process.stderr.read().decode("utf-8", "replace")  # type: ignore[union-attr]
             self.process.stdout.close()  # type: ignore[union-attr]
             self.process.stderr.close()  # type: ignore[union-attr]
-
-    def stderr_text(self) -> str:
-        assert self.process.stderr
-        return self.process.stderr.read().decode("utf-8", "replace")
