@@ -6,7 +6,7 @@ PYTHON := .venv/bin/python
 
 run:
 	@scripts/bootstrap.sh dev
-	cd examples/hello && PYBRIDGE_PYTHON=$(CURDIR)/$(PYTHON) mix run --no-halt hello.exs
+	PYBRIDGE_PYTHON=$(CURDIR)/$(PYTHON) elixir examples/hello_port.exs
 
 test:
 	@scripts/bootstrap.sh dev

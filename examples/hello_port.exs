@@ -15,6 +15,11 @@ port =
     env: [{~c"PYTHONPATH", String.to_charlist(root)}]
   ])
 
+# `binary_to_term(frame, [:safe])` only accepts atoms that already exist: name
+# the ones the worker's hello and errors use (the runtime does the same).
+_protocol_atoms = [:hello, :ok, :error, :worker, :pid, :python, :pybridge, :max_frame, :threads]
+_error_atoms = [:type, :message, :traceback]
+
 request = fn term ->
   started = System.monotonic_time(:microsecond)
   true = Port.command(port, :erlang.term_to_binary(term))
