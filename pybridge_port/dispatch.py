@@ -18,6 +18,7 @@ import os
 import resource
 import sys
 import threading
+import types
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -475,28 +476,38 @@ class HandshakeRefused(ProtocolError):
 
 
 def resolve_path(path: str) -> Any:
-    """The object at a dotted path: the longest importable module prefix, then attributes."""
+    """The object at a dotted path: a module, then attributes or submodules, left to right.
+
+    A module that another thread is still importing is waited for (importlib
+    holds its lock), so concurrent first calls into a slow module all succeed.
+    """
     parts = path.split(".")
     if not all(parts):
         raise ValueError(f"not a dotted Python path: {path!r}")
-    for cut in range(len(parts), 0, -1):
-        name = ".".join(parts[:cut])
-        module = sys.modules.get(name)
-        if module is None:
+    obj = _import(parts[0])
+    for index, part in enumerate(parts[1:], start=1):
+        try:
+            obj = getattr(obj, part)
+            continue
+        except AttributeError:
+            pass
+        name = ".".join(parts[: index + 1])
+        if isinstance(obj, types.ModuleType):
             try:
-                module = importlib.import_module(name)
+                obj = _import(name)
+                continue
             except ModuleNotFoundError as exc:
-                if exc.name is not None and name.startswith(exc.name) and cut > 1:
-                    continue
-                raise
-        obj = module
-        for index, attr in enumerate(parts[cut:], start=cut):
-            try:
-                obj = getattr(obj, attr)
-            except AttributeError:
-                raise AttributeError(f"{'.'.join(parts[:index])} has no attribute {attr!r} (resolving {path!r})") from None
-        return obj
-    raise ModuleNotFoundError(f"no module named {parts[0]!r}", name=parts[0])
+                if exc.name != name:
+                    raise
+        raise AttributeError(f"{'.'.join(parts[:index])} has no attribute {part!r} (resolving {path!r})")
+    return obj
+
+
+def _import(name: str) -> Any:
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        module = importlib.import_module(name)
+    return module
 
 
 def _options(opts: Any) -> dict[str, Any]:

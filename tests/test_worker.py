@@ -270,6 +270,13 @@ class TestConcurrency:
         replies = {reply[1]: reply[2] for reply in (worker.recv_reply() for _ in range(200))}
         assert replies == {index: index * 2 for index in range(200)}
 
+    def test_concurrent_first_calls_wait_for_a_slow_import(self, worker: Worker) -> None:
+        worker.send((Atom("call"), 1, "slow_import_fixture.first", [], {}, {}))
+        time.sleep(0.1)
+        worker.send((Atom("call"), 2, "slow_import_fixture.second", [], {}, {}))
+        replies = {reply[1]: reply for reply in (worker.recv_reply(), worker.recv_reply())}
+        assert replies == {1: (OK, 1, 1), 2: (OK, 2, 2)}
+
     def test_coroutine_functions_run_on_the_event_loop(self, worker: Worker) -> None:
         for index in range(20):
             worker.send((Atom("call"), index, "worker_fixtures.async_add", [index, 1], {}, {}))
