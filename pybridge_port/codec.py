@@ -35,24 +35,27 @@ tag for decoding, a dict keyed by exact type for encoding); hooks and
 overrides replace entries of those tables when an instance is built, so they
 cost nothing for values they do not concern.
 
-Why not erlpack (measured on this 2-core VM, 10,000 three-key maps; erlpack
-1.0.1): its decoder is slower than this one (44 ms against 24 ms), so it is
-not used for decoding at all. Its encoder is faster (about 5 ms against 17 ms)
-but not correct as a general path: it writes NaN and infinities as
-``NEW_FLOAT_EXT`` bytes that ``binary_to_term`` rejects, raises on integers
-beyond 64 bits, writes atoms as Latin-1 only, shares one non-reentrant buffer
-in its module-level ``pack`` (a second thread gets ``RuntimeError``), cannot
-apply per-type overrides for ``bytes`` subclasses (PyBridge's own encoder
-overrides ``bytes``), and its decoder recurses in C: a deeply nested tuple
-crashes the process with a segmentation fault. A guarded fast path would only
-serve encoders without overrides, which the worker never uses, so erlpack is
-not used. See the limitations below for what this codec does not do.
+Why not erlpack (1.0.1, measured on this 2-core VM; CPU ms for 10,000
+three-key maps, ours/erlpack/msgpack): decoding 35/35/4.5, encoding
+17/5.0/2.0; 1 MiB binaries are a copy for all three (0.03-0.1 ms). Its
+decoder is no faster and unsafe (it recurses in C, so a 1,000,000-deep tuple
+kills the process with SIGSEGV; it returns a short binary for truncated input;
+it lacks NEW_PID_EXT, BIT_BINARY_EXT, improper lists, working FLOAT_EXT). Its
+encoder is faster but not a correct general path: NaN and infinities come out
+as NEW_FLOAT_EXT bytes that ``binary_to_term`` rejects, integers beyond 64
+bits raise, atoms are Latin-1 only, a shared encoder raises RuntimeError when
+two threads use it, and it encodes ``bytes`` natively, so it cannot honour
+``overrides``, which the worker's own encoder uses for ``bytes`` (so a guarded
+fast path would never serve the worker). It is not used.
 
 Limitations: an Erlang map whose key decodes to an unhashable Python value
 (a list, a dict, a tuple containing one) cannot become a ``dict`` and raises
 :class:`CodecError`, as does a map whose distinct Erlang keys are equal in
-Python (``1`` and ``1.0``, ``1`` and ``true``). Atom hooks must be pure
-functions of the name: their results are cached per decoder.
+Python (``1`` and ``1.0``, ``1`` and ``true``). The other way round, a dict
+with both ``"a"`` and ``b"a"`` as keys encodes to a map with a repeated key,
+which ``binary_to_term`` rejects (checking every dict would cost every dict).
+Atom hooks must be pure functions of the name: their results are cached per
+decoder.
 """
 
 from __future__ import annotations
@@ -126,11 +129,9 @@ DEFAULT_MAX_BIGNUM_BYTES = 1 << 23
 _ATOM_CACHE_LIMIT = 4096
 _SUBCLASS_CACHE_LIMIT = 1024
 
-_U8 = struct.Struct(">B").unpack_from
 _U16 = struct.Struct(">H").unpack_from
 _U32 = struct.Struct(">I").unpack_from
 _I32 = struct.Struct(">i").unpack_from
-_U64 = struct.Struct(">Q").unpack_from
 _F64 = struct.Struct(">d").unpack_from
 _PACK_TAG_U32 = struct.Struct(">BI").pack
 _PACK_TAG_I32 = struct.Struct(">Bi").pack
@@ -140,8 +141,7 @@ _PACK_U32 = struct.Struct(">I").pack
 _PACK_III = struct.Struct(">III").pack
 _PACK_II = struct.Struct(">II").pack
 _PACK_QI = struct.Struct(">QI").pack
-_PACK_BIG_HEAD = struct.Struct(">BIB").pack
-_PACK_BIT_HEAD = struct.Struct(">BIB").pack
+_PACK_TAG_U32_U8 = struct.Struct(">BIB").pack
 
 
 def _tag_name(tag: int) -> str:
@@ -181,24 +181,13 @@ def _bad(what: str, tag: int, offset: int) -> CodecError:
 # -- Decoding: leaf terms --------------------------------------------------
 #
 # Each leaf function takes the data and the offset just past the tag byte and
-# returns (value, offset past the term). Fixed-size fields are read with
+# returns (value, offset past the term). The most common tags have none:
+# Decoder._decode_term reads them itself. Fixed-size fields are read with
 # unpack_from/indexing and a short read raises struct.error/IndexError, which
 # Decoder turns into IncompleteData; variable-size slices are checked here
 # because slicing past the end does not raise.
 
 _LeafFn = Callable[[bytes, int], "tuple[Any, int]"]
-
-
-def _small_integer(data: bytes, pos: int) -> tuple[Any, int]:
-    return data[pos], pos + 1
-
-
-def _integer(data: bytes, pos: int) -> tuple[Any, int]:
-    return _I32(data, pos)[0], pos + 4
-
-
-def _new_float(data: bytes, pos: int) -> tuple[Any, int]:
-    return _F64(data, pos)[0], pos + 8
 
 
 def _float(data: bytes, pos: int) -> tuple[Any, int]:
@@ -212,24 +201,12 @@ def _float(data: bytes, pos: int) -> tuple[Any, int]:
         raise _bad(f"{text!r} is not a float", FLOAT_EXT, pos - 1) from None
 
 
-def _nil(data: bytes, pos: int) -> tuple[Any, int]:
-    return [], pos
-
-
 def _string(data: bytes, pos: int) -> tuple[Any, int]:
     start = pos + 2
     end = start + _U16(data, pos)[0]
     if end > len(data):
         raise _short(STRING_EXT, pos - 1, data)
     return list(data[start:end]), end
-
-
-def _binary(data: bytes, pos: int) -> tuple[Any, int]:
-    start = pos + 4
-    end = start + _U32(data, pos)[0]
-    if end > len(data):
-        raise _short(BINARY_EXT, pos - 1, data)
-    return data[start:end], end
 
 
 def _bit_binary(data: bytes, pos: int) -> tuple[Any, int]:
@@ -349,6 +326,8 @@ def _fun(data: bytes, pos: int) -> tuple[Any, int]:
     # Old FUN_EXT: Tag, NumFree(4), Pid, Module, Index, Uniq, FreeVars...
     start = pos - 1
     num_free = _U32(data, pos)[0]
+    if data[pos + 4] not in (NEW_PID_EXT, PID_EXT):
+        raise _bad("expected a pid after NumFree", FUN_EXT, start)
     module, after_module = _read_atom(data, _skip(data, pos + 4, 1))
     end = _skip(data, after_module, 2 + num_free)
     return Fun(data[start:end], module, None), end
@@ -371,8 +350,9 @@ _PORT_OLD = struct.Struct(">IB").unpack_from
 def _skip(data: bytes, pos: int, count: int) -> int:
     """Offset just past ``count`` consecutive terms, without building them.
 
-    Iterative and allocation-free, so it needs no depth limit: it only finds
-    where opaque funs end. Raises IncompleteData if the terms run past the end.
+    Iterative (a count of terms still to skip, no stack), so it needs no
+    depth limit: it only finds where opaque funs end. Raises IncompleteData
+    if the terms run past the end.
     """
     size = len(data)
     while count:
@@ -417,14 +397,14 @@ def _skip(data: bytes, pos: int, count: int) -> int:
             count += 2 * _U32(data, pos + 1)[0]
             pos += 5
         elif tag == NEW_PID_EXT or tag == PID_EXT:
-            pos = _skip(data, pos + 1, 1) + (12 if tag == NEW_PID_EXT else 9)
+            pos = _read_atom(data, pos + 1)[1] + (12 if tag == NEW_PID_EXT else 9)
         elif tag == NEW_PORT_EXT or tag == PORT_EXT or tag == V4_PORT_EXT:
-            pos = _skip(data, pos + 1, 1) + (8 if tag == NEW_PORT_EXT else 5 if tag == PORT_EXT else 12)
+            pos = _read_atom(data, pos + 1)[1] + (8 if tag == NEW_PORT_EXT else 5 if tag == PORT_EXT else 12)
         elif tag == REFERENCE_EXT:
-            pos = _skip(data, pos + 1, 1) + 5
+            pos = _read_atom(data, pos + 1)[1] + 5
         elif tag == NEW_REFERENCE_EXT or tag == NEWER_REFERENCE_EXT:
             words = _U16(data, pos + 1)[0]
-            pos = _skip(data, pos + 3, 1) + (1 if tag == NEW_REFERENCE_EXT else 4) + 4 * words
+            pos = _read_atom(data, pos + 3)[1] + (1 if tag == NEW_REFERENCE_EXT else 4) + 4 * words
         elif tag == EXPORT_EXT:
             count += 3
             pos += 1
@@ -445,13 +425,8 @@ def _skip(data: bytes, pos: int, count: int) -> int:
 
 
 _BASE_LEAVES: dict[int, _LeafFn] = {
-    SMALL_INTEGER_EXT: _small_integer,
-    INTEGER_EXT: _integer,
-    NEW_FLOAT_EXT: _new_float,
     FLOAT_EXT: _float,
-    NIL_EXT: _nil,
     STRING_EXT: _string,
-    BINARY_EXT: _binary,
     BIT_BINARY_EXT: _bit_binary,
     NEW_PID_EXT: _new_pid,
     PID_EXT: _pid,
@@ -471,9 +446,9 @@ _BASE_LEAVES: dict[int, _LeafFn] = {
 
 _SPECIAL_ATOMS: dict[str, Any] = {"nil": None, "true": True, "false": False}
 
-# Tags that Decoder._decode_term always reads itself (no leaf function); it
-# also reads BINARY_EXT, SMALL_ATOM_UTF8_EXT and ATOM_EXT when no hook asks
-# for them.
+# Tags that Decoder._decode_term always reads itself (no leaf function),
+# besides SMALL_ATOM_UTF8_EXT and ATOM_EXT (see Decoder._atom_leaves) and
+# BINARY_EXT when there is no binary hook.
 _INLINE_TAGS = (SMALL_INTEGER_EXT, INTEGER_EXT, NEW_FLOAT_EXT, NIL_EXT, MAP_EXT, SMALL_TUPLE_EXT, LIST_EXT, LARGE_TUPLE_EXT)
 
 # Container kinds on the decoder's stack; 0 is the top level.
@@ -481,7 +456,7 @@ _TOP, _TUPLE, _MAP, _LIST = 0, 1, 2, 3
 
 
 class _MalformedMap(Exception):
-    pass
+    """A map that cannot be a dict; _decode_term adds where it starts."""
 
 
 def _finish_map(items: list[Any]) -> dict[Any, Any]:
@@ -549,8 +524,17 @@ class Decoder:
     :class:`CodecError`: Python dicts cannot hold it.
     """
 
-    __slots__ = ("_leaves", "_finishers", "_atom_caches", "_max_depth", "_max_decompressed_size", "_max_bignum_bytes")
+    __slots__ = (
+        "_leaves",
+        "_finishers",
+        "_atom_caches",
+        "_make_atom",
+        "_max_depth",
+        "_max_decompressed_size",
+        "_max_bignum_bytes",
+    )
     _atom_caches: tuple[dict[bytes, Any], dict[bytes, Any]]
+    _make_atom: Callable[[str], Any]
 
     def __init__(
         self,
@@ -579,7 +563,7 @@ class Decoder:
         leaves[SMALL_BIG_EXT] = self._big_leaf(SMALL_BIG_EXT)
         leaves[LARGE_BIG_EXT] = self._big_leaf(LARGE_BIG_EXT)
         # Without a hook, _decode_term reads binaries itself.
-        leaves[BINARY_EXT] = None if binary_hook is None else _hooked(_binary, binary_hook)
+        leaves[BINARY_EXT] = None if binary_hook is None else _hooked_binary(binary_hook)
         leaves[BIT_BINARY_EXT] = _bit_binary_leaf(binary_hook)
         if fun_hook is not None:
             for tag in (NEW_FUN_EXT, EXPORT_EXT, FUN_EXT):
@@ -601,22 +585,18 @@ class Decoder:
         self._finishers: tuple[Any, ...] = (None, tuple, finish_map, _finish_list)
 
     def _atom_leaves(self, hook: Callable[[str], Any] | None) -> dict[int, _LeafFn | None]:
-        # One cache per encoding: the same bytes name the same atom under both tags.
+        # One cache per encoding: the same bytes name the same atom under both
+        # tags. The hook (or Atom) only runs when a name is not cached yet, so
+        # _decode_term reads the two common tags itself, hook or not.
         self._atom_caches = ({}, {})
+        self._make_atom = Atom if hook is None else hook
         utf8, latin1 = self._atom_caches
-        make: Callable[[str], Any] = Atom if hook is None else hook
-        leaves: dict[int, _LeafFn | None] = {
-            tag: _atom_leaf(tag, wide, make, cache)
-            for tag, wide, cache in (
-                (SMALL_ATOM_UTF8_EXT, False, utf8),
-                (ATOM_UTF8_EXT, True, utf8),
-                (SMALL_ATOM_EXT, False, latin1),
-                (ATOM_EXT, True, latin1),
-            )
+        return {
+            SMALL_ATOM_UTF8_EXT: None,
+            ATOM_EXT: None,
+            ATOM_UTF8_EXT: _atom_leaf(ATOM_UTF8_EXT, True, self._make_atom, utf8),
+            SMALL_ATOM_EXT: _atom_leaf(SMALL_ATOM_EXT, False, self._make_atom, latin1),
         }
-        if hook is None:  # _decode_term reads the two common ones itself
-            leaves[SMALL_ATOM_UTF8_EXT] = leaves[ATOM_EXT] = None
-        return leaves
 
     def _big_leaf(self, tag: int) -> _LeafFn:
         limit = self._max_bignum_bytes
@@ -624,21 +604,22 @@ class Decoder:
         from_bytes = int.from_bytes
 
         def big(data: bytes, pos: int) -> tuple[Any, int]:
+            offset = pos - 1
             if wide:
                 size = _U32(data, pos)[0]
                 pos += 4
             else:
                 size = data[pos]
                 pos += 1
+            if size > limit:
+                raise _bad(f"{size} bytes is over the integer size limit ({limit} bytes)", tag, offset)
             sign = data[pos]
+            if sign > 1:
+                raise _bad(f"sign byte {sign} is neither 0 nor 1", tag, offset)
             start = pos + 1
             end = start + size
-            if size > limit:
-                raise _bad(f"{size} bytes is over the integer size limit ({limit} bytes)", tag, pos - 2 - 3 * wide)
             if end > len(data):
-                raise _short(tag, pos - 2 - 3 * wide, data)
-            if sign > 1:
-                raise _bad(f"sign byte {sign} is neither 0 nor 1", tag, pos - 2 - 3 * wide)
+                raise _short(tag, offset, data)
             value = from_bytes(data[start:end], "little")
             return (-value if sign else value), end
 
@@ -709,6 +690,7 @@ class Decoder:
         finishers = self._finishers
         max_depth = self._max_depth
         utf8_atoms, latin1_atoms = self._atom_caches
+        make_atom = self._make_atom
         u32 = _U32
         u16 = _U16
         size = len(data)
@@ -751,7 +733,7 @@ class Decoder:
                     try:
                         value = cache[raw]
                     except KeyError:
-                        value = _new_atom(cache, raw, tag, pos, Atom)
+                        value = _new_atom(cache, raw, tag, pos, make_atom)
                     pos = end
                 elif tag == SMALL_INTEGER_EXT:
                     value = data[pos + 1]
@@ -876,6 +858,17 @@ def _hooked(leaf: _LeafFn, hook: Callable[[Any], Any]) -> _LeafFn:
     return hooked
 
 
+def _hooked_binary(hook: Callable[[bytes], Any]) -> _LeafFn:
+    def binary(data: bytes, pos: int) -> tuple[Any, int]:
+        first = pos + 4
+        end = first + _U32(data, pos)[0]
+        if end > len(data):
+            raise _short(BINARY_EXT, pos - 1, data)
+        return hook(data[first:end]), end
+
+    return binary
+
+
 def _bit_binary_leaf(binary_hook: Callable[[bytes], Any] | None) -> _LeafFn:
     # A bitstring whose last byte is whole is a binary, as binary_to_term says.
     def bit_binary(data: bytes, pos: int) -> tuple[Any, int]:
@@ -906,6 +899,8 @@ _NEG_INFINITY_ATOM = bytes((SMALL_ATOM_UTF8_EXT, 12)) + b"neg_infinity"
 _NIL = bytes((NIL_EXT,))
 _SMALL_INTEGERS = tuple(bytes((SMALL_INTEGER_EXT, n)) for n in range(256))
 _SMALL_TUPLES = tuple(bytes((SMALL_TUPLE_EXT, n)) for n in range(256))
+_SMALL_MAPS = tuple(_PACK_TAG_U32(MAP_EXT, n) for n in range(256))
+_SMALL_LISTS = tuple(_PACK_TAG_U32(LIST_EXT, n) for n in range(256))
 _ATOM_BYTES: dict[str, bytes] = {}
 _TEXT_CACHE: dict[str, bytes] = {}
 _TEXT_CACHE_LIMIT = 4096
@@ -932,7 +927,7 @@ def _encode_int(obj: Any, append: _Append) -> None:
         if size < 256:
             append(bytes((SMALL_BIG_EXT, size, sign)))
         elif size <= 0xFFFFFFFF:
-            append(_PACK_BIG_HEAD(LARGE_BIG_EXT, size, sign))
+            append(_PACK_TAG_U32_U8(LARGE_BIG_EXT, size, sign))
         else:
             raise CodecError("an integer of more than 2**32 bytes cannot be encoded")
         append(magnitude.to_bytes(size, "little"))
@@ -1069,7 +1064,7 @@ def _encode_fun(obj: Any, append: _Append) -> None:
 
 
 def _encode_bit_binary(obj: Any, append: _Append) -> None:
-    append(_PACK_BIT_HEAD(BIT_BINARY_EXT, len(obj.data), obj.bits))
+    append(_PACK_TAG_U32_U8(BIT_BINARY_EXT, len(obj.data), obj.bits))
     append(obj.data)
 
 
@@ -1195,6 +1190,8 @@ class Encoder:
         atom_cache = _ATOM_BYTES
         small_integers = _SMALL_INTEGERS
         small_tuples = _SMALL_TUPLES
+        small_maps = _SMALL_MAPS
+        small_lists = _SMALL_LISTS
         pack_i32 = _PACK_TAG_I32
         pack_u32 = _PACK_TAG_U32
         pack_f64 = _PACK_TAG_F64
@@ -1230,8 +1227,9 @@ class Encoder:
                         _encode_int(obj, append)
                     continue
                 elif cls is dict:
-                    append(pack_u32(MAP_EXT, len(obj)))
-                    if not obj:
+                    size = len(obj)
+                    append(small_maps[size] if size < 256 else pack_u32(MAP_EXT, size))
+                    if not size:
                         continue
                     frame = chain_pairs(obj.items()), None
                 elif cls is float:
@@ -1241,10 +1239,11 @@ class Encoder:
                         _encode_float(obj, append)
                     continue
                 elif cls is list:
-                    if not obj:
+                    size = len(obj)
+                    if not size:
                         append(_NIL)
                         continue
-                    append(pack_u32(LIST_EXT, len(obj)))
+                    append(small_lists[size] if size < 256 else pack_u32(LIST_EXT, size))
                     frame = iter(obj), _NIL
                 elif cls is tuple:
                     size = len(obj)
