@@ -1,0 +1,25 @@
+defmodule PyBridge.Application do
+  @moduledoc false
+  # Starts the registries every pool uses (`PyBridge.Registry`: worker tokens
+  # for handles, pool managers; `PyBridge.Pools`: ready workers by pool) and,
+  # unless `config :pybridge, default_pool: false`, the pool named `PyBridge`
+  # configured by `config :pybridge, ...`. An invalid configuration fails here,
+  # with the ArgumentError naming the option.
+
+  use Application
+
+  @impl true
+  def start(_type, _args) do
+    children =
+      [
+        {Registry, keys: :unique, name: PyBridge.Registry},
+        {Registry, keys: :duplicate, name: PyBridge.Pools}
+      ] ++ default_pool()
+
+    Supervisor.start_link(children, strategy: :one_for_one, name: PyBridge.Supervisor)
+  end
+
+  defp default_pool do
+    if Application.get_env(:pybridge, :default_pool, true), do: [{PyBridge, []}], else: []
+  end
+end

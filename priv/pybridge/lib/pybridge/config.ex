@@ -1,0 +1,200 @@
+defmodule PyBridge.Config do
+  @moduledoc false
+  # A pool's options, validated once at pool start into a struct the pool
+  # manager and its workers share, and the knowledge of how to start Python:
+  # which executable, which PYTHONPATH (the repository root holding
+  # `pybridge_port/`, found relative to this Mix project at compile time, then
+  # the configured extra paths) and which worker flags.
+
+  @repo_root Path.expand("../../../..", __DIR__)
+
+  @defaults [
+    name: PyBridge,
+    python: nil,
+    python_path: [],
+    env: [],
+    pool_size: 2,
+    threads: 8,
+    timeout: 30_000,
+    startup_timeout: 30_000,
+    imports: [],
+    max_frame: 64 * 1024 * 1024,
+    export_to_python: [],
+    output: :logger
+  ]
+
+  @enforce_keys Keyword.keys(@defaults)
+  defstruct @enforce_keys
+
+  @type export :: {module(), atom(), non_neg_integer(), String.t()}
+  @type output :: :logger | {:logger, Logger.level()} | atom() | pid()
+  @type t :: %__MODULE__{
+          name: atom(),
+          python: String.t() | nil,
+          python_path: [String.t()],
+          env: [{String.t(), String.t() | nil}],
+          pool_size: pos_integer(),
+          threads: pos_integer(),
+          timeout: timeout(),
+          startup_timeout: pos_integer(),
+          imports: [String.t()],
+          max_frame: pos_integer(),
+          export_to_python: [export()],
+          output: output()
+        }
+
+  @doc "Application settings that are defaults for every pool (not pool options)."
+  @spec app_defaults() :: keyword()
+  def app_defaults do
+    :pybridge
+    |> Application.get_all_env()
+    |> Keyword.drop([:default_pool])
+  end
+
+  @spec new!(keyword()) :: t()
+  def new!(opts) when is_list(opts) do
+    opts = Keyword.validate!(opts, @defaults)
+
+    config = %__MODULE__{
+      name: check(opts, :name, &is_atom/1, "an atom"),
+      python: check(opts, :python, &(is_nil(&1) or non_empty_string?(&1)), "a path or nil"),
+      python_path: check(opts, :python_path, &list_of_strings?/1, "a list of strings"),
+      env: env!(opts[:env]),
+      pool_size: check(opts, :pool_size, &pos_integer?/1, "a positive integer"),
+      threads: check(opts, :threads, &pos_integer?/1, "a positive integer"),
+      timeout:
+        check(
+          opts,
+          :timeout,
+          &(pos_integer?(&1) or &1 == :infinity),
+          "a positive integer or :infinity"
+        ),
+      startup_timeout: check(opts, :startup_timeout, &pos_integer?/1, "a positive integer"),
+      imports: check(opts, :imports, &list_of_strings?/1, "a list of module names"),
+      max_frame: check(opts, :max_frame, &pos_integer?/1, "a positive integer (bytes)"),
+      export_to_python:
+        check(
+          opts,
+          :export_to_python,
+          &exports?/1,
+          "a list of {Module, :function, arity, \"python_name\"} with unique names"
+        ),
+      output: check(opts, :output, &output?/1, ":logger, {:logger, level} or an IO device")
+    }
+
+    config
+  end
+
+  def new!(opts) do
+    raise ArgumentError, "PyBridge options must be a keyword list, got: #{inspect(opts)}"
+  end
+
+  defp check(opts, key, valid?, expected) do
+    value = Keyword.fetch!(opts, key)
+
+    if valid?.(value) do
+      value
+    else
+      raise ArgumentError, "#{key} must be #{expected}, got: #{inspect(value)}"
+    end
+  end
+
+  defp env!(env) when is_map(env), do: env!(Map.to_list(env))
+
+  defp env!(env) when is_list(env) do
+    Enum.map(env, fn
+      {key, value}
+      when (is_binary(key) or is_atom(key)) and (is_binary(value) or is_nil(value)) ->
+        {to_string(key), value}
+
+      other ->
+        raise ArgumentError,
+              "env must be a map or list of {name, value | nil} strings, got entry: #{inspect(other)}"
+    end)
+  end
+
+  defp env!(env) do
+    raise ArgumentError,
+          "env must be a map or list of {name, value | nil} strings, got: #{inspect(env)}"
+  end
+
+  defp pos_integer?(value), do: is_integer(value) and value > 0
+  defp non_empty_string?(value), do: is_binary(value) and value != ""
+  defp list_of_strings?(value), do: is_list(value) and Enum.all?(value, &non_empty_string?/1)
+
+  defp exports?(exports) when is_list(exports) do
+    Enum.all?(exports, fn
+      {mod, fun, arity, name} ->
+        is_atom(mod) and is_atom(fun) and is_integer(arity) and arity >= 0 and
+          non_empty_string?(name)
+
+      _ ->
+        false
+    end) and
+      length(Enum.uniq_by(exports, &elem(&1, 3))) == length(exports)
+  end
+
+  defp exports?(_), do: false
+
+  defp output?(:logger), do: true
+
+  defp output?({:logger, level}),
+    do: level in [:emergency, :alert, :critical, :error, :warning, :notice, :info, :debug]
+
+  defp output?(device), do: is_pid(device) or (is_atom(device) and not is_nil(device))
+
+  @doc """
+  The Python executable: the `:python` option, else `PYBRIDGE_PYTHON`, else
+  `.venv/bin/python` in the repository root, else `python3` on the PATH.
+  """
+  @spec python(t()) :: String.t()
+  def python(%__MODULE__{python: python}) do
+    venv = Path.join(@repo_root, ".venv/bin/python")
+
+    cond do
+      python != nil -> executable(python)
+      (env = System.get_env("PYBRIDGE_PYTHON")) not in [nil, ""] -> executable(env)
+      File.exists?(venv) -> venv
+      true -> System.find_executable("python3") || "python3"
+    end
+  end
+
+  defp executable(python) do
+    if String.contains?(python, "/"),
+      do: Path.expand(python),
+      else: System.find_executable(python) || python
+  end
+
+  @doc "Arguments of `python` that start a worker."
+  @spec args(t()) :: [String.t()]
+  def args(%__MODULE__{} = config) do
+    ["-m", "pybridge_port", "--output", "frames"] ++
+      ["--threads", Integer.to_string(config.threads)] ++
+      ["--max-frame", Integer.to_string(config.max_frame)]
+  end
+
+  @doc """
+  The worker's environment changes: PYTHONPATH gets the repository root (when
+  it holds `pybridge_port/`) and the extra paths in front of what it was;
+  output is unbuffered so prints reach Logger when they happen.
+  """
+  @spec env(t()) :: [{String.t(), String.t() | nil}]
+  def env(%__MODULE__{} = config) do
+    existing =
+      case List.keyfind(config.env, "PYTHONPATH", 0) do
+        {_, value} -> value
+        nil -> System.get_env("PYTHONPATH")
+      end
+
+    root = if File.exists?(Path.join(@repo_root, "pybridge_port/__main__.py")), do: [@repo_root]
+    paths = Enum.reject(List.wrap(root) ++ config.python_path ++ [existing], &(&1 in [nil, ""]))
+
+    [{"PYTHONUNBUFFERED", "1"} | List.keydelete(config.env, "PYTHONPATH", 0)] ++
+      [{"PYTHONPATH", Enum.join(paths, ":")}]
+  end
+
+  @doc "Python names of the exported Elixir functions, as sent in `hello`."
+  @spec export_names(t()) :: [String.t()]
+  def export_names(%__MODULE__{export_to_python: exports}),
+    do: Enum.map(exports, &elem(&1, 3))
+end

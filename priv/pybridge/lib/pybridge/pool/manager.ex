@@ -1,0 +1,194 @@
+defmodule PyBridge.Pool.Manager do
+  @moduledoc false
+  # Keeps `pool_size` workers running. A worker that dies after it was ready
+  # is replaced at once. A worker that dies before (it could not start, or a
+  # startup import raised) counts as a startup failure and is retried with
+  # exponential backoff; after 3 failures in a row the pool "trips": the
+  # error is logged once, and callers waiting for a worker (and later callers,
+  # while no worker is ready) get it as `pybridge.WorkerUnavailable`. Retries
+  # go on (up to every 30 s) so a pool recovers once the cause is fixed.
+  #
+  # Callers never talk to the Manager on the fast path: ready workers are
+  # found in `PyBridge.Pools`. Only when none is ready do they ask it
+  # (`await_worker/2`) to wait for one.
+
+  use GenServer
+  require Logger
+
+  alias PyBridge.{Config, Error, Worker}
+
+  @trip_after 3
+  @max_backoff 30_000
+
+  @spec start_link(Config.t()) :: GenServer.on_start()
+  def start_link(%Config{} = config) do
+    name =
+      {:via, Registry, {PyBridge.Registry, {:manager, config.name}, %{timeout: config.timeout}}}
+
+    GenServer.start_link(__MODULE__, config, name: name)
+  end
+
+  @doc """
+  Waits until the pool has a ready worker: `:ok`, or the pool's startup error
+  when it has tripped, or a `pybridge.Timeout`/`pybridge.WorkerUnavailable`.
+  `timeout` nil means the pool's default.
+  """
+  @spec await_worker(atom(), timeout() | nil) :: :ok | {:error, Error.t()}
+  def await_worker(pool, timeout) do
+    case Registry.lookup(PyBridge.Registry, {:manager, pool}) do
+      [{manager, %{timeout: default}}] ->
+        timeout = timeout || default
+
+        try do
+          GenServer.call(manager, :await_worker, timeout)
+        catch
+          :exit, {:timeout, _} ->
+            {:error,
+             Error.new(
+               "pybridge.Timeout",
+               "no Python worker of pool #{inspect(pool)} became ready within #{timeout} ms"
+             )}
+
+          :exit, _ ->
+            {:error, not_running(pool)}
+        end
+
+      [] ->
+        {:error, not_running(pool)}
+    end
+  end
+
+  defp not_running(pool) do
+    Error.new(
+      "pybridge.WorkerUnavailable",
+      "no PyBridge pool named #{inspect(pool)} is running " <>
+        "(start one with {PyBridge, name: #{inspect(pool)}} in a supervision tree)"
+    )
+  end
+
+  @impl true
+  def init(config) do
+    state = %{
+      config: config,
+      workers: %{},
+      ready: MapSet.new(),
+      failures: 0,
+      error: nil,
+      tripped: false,
+      waiters: []
+    }
+
+    {:ok, state, {:continue, :start}}
+  end
+
+  @impl true
+  def handle_continue(:start, state) do
+    {:noreply, Enum.reduce(1..state.config.pool_size, state, &start_worker(&2, &1))}
+  end
+
+  @impl true
+  def handle_call(:await_worker, from, state) do
+    cond do
+      MapSet.size(state.ready) > 0 -> {:reply, :ok, state}
+      state.tripped -> {:reply, {:error, state.error}, state}
+      true -> {:noreply, %{state | waiters: [from | state.waiters]}}
+    end
+  end
+
+  @impl true
+  def handle_info({Worker, :ready, pid}, state) do
+    Enum.each(state.waiters, &GenServer.reply(&1, :ok))
+
+    if state.tripped do
+      Logger.info("PyBridge pool #{inspect(state.config.name)}: a Python worker started again")
+    end
+
+    {:noreply,
+     %{
+       state
+       | ready: MapSet.put(state.ready, pid),
+         failures: 0,
+         tripped: false,
+         error: nil,
+         waiters: []
+     }}
+  end
+
+  def handle_info({:DOWN, ref, :process, pid, reason}, state) do
+    case Map.pop(state.workers, ref) do
+      {nil, _} ->
+        {:noreply, state}
+
+      {slot, workers} ->
+        state = %{state | workers: workers}
+
+        if MapSet.member?(state.ready, pid) do
+          Logger.warning(
+            "PyBridge pool #{inspect(state.config.name)}: Python worker #{inspect(pid)} " <>
+              "exited (#{format_reason(reason)}); starting a new one"
+          )
+
+          {:noreply, start_worker(%{state | ready: MapSet.delete(state.ready, pid)}, slot)}
+        else
+          {:noreply, startup_failed(state, slot, reason)}
+        end
+    end
+  end
+
+  def handle_info({__MODULE__, :restart, slot}, state) do
+    {:noreply, start_worker(state, slot)}
+  end
+
+  def handle_info(_message, state), do: {:noreply, state}
+
+  defp start_worker(state, slot) do
+    case DynamicSupervisor.start_child(
+           PyBridge.Pool.workers(state.config.name),
+           {Worker, {state.config, self()}}
+         ) do
+      {:ok, pid} ->
+        %{state | workers: Map.put(state.workers, Process.monitor(pid), slot)}
+
+      {:error, reason} ->
+        startup_failed(state, slot, reason)
+    end
+  end
+
+  defp startup_failed(state, slot, reason) do
+    failures = state.failures + 1
+
+    error =
+      case reason do
+        {:shutdown, {:startup_failed, %Error{} = error}} -> error
+        other -> Error.new("pybridge.WorkerUnavailable", format_reason(other))
+      end
+
+    state =
+      if failures >= @trip_after do
+        error = %{
+          error
+          | message:
+              "Python workers of pool #{inspect(state.config.name)} keep failing to start " <>
+                "(#{failures} attempts in a row). Last attempt: " <> error.message
+        }
+
+        unless state.tripped, do: Logger.error(Exception.message(error))
+        Enum.each(state.waiters, &GenServer.reply(&1, {:error, error}))
+        %{state | failures: failures, tripped: true, error: error, waiters: []}
+      else
+        %{state | failures: failures, error: error}
+      end
+
+    backoff = min(100 * Integer.pow(2, min(failures - 1, 20)), @max_backoff)
+    Process.send_after(self(), {__MODULE__, :restart, slot}, backoff)
+    state
+  end
+
+  defp format_reason({:shutdown, {:python_exited, status}}) when is_integer(status),
+    do: "its OS process exited with status #{status}"
+
+  defp format_reason({:shutdown, {:python_exited, reason}}),
+    do: "its OS process exited (#{inspect(reason)})"
+
+  defp format_reason(reason), do: Exception.format_exit(reason)
+end

@@ -1,0 +1,51 @@
+defmodule PyBridge.OrphanTest do
+  use ExUnit.Case, async: true
+
+  import PyBridge.TestHelpers
+
+  @script Path.expand("../support/orphan_vm.exs", __DIR__)
+  @python_path Path.expand("../support/python", __DIR__)
+
+  describe "start_link/1 (worker lifetime)" do
+    @tag :slow
+    test "no Python process outlives a BEAM killed with kill -9" do
+      elixir = System.find_executable("elixir")
+      ebin = :pybridge |> :code.lib_dir() |> Path.join("ebin")
+
+      port =
+        Port.open({:spawn_executable, elixir}, [
+          :binary,
+          :exit_status,
+          :stderr_to_stdout,
+          {:line, 1024},
+          args: ["-pa", ebin, @script, @python_path]
+        ])
+
+      {beam, worker, child} = read_pids(port, "")
+      on_exit(fn -> for pid <- [beam, worker, child], os_alive?(pid), do: kill9(pid) end)
+
+      assert os_alive?(worker) and os_alive?(child)
+      kill9(beam)
+      killed_at = System.monotonic_time(:millisecond)
+
+      eventually(fn -> not os_alive?(worker) and not os_alive?(child) end, 2_000, 10)
+      assert System.monotonic_time(:millisecond) - killed_at <= 2_000
+    end
+  end
+
+  defp read_pids(port, output) do
+    receive do
+      {^port, {:data, {:eol, "PIDS " <> pids}}} ->
+        [beam, worker, child] = pids |> String.split() |> Enum.map(&String.to_integer/1)
+        {beam, worker, child}
+
+      {^port, {:data, {_, line}}} ->
+        read_pids(port, output <> line <> "\n")
+
+      {^port, {:exit_status, status}} ->
+        flunk("the VM exited with status #{status}:\n#{output}")
+    after
+      30_000 -> flunk("the VM did not start in 30 s:\n#{output}")
+    end
+  end
+end

@@ -1,0 +1,140 @@
+"""Python side of the PyBridge ExUnit suite: small functions whose effects the
+tests inspect through later calls (state is per worker process, so tests that
+read it use a session or a one-worker pool)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+_events: dict[str, list[str]] = {}
+_produced: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def record(key: str, event: str) -> None:
+    with _lock:
+        _events.setdefault(key, []).append(event)
+
+
+def events(key: str) -> list[str]:
+    with _lock:
+        return list(_events.get(key, []))
+
+
+def produced(key: str) -> int:
+    with _lock:
+        return _produced.get(key, 0)
+
+
+def counting(key: str, limit: int | None = None) -> Iterator[int]:
+    """Yields 0, 1, 2, ... recording how many it produced and that it closed."""
+    record(key, "started")
+    try:
+        n = 0
+        while limit is None or n < limit:
+            with _lock:
+                _produced[key] = n + 1
+            yield n
+            n += 1
+    finally:
+        record(key, "finally")
+
+
+def failing_after(n: int) -> Iterator[int]:
+    for i in range(n):
+        yield i
+    raise ValueError(f"failed after {n} items")
+
+
+class Box:
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def each(self, factor: int = 1) -> Iterator[Any]:
+        for item in self.items:
+            yield item * factor
+
+
+def apply(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fun(*args, **kwargs)
+
+
+def catch_error(fun: Callable[[], Any]) -> str:
+    """Calls an Elixir fun expected to raise; returns what Python caught."""
+    try:
+        fun()
+    except Exception as exc:  # noqa: BLE001 - the point is to catch it
+        return f"{type(exc).__name__}: {exc}"
+    return "no exception"
+
+
+def call_export(name: str, *args: Any) -> Any:
+    from pybridge_port import elixir
+
+    return elixir.call(name, *args)
+
+
+def spin(key: str) -> None:
+    """Runs Python until cancelled; records how it ended."""
+    record(key, "started")
+    try:
+        while True:
+            time.sleep(0.01)
+    except BaseException as exc:
+        record(key, type(exc).__name__)
+        raise
+    finally:
+        record(key, "finally")
+
+
+def busy(seconds: float) -> int:
+    """Keeps the CPU busy in Python for `seconds`."""
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
+def spawn_child() -> int:
+    """Starts `sleep 60` as a child process and returns its pid."""
+    return subprocess.Popen(["sleep", "60"]).pid
+
+
+def make_noise(tag: str) -> str:
+    """Writes to fd 1 and 2 in every way a library might, then returns."""
+    print(f"{tag} print")
+    sys.stderr.write(f"{tag} stderr\n")
+    sys.stderr.flush()
+    os.write(1, f"{tag} fd1\n".encode())
+    os.write(2, f"{tag} fd2\n".encode())
+    subprocess.run(["echo", f"{tag} child"], check=True)
+    return f"{tag} done"
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def argv() -> list[str]:
+    return list(sys.argv)
+
+
+def slow_object(seconds: float) -> object:
+    """Returns a new object (a handle on the Elixir side) after a C-level sleep."""
+    time.sleep(seconds)
+    return object()
+
+
+def stubborn_object(seconds: float) -> object:
+    """Like slow_object, but ignores cancellation: the handle is created anyway."""
+    try:
+        time.sleep(seconds)
+    except BaseException:  # noqa: BLE001 - ignoring the cancel is the point
+        pass
+    return object()
