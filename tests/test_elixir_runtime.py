@@ -72,3 +72,14 @@ def test_exunit() -> None:
 @pytest.mark.slow
 def test_dialyzer() -> None:
     _run([str(PROJECT / "scripts" / "dialyzer.sh")], "dev", timeout=900)
+
+
+def test_readme_examples_run(tmp_path: Path) -> None:
+    """The README's Elixir examples are real: every line must hold when run."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in readme.split("```elixir\n")[1:]]
+    examples = [block for block in blocks if "PyBridge." in block and "{:pybridge," not in block]
+    assert examples, "the README has no Elixir example of the API"
+    script = tmp_path / "readme_examples.exs"
+    script.write_text("\n".join(examples) + '\nIO.puts("README examples ran")\n')
+    _run(["mix", "run", str(script)], "dev", timeout=120)
