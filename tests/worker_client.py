@@ -47,6 +47,7 @@ class Worker:
         self._in = self.process.stdin
         self._out = self.process.stdout.fileno()
         self._buffer = b""
+        self._offset = 0  # start of the first unread frame in _buffer
         self._decoder = Decoder(binary_hook=_text)
         self._ids = iter(range(1_000_000, 1 << 62))  # tests pick small ids themselves
         self.info: dict[Any, Any] = {}
@@ -74,10 +75,12 @@ class Worker:
         """The next frame from the worker, decoded; fails after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            if len(self._buffer) >= 4:
-                (size,) = struct.unpack(">I", self._buffer[:4])
-                if len(self._buffer) >= 4 + size:
-                    frame, self._buffer = self._buffer[4 : 4 + size], self._buffer[4 + size :]
+            start = self._offset
+            if len(self._buffer) - start >= 4:
+                (size,) = struct.unpack_from(">I", self._buffer, start)
+                if len(self._buffer) - start >= 4 + size:
+                    frame = self._buffer[start + 4 : start + 4 + size]
+                    self._offset = start + 4 + size
                     term, tail = self._decoder.decode(frame)
                     assert tail == b"", f"{len(tail)} stray bytes after a frame"
                     return term
@@ -89,7 +92,8 @@ class Worker:
                 chunk = os.read(self._out, 1 << 20)
                 if not chunk:
                     raise EOFError("the worker closed its output")
-                self._buffer += chunk
+                self._buffer = self._buffer[self._offset :] + chunk
+                self._offset = 0
 
     def recv_reply(self, timeout: float = 15.0) -> Any:
         """The next frame that is not ``{:output, data}``."""
