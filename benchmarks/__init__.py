@@ -1,0 +1,1 @@
+"""PyBridge's benchmark suite: ``python -m benchmarks.run`` (see README.md here)."""

@@ -1,0 +1,184 @@
+"""Run the benchmark suite: ``python -m benchmarks.run [--quick] [--out DIR]``.
+
+Builds what it needs into ``benchmarks/.build`` (the C floor echo with gcc,
+the gRPC stubs with grpcio-tools, the wrapper with elixir_gen, the Elixir
+side with Mix), measures from Elixir and then from Python, one after the
+other so that they do not share the two cores, and writes
+``DIR/<date>.md`` and ``DIR/<date>.png`` (default DIR: benchmarks/results),
+then prints the summary table. ``--quick`` takes tiny sample counts: a smoke
+test, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if __package__ in (None, ""):  # run as `python benchmarks/run.py`
+    sys.path.insert(0, str(ROOT))
+    __package__ = "benchmarks"
+
+from benchmarks import pyclient, report  # noqa: E402
+
+FULL = {"scale": 1.0, "throughput_s": 0.75}
+QUICK = {"scale": 0.002, "throughput_s": 0.05}
+
+
+def log(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def build_echo(build_dir: Path) -> Path:
+    """Compile the floor echo (once per source)."""
+    source = HERE / "floor" / "echo.c"
+    digest = hashlib.sha1(source.read_bytes()).hexdigest()[:12]
+    executable = build_dir / f"echo-{digest}"
+    if not executable.exists():
+        compiler = shutil.which("gcc") or shutil.which("cc")
+        if compiler is None:
+            raise SystemExit("the floor needs a C compiler (gcc); install it, e.g. apt-get install gcc")
+        staging = executable.with_suffix(f".{os.getpid()}")
+        subprocess.run([compiler, "-O2", "-o", str(staging), str(source)], check=True)
+        staging.rename(executable)
+    return executable
+
+
+def generate_wrapper(python: str, build_dir: Path) -> Path:
+    """Write the wrapper modules from elixir/bench_ops.yaml with elixir_gen."""
+    out = build_dir / "generated"
+    staging = build_dir / f"generated.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run(
+        [python, "-m", "elixir_gen", str(HERE / "elixir" / "bench_ops.yaml"), "-o", str(staging)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise SystemExit(f"elixir_gen could not generate the wrapper path from benchmarks/elixir/bench_ops.yaml:\n{result.stdout}")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return out
+
+
+class ElixirRun:
+    """The Elixir side, compiled and started as a child process."""
+
+    def __init__(self, python: str, build_dir: Path, echo: Path, generated: Path, *, scale: float, rounds: int, throughput_s: float) -> None:
+        if shutil.which("mix") is None:
+            raise SystemExit("the Elixir side needs Elixir/Mix (scripts/bootstrap.sh installs them)")
+        env = dict(
+            os.environ,
+            MIX_ENV="prod",
+            MIX_BUILD_PATH=str(build_dir / "_build"),
+            HEX_OFFLINE="1",
+            PYBRIDGE_PYTHON=python,
+            PYBRIDGE_BENCH_GENERATED=str(generated),
+        )
+        project = HERE / "elixir"
+        subprocess.run(["mix", "compile"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+        self.out = build_dir / f"elixir-{os.getpid()}.json"
+        args = [str(self.out), repr(float(scale)), str(rounds), str(int(throughput_s * 1000)), str(echo)]
+        self.process = subprocess.Popen(["mix", "run", "-e", "PyBridgeBench.main()", "--", *args], cwd=project, env=env)
+
+    def results(self) -> tuple[list[dict], dict]:
+        """Wait for it; its records and what it says of the system."""
+        status = self.process.wait()
+        if status != 0:
+            raise SystemExit(f"the Elixir side of the benchmarks failed (status {status})")
+        try:
+            data = json.loads(self.out.read_text())
+        finally:
+            self.out.unlink(missing_ok=True)
+        return data["records"], data["system"]
+
+
+def machine(elixir_system: dict) -> str:
+    import grpc
+
+    cpus = os.cpu_count()
+    return (
+        f"{cpus} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"Elixir {elixir_system.get('elixir')} / OTP {elixir_system.get('otp')} ({elixir_system.get('schedulers')} schedulers), "
+        f"grpcio {grpc.__version__}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sample counts (a smoke test; the numbers mean nothing)")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for <date>.md and <date>.png (default: benchmarks/results)")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement (default 4, 2 with --quick); ratios are the median over rounds")
+    parser.add_argument("--scale", type=float, help="multiply every sample count by this (default 1, or 0.002 with --quick)")
+    parser.add_argument("--build", type=Path, default=HERE / ".build", help="build cache (default: benchmarks/.build)")
+    parser.add_argument("--python", default=sys.executable, help="the Python that runs the workers (default: this one)")
+    parser.add_argument("--records", type=Path, help="also write the raw records (JSON) here")
+    parser.add_argument("--wrapper", type=Path, help="use wrapper modules already generated in this folder instead of running elixir_gen")
+    args = parser.parse_args(argv)
+
+    settings = dict(QUICK if args.quick else FULL)
+    if args.rounds is None:
+        args.rounds = 2 if args.quick else 4
+    if args.scale is not None:
+        settings["scale"] = args.scale
+    build_dir = args.build.resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    python = os.path.abspath(args.python) if os.sep in args.python else (shutil.which(args.python) or args.python)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    started = time.monotonic()
+
+    log("building: floor echo (gcc), gRPC stubs (grpcio-tools)" + ("" if args.wrapper else ", wrapper (elixir_gen)"))
+    echo = build_echo(build_dir)
+    from benchmarks.grpc_bridge import compile_proto
+
+    compile_proto(build_dir)
+    generated = args.wrapper.resolve() if args.wrapper else generate_wrapper(python, build_dir)
+
+    # A full run measures one side after the other so that they never share
+    # the two cores; --quick (numbers that mean nothing) runs both at once.
+    log("measuring from Elixir (floor, PyBridge, wrapper)")
+    elixir = ElixirRun(python, build_dir, echo, generated, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"])
+    if not args.quick:
+        elixir_records, elixir_system = elixir.results()
+    log("measuring from Python (ETF port, gRPC, msgpack)")
+    python_records = pyclient.run(
+        python, build_dir, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"], log=lambda m: None
+    )
+    if args.quick:
+        elixir_records, elixir_system = elixir.results()
+    records = elixir_records + python_records
+    if args.records:
+        args.records.write_text(json.dumps(records, indent=1))
+
+    meta = {
+        "date": datetime.date.today().isoformat(),
+        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 4) else ""),
+        "machine": machine(elixir_system),
+        "load": load,
+        "rounds": args.rounds,
+    }
+    md_path, png_path = report.write(records, meta, args.out)
+    print(report.summary_text(records))
+    print()
+    print(f"wrote {md_path} and {png_path} in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
