@@ -11,12 +11,12 @@ import signal
 import sys
 import threading
 
-from .dispatch import Dispatcher, HandshakeRefused
+from .dispatch import Dispatcher
 from .framing import DEFAULT_MAX_FRAME, FrameReader, FrameWriter, enlarge_pipe
+from .server import Server
 from .types import Atom
 
 PR_SET_PDEATHSIG = 1
-EXIT_HANDSHAKE_REFUSED = 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -98,6 +98,10 @@ def die_with_parent() -> None:
 
 def shutdown(status: int = 0, children: signal.Signals = signal.SIGTERM) -> None:
     """Exit now, taking our child processes with us (we lead our process group)."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     if os.getpgrp() == os.getpid():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
@@ -121,18 +125,7 @@ def main(argv: list[str] | None = None) -> None:
 
     elixir.connect(dispatcher)
     reader = FrameReader(proto_in, max_frame=args.max_frame)
-    status = 0
-    try:
-        while frames := reader.read_frames():
-            for frame in frames:
-                dispatcher.handle_frame(frame)
-    except HandshakeRefused:
-        status = EXIT_HANDSHAKE_REFUSED
-    except BrokenPipeError:
-        pass
-    finally:
-        sys.stderr.flush()
-        shutdown(status)
+    shutdown(Server(reader, dispatcher).run())
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Requests in, replies out: the worker's operations (docs/PROTOCOL.md).
 
 The reading thread decodes each frame and either answers it at once (ping,
-stats, release, credit, cancel, callback replies) or hands it to the thread
-pool (anything that runs library code). Coroutines run on one asyncio loop
-thread. Every exception becomes an error frame; nothing here may end the
+stats, release, cancel, callback replies) or returns a job that runs library
+code, which the server (server.py) runs on a thread of the executor's limit.
+Coroutines run on one asyncio loop thread. Every exception becomes an error frame; nothing here may end the
 worker except the end of its input.
 """
 
@@ -35,6 +35,7 @@ from .values import Conversions
 OK, ERROR, CHUNK, HELLO, CALLBACK = (Atom(name) for name in ("ok", "error", "chunk", "hello", "callback"))
 _TYPE, _MESSAGE, _TRACEBACK = Atom("type"), Atom("message"), Atom("traceback")
 DEFAULT_WINDOW = 8
+Job = Callable[[], None]
 
 
 def error_term(exc: BaseException) -> dict[Atom, Any]:
@@ -113,7 +114,7 @@ class Dispatcher:
         self._local = threading.local()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
-        self._ops: dict[str, Callable[..., None]] = {
+        self._ops: dict[str, Callable[..., Job | None]] = {
             "ping": self._ping,
             "stats": self._stats,
             "import": self._import,
@@ -141,40 +142,46 @@ class Dispatcher:
                 data = self.values.encode((ERROR, request_id, error_term(exc)))
         self.writer.send(data)
 
-    def handle_frame(self, frame: memoryview | OversizedFrame) -> None:
-        """Decode one frame and act on it; answers errors with error frames."""
+    def handle_frame(self, frame: memoryview | OversizedFrame) -> Job | None:
+        """Decode one frame and act on it; answers errors with error frames.
+
+        Requests answered at once are answered here. For one that runs library
+        code, the work is returned as a job for the caller to run (on this
+        thread or the pool); the frame's memory may be reused once this returns.
+        """
         if isinstance(frame, OversizedFrame):
             message = f"frame of {frame.size} bytes is over the limit of {frame.limit} bytes; it was skipped"
             self.send((ERROR, None, {_TYPE: "pybridge.CodecError", _MESSAGE: message, _TRACEBACK: []}))
-            return
+            return None
         try:
             request = self.values.decode(frame)
         except Exception as exc:
             self.send((ERROR, _request_id(frame), _decode_error(exc)))
-            return
+            return None
         try:
-            self._dispatch(request)
+            return self._dispatch(request)
         except HandshakeRefused as exc:
             self.send((ERROR, None, error_term(exc)))
             raise
         except Exception as exc:
             request_id = request[1] if isinstance(request, tuple) and len(request) > 1 else None
             self.send((ERROR, request_id, error_term(exc)))
+            return None
 
-    def _dispatch(self, request: Any) -> None:
+    def _dispatch(self, request: Any) -> Job | None:
         if not isinstance(request, tuple) or not request or not isinstance(request[0], str):
             raise ProtocolError(f"expected a request tuple such as {{:call, id, ...}}, got: {request!r:.200}")
         op = request[0]
         if op == "hello":
             self._hello(*request[1:])
-            return
+            return None
         if not self._greeted:
             raise ProtocolError(f"the first frame must be {{:hello, {PROTOCOL_VERSION}, opts}}, got {op!r}")
         handler = self._ops.get(op)
         if handler is None:
             raise ProtocolError(f"unknown request {op!r}; known: {', '.join(sorted(self._ops))}")
         try:
-            handler(*request[1:])
+            return handler(*request[1:])
         except TypeError as exc:
             if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
                 raise ProtocolError(f"malformed {op!r} request {request!r:.200}: {exc}") from None
@@ -243,16 +250,15 @@ class Dispatcher:
                 request.injected = True
                 _raise_in_thread(request.thread, Cancelled)
 
-    def _credit(self, request_id: Any, count: int) -> None:
+    def _credit(self, request_id: Any, count: int) -> Job | None:
         stream = self._streams.get(request_id)
         if stream is None:
-            return
+            return None
         with stream.lock:
             stream.credit += count
             start = not stream.running and not stream.finished
             stream.running = stream.running or start
-        if start:
-            self.executor.submit(lambda: self._pump(stream))
+        return (lambda: self._pump(stream)) if start else None
 
     def _callback_reply(self, callback_id: int, reply: Any) -> None:
         waiter = self._callbacks.pop(callback_id, None)
@@ -263,40 +269,40 @@ class Dispatcher:
 
     # -- operations run on the pool ------------------------------------------------
 
-    def _import(self, request_id: Any, module: str) -> None:
-        self._submit(request_id, None, lambda: importlib.import_module(module) and None)
+    def _import(self, request_id: Any, module: str) -> Job:
+        return self._submit(request_id, None, lambda: importlib.import_module(module) and None)
 
-    def _call(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> None:
+    def _call(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
         opts = _options(opts)
-        self._submit(
+        return self._submit(
             request_id,
             opts,
             lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
         )
 
-    def _create(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> None:
+    def _create(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
         # An instance is created to be kept: it is a handle even if it is plain data (a Counter).
         opts = _options(opts)
-        self._submit(
+        return self._submit(
             request_id,
             opts,
             lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
             keep=True,
         )
 
-    def _method(self, request_id: Any, obj: Any, name: str, args: list[Any], kwargs: Any, opts: Any = None) -> None:
+    def _method(self, request_id: Any, obj: Any, name: str, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
         opts = _options(opts)
-        self._submit(request_id, opts, lambda: getattr(obj, name)(*args, **_kwargs(kwargs)))
+        return self._submit(request_id, opts, lambda: getattr(obj, name)(*args, **_kwargs(kwargs)))
 
-    def _get_attr(self, request_id: Any, target: Any, name: str, opts: Any = None) -> None:
-        self._submit(request_id, _options(opts), lambda: getattr(self._resolve(target), name))
+    def _get_attr(self, request_id: Any, target: Any, name: str, opts: Any = None) -> Job:
+        return self._submit(request_id, _options(opts), lambda: getattr(self._resolve(target), name))
 
-    def _set_attr(self, request_id: Any, obj: Any, name: str, value: Any, opts: Any = None) -> None:
-        self._submit(request_id, _options(opts), lambda: setattr(obj, name, value))
+    def _set_attr(self, request_id: Any, obj: Any, name: str, value: Any, opts: Any = None) -> Job:
+        return self._submit(request_id, _options(opts), lambda: setattr(obj, name, value))
 
     def _submit(
         self, request_id: Any, opts: dict[str, Any] | None, work: Callable[[], Any], *, keep: bool = False
-    ) -> None:
+    ) -> Job:
         opts = opts or {}
         request = Request(request_id, opts.get("scope"), keep=keep)
         if request_id in self._requests or request_id in self._streams:
@@ -305,9 +311,8 @@ class Dispatcher:
         self._served += 1
         if opts.get("stream"):
             window = opts.get("window", DEFAULT_WINDOW)
-            self.executor.submit(lambda: self._start_stream(request, work, window))
-        else:
-            self.executor.submit(lambda: self._run(request, work))
+            return lambda: self._start_stream(request, work, window)
+        return lambda: self._run(request, work)
 
     def _run(self, request: Request, work: Callable[[], Any]) -> None:
         try:

@@ -51,6 +51,23 @@ class Executor:
         if start:
             threading.Thread(target=self._run, name=f"{self._name}-{self._threads}", daemon=True).start()
 
+    def claim(self) -> bool:
+        """Take a running slot for this thread if one is free now (for ``run(claimed=True)``)."""
+        return self._slots.acquire(blocking=False)
+
+    def run(self, job: Callable[[], None], *, claimed: bool = False) -> None:
+        """Run ``job()`` on this thread, as one of the ``size`` running jobs."""
+        if not claimed:
+            self._slots.acquire()
+        self._local.holds_slot = True
+        try:
+            job()
+        except BaseException:  # as on a pool thread: a job's bug ends only the job
+            sys.excepthook(*sys.exc_info())
+        finally:
+            self._local.holds_slot = False
+            self._slots.release()
+
     @contextmanager
     def waiting(self) -> Iterator[None]:
         """Give this thread's slot back while the block waits on something else."""
@@ -77,14 +94,6 @@ class Executor:
                         self._threads -= 1
                         return
                 continue
-            self._slots.acquire()
-            self._local.holds_slot = True
-            try:
-                job()
-            except BaseException:  # a job's bug must not kill the pool thread
-                sys.excepthook(*sys.exc_info())
-            finally:
-                self._local.holds_slot = False
-                self._slots.release()
-                with self._lock:
-                    self._idle += 1
+            self.run(job)
+            with self._lock:
+                self._idle += 1
