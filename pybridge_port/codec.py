@@ -28,6 +28,17 @@ Mapping, Erlang → Python: atoms ``nil``/``true``/``false`` → ``None``/
 ``:erlang.term_to_binary/1,2`` emits on OTP 25 decodes, compressed terms
 included.
 
+Acceleration. When the C extension ``pybridge_port._ccodec`` is built (it is
+compiled at install, optionally: without a compiler the package installs as
+pure Python), :class:`Decoder` and :class:`Encoder` run their loops in C with
+exactly the semantics of the Python code below, which stays the reference:
+the same values, hook calls, limits, exceptions and tails. Rare tags (funs,
+pids, references, ports, bit binaries, improper lists, ...) and every hook,
+override and ``default`` are still Python functions, called from C.
+:data:`ACCELERATED` says which one is in use; setting the environment
+variable ``PYBRIDGE_PURE_CODEC=1`` (any value but empty or ``0``) before
+the import forces pure Python.
+
 Implementation notes. Both directions are iterative (an explicit stack, no
 recursion), so depth is limited by ``max_depth`` alone and never by Python's
 recursion limit. Leaf terms are handled by dispatch tables (a list indexed by
@@ -36,17 +47,18 @@ overrides replace entries of those tables when an instance is built, so they
 cost nothing for values they do not concern.
 
 Why not erlpack (1.0.1, measured on this 2-core VM; CPU ms for 10,000
-three-key maps, ours/erlpack/msgpack): decoding 35/35/4.5, encoding
-17/5.0/2.0; 1 MiB binaries are a copy for all three (0.03-0.1 ms). Its
-decoder is no faster and unsafe (it recurses in C, so a 1,000,000-deep tuple
-kills the process with SIGSEGV; it returns a short binary for truncated input;
-it lacks NEW_PID_EXT, BIT_BINARY_EXT, improper lists, working FLOAT_EXT). Its
-encoder is faster but not a correct general path: NaN and infinities come out
-as NEW_FLOAT_EXT bytes that ``binary_to_term`` rejects, integers beyond 64
-bits raise, atoms are Latin-1 only, a shared encoder raises RuntimeError when
-two threads use it, and it encodes ``bytes`` natively, so it cannot honour
-``overrides``, which the worker's own encoder uses for ``bytes`` (so a guarded
-fast path would never serve the worker). It is not used.
+three-key maps, ours in pure Python/erlpack/msgpack): decoding 35/35/4.5,
+encoding 17/5.0/2.0 (ours in C, without hooks: about 3 and 0.9); 1 MiB
+binaries are a copy for all three (0.03-0.1 ms). Its decoder is no faster and
+unsafe (it recurses in C, so a 1,000,000-deep tuple kills the process with
+SIGSEGV; it returns a short binary for truncated input; it lacks NEW_PID_EXT,
+BIT_BINARY_EXT, improper lists, working FLOAT_EXT). Its encoder is faster but
+not a correct general path: NaN and infinities come out as NEW_FLOAT_EXT bytes
+that ``binary_to_term`` rejects, integers beyond 64 bits raise, atoms are
+Latin-1 only, a shared encoder raises RuntimeError when two threads use it,
+and it encodes ``bytes`` natively, so it cannot honour ``overrides``, which
+the worker's own encoder uses for ``bytes`` (so a guarded fast path would
+never serve the worker). It is not used.
 
 Limitations: an Erlang map whose key decodes to an unhashable Python value
 (a list, a dict, a tuple containing one) cannot become a ``dict`` and raises
@@ -60,6 +72,8 @@ decoder.
 
 from __future__ import annotations
 
+import importlib
+import os
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -69,6 +83,7 @@ from typing import Any, Union
 from .types import Atom, BitBinary, Export, Fun, ImproperList, Pid, Port, Reference
 
 __all__ = [
+    "ACCELERATED",
     "CodecError",
     "Decoder",
     "Encoder",
@@ -532,6 +547,7 @@ class Decoder:
         "_max_depth",
         "_max_decompressed_size",
         "_max_bignum_bytes",
+        "_core",
     )
     _atom_caches: tuple[dict[bytes, Any], dict[bytes, Any]]
     _make_atom: Callable[[str], Any]
@@ -560,6 +576,7 @@ class Decoder:
 
         leaves: dict[int, _LeafFn | None] = dict(_BASE_LEAVES)
         leaves.update(self._atom_leaves(atom_hook))
+        utf8_atoms, latin1_atoms = self._atom_caches
         leaves[SMALL_BIG_EXT] = self._big_leaf(SMALL_BIG_EXT)
         leaves[LARGE_BIG_EXT] = self._big_leaf(LARGE_BIG_EXT)
         # Without a hook, _decode_term reads binaries itself.
@@ -583,6 +600,12 @@ class Decoder:
                 return hook(_finish_map(items))
 
         self._finishers: tuple[Any, ...] = (None, tuple, finish_map, _finish_list)
+        # The C loop reads the same tables and caches, so the two never disagree.
+        self._core: Any = None
+        if _accelerator is not None:
+            self._core = _accelerator.DecoderCore(
+                table, utf8_atoms, latin1_atoms, self._make_atom, binary_hook, map_hook, max_depth, max_bignum_bytes
+            )
 
     def _atom_leaves(self, hook: Callable[[str], Any] | None) -> dict[int, _LeafFn | None]:
         # One cache per encoding: the same bytes name the same atom under both
@@ -645,7 +668,8 @@ class Decoder:
             return self._decode_compressed(data)
         if tag == DIST_HEADER or tag == DIST_FRAG_HEADER:
             raise _bad("distribution headers are not supported (not a term_to_binary term)", tag, 1)
-        term, pos = self._decode_term(data, 1)
+        core = self._core
+        term, pos = core.decode_term(data, 1) if core is not None else self._decode_term(data, 1)
         return term, data[pos:]
 
     def _decode_compressed(self, data: bytes) -> tuple[Any, bytes]:
@@ -676,8 +700,9 @@ class Decoder:
             )
         if len(inner) != size:
             raise _bad(f"decompresses to {len(inner)} bytes, not the {size} it declares", COMPRESSED, 1)
+        core = self._core
         try:
-            term, pos = self._decode_term(inner, 0)
+            term, pos = core.decode_term(inner, 0) if core is not None else self._decode_term(inner, 0)
         except CodecError as exc:
             # Inside a complete zlib stream, a short term is malformed, not incomplete.
             raise CodecError(f"in the decompressed data of a COMPRESSED term: {exc}", exc.offset, exc.tag) from None
@@ -1126,7 +1151,7 @@ class Encoder:
     :class:`CodecError`.
     """
 
-    __slots__ = ("_handlers", "_default", "_max_depth")
+    __slots__ = ("_handlers", "_default", "_max_depth", "_core")
     _handlers: dict[type, _Handler | None]
 
     def __init__(
@@ -1147,6 +1172,8 @@ class Encoder:
         self._handlers = handlers
         self._default = None if default is None else _replacing(default)
         self._max_depth = max_depth
+        # The C loop uses the same handler table (and _resolve for what is not in it).
+        self._core: Any = None if _accelerator is None else _accelerator.EncoderCore(handlers, max_depth)
 
     def _resolve(self, obj: Any) -> _Handler:
         cls = type(obj)
@@ -1175,6 +1202,12 @@ class Encoder:
             level = compressed
         else:
             raise ValueError(f"compressed must be a bool or a zlib level 0..9, got: {compressed!r}")
+        core = self._core
+        if core is not None:
+            data: bytes = core.encode(self, term)
+            if not level:
+                return data
+            return b"\x83P" + _PACK_U32(len(data) - 1) + zlib.compress(memoryview(data)[1:], level)
         chunks: list[Any] = [b"\x83"]
         self._encode_into(term, chunks.append)
         if not level:
@@ -1273,6 +1306,38 @@ class Encoder:
                     return
                 children, after = pop()
 
+
+def _load_accelerator() -> Any:
+    """The C extension, given the names it calls back; None if not built or PYBRIDGE_PURE_CODEC is set."""
+    if os.environ.get("PYBRIDGE_PURE_CODEC", "") not in ("", "0"):
+        return None
+    try:
+        module = importlib.import_module("pybridge_port._ccodec")
+    except ImportError:
+        return None
+    module.setup(
+        CodecError=CodecError,
+        IncompleteData=IncompleteData,
+        MalformedMap=_MalformedMap,
+        StructError=struct.error,
+        short=_short,
+        bad=_bad,
+        tag_name=_tag_name,
+        raised_here=_raised_here,
+        new_atom=_new_atom,
+        finish_map=_finish_map,
+        finish_list=_finish_list,
+        atom_bytes=_atom_bytes,
+        encode_str=_encode_str,
+        encode_bytes=_encode_bytes,
+        Atom=Atom,
+    )
+    return module
+
+
+_accelerator: Any = _load_accelerator()
+ACCELERATED: bool = _accelerator is not None
+"""Whether :class:`Decoder` and :class:`Encoder` run in C (see the module docstring)."""
 
 _DEFAULT_ENCODER = Encoder()
 _DEFAULT_DECODER = Decoder()

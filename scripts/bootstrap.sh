@@ -32,7 +32,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
 extras=$(IFS=,; echo "$*")
-stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)-${extras:-none}"
+stamp=".venv/.installed-$(cat setup.cfg pyproject.toml setup.py pybridge_port/_ccodec.c | sha1sum | cut -c1-12)-${extras:-none}"
 if [ ! -f "$stamp" ]; then
   echo "==> installing pybridge${extras:+[$extras]} into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"

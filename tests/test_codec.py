@@ -12,6 +12,7 @@ import struct
 import threading
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -23,6 +24,17 @@ from pybridge_port.codec import CodecError, Decoder, Encoder, IncompleteData, de
 from pybridge_port.types import Atom, BitBinary, Export, Fun, ImproperList, Pid, Port, Reference
 
 TAIL = b"XYZ"
+
+
+@pytest.fixture(scope="module", autouse=True, params=["accelerated", "pure"] if codec.ACCELERATED else ["pure"])
+def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test in this module runs on the C accelerator (when in use) and on the pure-Python reference."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "pure":
+            patch.setattr(codec, "_accelerator", None)
+            patch.setattr(codec, "_DEFAULT_DECODER", Decoder())
+            patch.setattr(codec, "_DEFAULT_ENCODER", Encoder())
+        yield request.param
 
 
 def u32(n: int) -> bytes:
