@@ -11,11 +11,14 @@ the pool.
 
 from __future__ import annotations
 
+import sys
 import threading
+
 from .dispatch import Dispatcher, HandshakeRefused, Job
 from .framing import FrameReader
 
 EXIT_HANDSHAKE_REFUSED = 3
+EXIT_INTERNAL_ERROR = 70
 # Threads waiting to lead beyond this many end, so the count follows the load.
 _SPARE_FOLLOWERS = 2
 
@@ -51,6 +54,16 @@ class Server:
 
     def _serve(self, *, spare: bool) -> None:
         """The body of every serving thread; a ``spare`` one ends when enough others wait."""
+        try:
+            self._serve_frames(spare)
+        except (BrokenPipeError, ConnectionError):
+            self._finish(0)  # Elixir is gone: nobody is left to answer
+        except BaseException:
+            # A bug here would leave nobody reading: end the worker, loudly.
+            sys.excepthook(*sys.exc_info())
+            self._finish(EXIT_INTERNAL_ERROR)
+
+    def _serve_frames(self, spare: bool) -> None:
         executor = self._dispatcher.executor
         while not self._done.is_set():
             with self._state:

@@ -464,6 +464,17 @@ class TestOutputAndLifetime:
         assert worker.close(timeout=5) == 0
         assert time.monotonic() - started < 5
 
+    def test_exits_when_its_output_is_closed(self, worker: Worker) -> None:
+        # Elixir gone but the input not yet closed: the first write fails, the worker ends.
+        worker.process.stdout.close()  # type: ignore[union-attr]
+        for index in range(3):
+            try:
+                worker.send((Atom("ping"), index, "anyone?"))
+            except BrokenPipeError:
+                break
+            time.sleep(0.1)
+        assert worker.process.wait(5) == 0
+
     def test_child_processes_die_with_the_worker(self, worker: Worker) -> None:
         child = worker.call("worker_fixtures.spawn_sleeper")
         worker.close()
