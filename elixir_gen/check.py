@@ -1,7 +1,9 @@
 """`check`: how far the installed library has drifted from a spec.
 
-Three comparisons: the spec's version requirement against the installed
-version; every path the spec names against the live library; and the
+Four comparisons: the spec's version requirement against the installed
+version; the spec's lock (what the last generation was made from: library
+version, generator version, spec and output hashes) against what is there
+now; every path the spec names against the live library; and the
 arguments — those the spec lists, and those the introspection cache recorded
 when the spec was generated — against the live signatures. Renames are
 reported as such when a removed argument and an added one sit at the same
@@ -15,7 +17,10 @@ import warnings
 from dataclasses import dataclass, field
 
 from .build import default_cache_path
+from pathlib import Path
+
 from .introspect import CallableInfo, MemberInfo, introspect_path, load_cache
+from .lock import lock_problems
 from .model import Param, Spec
 from .versions import installed_version, satisfies
 
@@ -23,7 +28,7 @@ from .versions import installed_version, satisfies
 @dataclass
 class Drift:
     line: int
-    kind: str  # "version", "missing", "argument", "kind"
+    kind: str  # "version", "lock", "missing", "argument", "kind"
     message: str
 
 
@@ -32,21 +37,24 @@ class DriftReport:
     spec: Spec
     items: list[Drift] = field(default_factory=list)
     checked: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.items
 
     def text(self) -> str:
+        notes = "".join(f"\n  note: {n}" for n in self.notes)
         if self.ok:
-            return f"{self.spec.file}: no drift ({self.checked} paths checked against the installed {self.spec.python_module})"
+            return f"{self.spec.file}: no drift ({self.checked} paths checked against the installed {self.spec.python_module})" + notes
         lines = [f"{self.spec.file}: {len(self.items)} difference{'s' if len(self.items) != 1 else ''} with the installed {self.spec.python_module}:"]
         for d in sorted(self.items, key=lambda d: (d.line, d.message)):
             lines.append(f"  {self.spec.file}:{d.line}: [{d.kind}] {d.message}")
-        return "\n".join(lines)
+        return "\n".join(lines) + notes
 
 
-def check_spec(spec: Spec) -> DriftReport:
+def check_spec(spec: Spec, spec_path: Path | None = None) -> DriftReport:
+    """The drift of the installed library (and generator) from `spec`; `spec_path` locates its lock."""
     report = DriftReport(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -64,6 +72,10 @@ def check_spec(spec: Spec) -> DriftReport:
             report.items.append(Drift(spec.version_line, "version", f"the spec expects {spec.python_module} {spec.version}, {installed} is installed"))
     if cache is not None and cache.version and installed and cache.version != installed:
         report.items.append(Drift(spec.version_line or 1, "version", f"the introspection cache was made from {cache.version}, {installed} is installed"))
+    if spec_path is not None:
+        problems, notes = lock_problems(spec_path, installed)
+        report.items.extend(Drift(1, "lock", p) for p in problems)
+        report.notes.extend(notes)
 
     def live(path: str, line: int, expected: str) -> MemberInfo | None:
         report.checked += 1
@@ -79,9 +91,12 @@ def check_spec(spec: Spec) -> DriftReport:
             return
         live_names = [p.name for p in now.params]
         takes_any = any(p.kind == "VAR_KEYWORD" for p in now.params)
+        takes_positional = any(p.kind == "VAR_POSITIONAL" for p in now.params)
         if spec_params is not None:
             for i, p in enumerate(spec_params):
-                if p.name not in live_names and not (takes_any and p.kind.value == "keyword_only"):
+                # A live (*args, **kwargs) takes whatever the spec says it does.
+                accepted = (takes_any and p.kind.value != "positional_only" and (p.kind.value in ("keyword_only", "var_keyword") or takes_positional)) or (takes_positional and p.kind.value in ("positional_only", "var_positional"))
+                if p.name not in live_names and not accepted:
                     report.items.append(Drift(line, "argument", _missing_arg(path, p.name, i, [x.name for x in spec_params], live_names, "the spec")))
         if cached is not None and cached.params is not None:
             old = [p.name for p in cached.params]
@@ -110,7 +125,7 @@ def check_spec(spec: Spec) -> DriftReport:
             continue
         old = cached_member(c.python_path)
         old_cls = old.cls if old else None
-        if not c.singleton:
+        if not c.singleton and c.creatable:
             compare(c.python_path, c.line, c.constructor.params if c.constructor else None, info.cls.init, old_cls.init if old_cls else None)
         for m in c.methods:
             report.checked += 1
@@ -121,7 +136,9 @@ def check_spec(spec: Spec) -> DriftReport:
             compare(f"{c.python_path}.{m.name}", m.line, m.params, now, old_cls.methods.get(m.name) if old_cls else None)
         for p in c.properties:
             report.checked += 1
-            known = p.name in info.cls.properties or (old_cls is not None and p.name not in old_cls.properties)
+            # An instance attribute cannot be seen on the class: gone only when the cache
+            # recorded it as a property and the class no longer has it.
+            known = p.name in info.cls.properties or old_cls is None or p.name not in old_cls.properties
             if not known:
                 report.items.append(Drift(p.line, "missing", f"{c.python_path}.{p.name} (property) is gone"))
     return report

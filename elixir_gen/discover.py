@@ -160,6 +160,8 @@ class SpecWriter:
         taken = set(_RESERVED_IN_CLASS)
         inherited = _inherited_names(parent_info)
         methods = [(n, c) for n, c in info.methods.items() if not (n in inherited and parent_info is not None and _same_definition(c, n, parent_info))]
+        # Named methods first: a class's own `get` keeps its name, its `__getitem__` becomes `get_item`.
+        methods.sort(key=lambda item: item[0] in names.DUNDERS)
         props = [(n, p) for n, p in info.properties.items() if n not in inherited]
         if methods:
             self.emit("    methods:")
@@ -183,10 +185,10 @@ class SpecWriter:
 
     def _callable_entry(self, name: str, c: CallableInfo, taken: set[str], first: str, indent: str) -> None:
         self.emit(f"{first}{_scalar(name)}")
-        elixir = _unique(names.derive_function_name(name), taken)
+        elixir = _unique(names.derive_function_name(name), taken, names.DUNDERS.get(name, ())[1:])
         if elixir != name:
             self.emit(f"{indent}elixir_name: {_scalar(elixir)}")
-        if c.is_generator:
+        if c.is_generator or name == "__iter__":
             self.emit(f"{indent}streaming: true")
         elif c.is_async:
             self.emit(f"{indent}async: true")
@@ -232,9 +234,9 @@ def _same_definition(c: CallableInfo, name: str, parent: ClassInfo) -> bool:
     return pc is not None and pc.defined_in == c.defined_in
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def _unique(name: str, taken: set[str], alternatives: tuple[str, ...] = ()) -> str:
     """`name`, or a variant not yet taken (and whose bang variant is free too)."""
-    candidates = [name, f"python_{name}"] + [f"{name}_{n}" for n in range(2, 100)]
+    candidates = [name, *alternatives, f"python_{name}"] + [f"{name}_{n}" for n in range(2, 100)]
     for candidate in candidates:
         if candidate not in taken and candidate + "!" not in taken and candidate not in _RESERVED_IN_CLASS:
             taken.add(candidate)

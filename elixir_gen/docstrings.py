@@ -1,95 +1,433 @@
-"""Python docstrings -> readable Markdown, and Markdown -> safe Elixir heredocs.
+"""Python docstrings -> structured sections and readable Markdown; Markdown -> safe Elixir heredocs.
 
-Docstrings come in three common dialects (Google `Args:` sections, NumPy
-underlined sections, reST `::` literal blocks) plus `>>>` examples. Each is
-turned into what ExDoc renders well: `##` headings, bullet lists of
-parameters, fenced code blocks. Text that fits none of them passes through.
+Docstrings come in three common dialects: Google (`Args:` sections with
+`name (type): text` items), NumPy (underlined `Parameters` sections with
+`name : type` items) and Sphinx (`:param x:`, `:type x:`, `:returns:`,
+`:rtype:`, `:raises E:` fields), plus `>>>` examples and reST literal
+blocks. `parse_docstring` splits one into its free text (rendered as
+Markdown: headings, fenced code, inline code for reST roles) and the
+parameter, return and exception items, so the generator can render those
+with the Elixir types and the defaults it knows. `doc_type_annotation`
+reads the type a docstring writes (`int, optional`, `list of str`,
+`str or None`) as an annotation, a source of types when the code has none.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+from dataclasses import dataclass, field
 
-_GOOGLE_SECTIONS = {
-    "args", "arguments", "parameters", "params", "keyword args", "keyword arguments",
-    "kwargs", "other parameters", "returns", "return", "yields", "yield", "raises",
-    "raise", "exceptions", "attributes", "example", "examples", "note", "notes",
-    "warning", "warnings", "see also", "references", "todo", "methods",
-}
-_ITEM_SECTIONS = {
-    "args", "arguments", "parameters", "params", "keyword args", "keyword arguments",
-    "kwargs", "other parameters", "attributes", "raises", "raise", "exceptions",
-    "returns", "return", "yields", "yield", "methods",
+_PARAM_SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "kwargs", "other parameters", "other args", "keyword parameters"}
+_RETURN_SECTIONS = {"returns", "return", "yields", "yield"}
+_RAISE_SECTIONS = {"raises", "raise", "exceptions", "except"}
+_ITEM_SECTIONS = _PARAM_SECTIONS | _RAISE_SECTIONS | {"attributes", "methods"}
+_CODE_SECTIONS = {"example", "examples", "usage"}
+_SECTIONS = _PARAM_SECTIONS | _RETURN_SECTIONS | _RAISE_SECTIONS | _CODE_SECTIONS | {
+    "attributes", "note", "notes", "warning", "warnings", "see also", "references", "todo", "methods", "tip", "important",
 }
 _UNDERLINE = re.compile(r"^\s*(-{3,}|={3,}|~{3,})\s*$")
 _GOOGLE_HEADER = re.compile(r"^([A-Za-z][A-Za-z ]*):\s*$")
-_GOOGLE_ITEM = re.compile(r"^(\*{0,2}[A-Za-z_][\w.]*)\s*(\(([^)]*)\))?\s*:\s*(.*)$")
-_NUMPY_ITEM = re.compile(r"^(\*{0,2}[A-Za-z_][\w., ]*?)\s*(:\s*(.*))?$")
+_GOOGLE_ITEM = re.compile(r"^(\*{0,2}[A-Za-z_][\w.]*)\s*(\(([^)]*(?:\([^)]*\)[^)]*)*)\))?\s*:\s*(.*)$")
+_NUMPY_ITEM = re.compile(r"^(\*{0,2}[A-Za-z_][\w.]*(?:\s*,\s*\*{0,2}[A-Za-z_][\w.]*)*)\s*(?::\s*(.*))?$")
+_SPHINX_FIELD = re.compile(r"^:(param|parameter|arg|argument|key|keyword|type|returns?|rtype|raises?|except|exception|yields?|ytype)(\s+[^:]+)?:\s*(.*)$")
 
 
-def to_markdown(doc: str | None) -> str:
-    """Readable Markdown for a Python docstring ('' for none)."""
+@dataclass
+class DocItem:
+    """One documented parameter, result or exception."""
+
+    name: str  # the parameter (or exception) name; "" for a result
+    type: str | None = None  # as the docstring writes it
+    description: str = ""
+
+
+@dataclass
+class ParsedDoc:
+    body: str = ""  # Markdown of everything but the items below
+    params: dict[str, DocItem] = field(default_factory=dict)
+    returns: DocItem | None = None
+    raises: list[DocItem] = field(default_factory=list)
+
+    def param_types(self) -> dict[str, str]:
+        return {k: v.type for k, v in self.params.items() if v.type}
+
+
+def parse_docstring(doc: str | None) -> ParsedDoc:
+    """Split a docstring into Markdown text and its parameter, return and exception items."""
+    out = ParsedDoc()
     if not doc or not doc.strip():
-        return ""
+        return out
     lines = inspect.cleandoc(doc).expandtabs(4).splitlines()
-    out: list[str] = []
+    body: list[str] = []
     i = 0
-    section: str | None = None
     while i < len(lines):
         line = lines[i].rstrip()
         stripped = line.strip()
         nxt = lines[i + 1].rstrip() if i + 1 < len(lines) else ""
         # NumPy: a title underlined with dashes.
         if stripped and not line.startswith(" ") and _UNDERLINE.match(nxt) and len(nxt.strip()) >= min(3, len(stripped)):
-            section = stripped.lower()
-            _blank(out)
-            out.append(f"## {stripped}")
-            out.append("")
-            i += 2
+            i = _section(stripped, lines, i + 2, out, body, numpy=True)
             continue
         # Google: `Args:` alone on a line.
         m = _GOOGLE_HEADER.match(line)
-        if m and m.group(1).lower() in _GOOGLE_SECTIONS:
-            section = m.group(1).lower()
-            _blank(out)
-            out.append(f"## {m.group(1)}")
-            out.append("")
-            i += 1
-            if section in _ITEM_SECTIONS:
-                i = _google_items(lines, i, out)
+        if m and m.group(1).strip().lower() in _SECTIONS:
+            i = _section(m.group(1).strip(), lines, i + 1, out, body, numpy=False)
             continue
-        # Doctest examples.
+        # Sphinx field lists.
+        if _SPHINX_FIELD.match(stripped):
+            i = _sphinx_field(lines, i, out)
+            continue
         if stripped.startswith(">>>"):
+            block, i = _doctest_block(lines, i)
+            _blank(body)
+            body.extend(["```python", *block, "```", ""])
+            continue
+        if stripped.endswith("::") and _indented_block_follows(lines, i + 1):
+            text = stripped[:-1] if stripped != "::" else ""
+            if text:
+                body.append(text)
+            block, i = _indented_block(lines, i + 1)
+            _blank(body)
+            body.extend([_fence(block), *block, "```", ""])
+            continue
+        if stripped.startswith("```"):
+            # A Markdown fence already: copy it through unchanged.
+            body.append(stripped)
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                body.append(lines[i].rstrip())
+                i += 1
+            if i < len(lines):
+                body.append(lines[i].strip())
+                i += 1
+            continue
+        if not stripped:
+            body.append("")
+        else:
+            # An indented paragraph would become a Markdown code block: keep code, unindent prose.
+            body.append(line if _looks_like_code(line) else stripped)
+        i += 1
+    out.body = _inline_markup("\n".join(body)).strip("\n")
+    for item in list(out.params.values()) + out.raises + ([out.returns] if out.returns else []):
+        item.description = _inline_markup(item.description).strip()
+        if item.type:
+            item.type = _strip_roles(item.type)
+    return out
+
+
+def to_markdown(doc: str | None) -> str:
+    """Readable Markdown for a whole docstring ('' for none): its text, then its items as lists."""
+    parsed = parse_docstring(doc)
+    parts = [parsed.body] if parsed.body else []
+    if parsed.params:
+        parts.append("## Arguments\n\n" + "\n".join(item_line(f"`{p.name}`", p.type, None, p.description) for p in parsed.params.values()))
+    if parsed.returns:
+        parts.append("## Returns\n\n" + returns_text(parsed.returns.type, parsed.returns.description))
+    if parsed.raises:
+        parts.append("## Raises\n\n" + "\n".join(item_line(f"`{r.name}`", None, None, r.description) for r in parsed.raises))
+    return "\n\n".join(parts)
+
+
+def item_line(label: str, type_text: str | None, default: str | None, description: str) -> str:
+    """`* label (`type`, default `x`) - description`, continuation lines indented under the bullet."""
+    meta = [f"`{type_text}`"] if type_text else []
+    if default is not None:
+        meta.append(f"default `{default}`")
+    head = f"* {label}" + (f" ({', '.join(meta)})" if meta else "")
+    if not description:
+        return head
+    text = _indent_continuation(description)
+    return f"{head} - {text}"
+
+
+def returns_text(type_text: str | None, description: str) -> str:
+    head = f"`{type_text}`" if type_text else ""
+    if description:
+        return f"{head} - {description}" if head else description
+    return head
+
+
+def _indent_continuation(text: str) -> str:
+    lines = text.split("\n")
+    return "\n".join([lines[0]] + [("  " + l if l.strip() else "") for l in lines[1:]])
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _section(title: str, lines: list[str], i: int, out: ParsedDoc, body: list[str], numpy: bool) -> int:
+    key = title.lower()
+    content, i = _section_lines(lines, i, numpy)
+    if key in _PARAM_SECTIONS or key in _RAISE_SECTIONS:
+        items = _items(content, numpy)
+        if key in _PARAM_SECTIONS:
+            for item in items:
+                for name in [n.strip() for n in item.name.split(",")]:
+                    out.params.setdefault(name.lstrip("*"), DocItem(name, item.type, item.description))
+        else:
+            out.raises.extend(DocItem(it.name, None, it.description) for it in items)
+        return i
+    if key in _RETURN_SECTIONS and out.returns is None:
+        out.returns = _returns(content, numpy)
+        return i
+    _blank(body)
+    body.append(f"## {title}")
+    body.append("")
+    if key in _CODE_SECTIONS:
+        body.extend(_code_section(content))
+    elif key in ("attributes", "methods"):
+        body.extend(item_line(f"`{it.name}`", it.type, None, it.description) for it in _items(content, numpy))
+    else:
+        body.extend(_prose(content))
+    body.append("")
+    return i
+
+
+def _section_lines(lines: list[str], i: int, numpy: bool) -> tuple[list[str], int]:
+    """The lines of a section, unindented; it ends at the next header or at text back at column 0."""
+    content: list[str] = []
+    while i < len(lines):
+        line = lines[i].rstrip()
+        nxt = lines[i + 1].rstrip() if i + 1 < len(lines) else ""
+        if line and not line.startswith(" "):
+            if numpy:
+                if _UNDERLINE.match(nxt) or _is_header(line):
+                    break
+            else:
+                break
+        if _SPHINX_FIELD.match(line.strip()) and not line.startswith(" "):
+            break
+        content.append(line)
+        i += 1
+    while content and not content[-1].strip():
+        content.pop()
+    width = min((len(l) - len(l.lstrip()) for l in content if l.strip()), default=0)
+    return [l[width:] for l in content], i
+
+
+def _is_header(line: str) -> bool:
+    m = _GOOGLE_HEADER.match(line)
+    return bool(m and m.group(1).strip().lower() in _SECTIONS)
+
+
+def _items(content: list[str], numpy: bool) -> list[DocItem]:
+    """`name (type): text` (Google) or `name : type` + indented text (NumPy) items."""
+    items: list[tuple[DocItem, list[str]]] = []
+    for line in content:
+        top = line.strip() and not line.startswith(" ")
+        if top:
+            m = (_NUMPY_ITEM if numpy else _GOOGLE_ITEM).match(line.strip())
+            if m and numpy:
+                items.append((DocItem(m.group(1), (m.group(2) or "").strip() or None, ""), []))
+                continue
+            if m:
+                items.append((DocItem(m.group(1), m.group(3), ""), [m.group(4).strip()] if m.group(4).strip() else []))
+                continue
+        if items:
+            items[-1][1].append(line)
+        elif line.strip():
+            items.append((DocItem(line.strip(), None, ""), []))
+    for item, lines in items:
+        item.description = _item_description(lines)
+    return [item for item, _ in items]
+
+
+def _item_description(lines: list[str]) -> str:
+    """An item's text: prose lines joined, blank lines kept as paragraph breaks, `::` blocks and doctests fenced.
+
+    `lines[0]` is the text after the item's name (indent 0); the others keep
+    their indentation, so a `::` block is whatever is indented deeper than
+    the line that introduces it.
+    """
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    if not lines:
+        return ""
+    indents = [0] + [len(l) - len(l.lstrip()) for l in lines[1:]]
+    out: list[str] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            out.append(" ".join(paragraph))
+            paragraph.clear()
+
+    i = 0
+    while i < len(lines):
+        s = lines[i].strip()
+        if not s:
+            flush()
+            if out and out[-1] != "":
+                out.append("")
+            i += 1
+            continue
+        if s.startswith(">>>"):
+            flush()
+            doctest: list[str] = []
+            while i < len(lines) and lines[i].strip():
+                doctest.append(lines[i].strip())
+                i += 1
+            out.extend(["", "```python", *doctest, "```", ""])
+            continue
+        if s.endswith("::"):
+            depth = indents[i]
+            paragraph.append(s[:-1] if s != "::" else "")
+            flush()
+            j = i + 1
+            block: list[str] = []
+            while j < len(lines) and (not lines[j].strip() or indents[j] > depth):
+                block.append(lines[j].rstrip())
+                j += 1
+            while block and not block[-1].strip():
+                block.pop()
+            while block and not block[0].strip():
+                block.pop(0)
+            if block:
+                width = min(len(b) - len(b.lstrip()) for b in block if b.strip())
+                block = [b[width:] for b in block]
+                out.extend(["", _fence(block), *block, "```", ""])
+                i = j
+                continue
+            i += 1
+            continue
+        if s.startswith(("- ", "* ", "+ ")):
+            flush()
+            out.append(s)
+        elif out and out[-1].startswith(("- ", "* ", "+ ")) and not paragraph:
+            out[-1] += " " + s
+        else:
+            paragraph.append(s)
+        i += 1
+    flush()
+    while out and not out[-1]:
+        out.pop()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def _returns(content: list[str], numpy: bool) -> DocItem:
+    text = [l for l in content]
+    if not text:
+        return DocItem("")
+    first = text[0].strip()
+    if numpy:
+        # `type` or `name : type`, then an indented description.
+        m = _NUMPY_ITEM.match(first)
+        type_text = (m.group(2) if m and m.group(2) else first) if m else first
+        desc = " ".join(l.strip() for l in text[1:] if l.strip())
+        return DocItem("", type_text.strip() if _plausible_type(type_text) else None, desc if _plausible_type(type_text) else " ".join(l.strip() for l in text))
+    m = re.match(r"^([^:\s][^:]*?):\s+(.*)$", first) or re.match(r"^([^:\s][^:]*?):$", first)
+    if m and _plausible_type(m.group(1)):
+        rest = [m.group(2)] if m.lastindex and m.lastindex >= 2 else []
+        return DocItem("", m.group(1).strip(), _prose_text(rest + text[1:]))
+    return DocItem("", None, _prose_text(text))
+
+
+def _prose_text(lines: list[str]) -> str:
+    return "\n".join(_prose(lines)).strip()
+
+
+def _prose(lines: list[str]) -> list[str]:
+    """Section text: paragraphs unindented, bullet lists and code kept."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip().startswith(">>>"):
             block, i = _doctest_block(lines, i)
             _blank(out)
             out.extend(["```python", *block, "```", ""])
             continue
-        # NumPy item sections: `name : type` with an indented description.
-        if section in _ITEM_SECTIONS and stripped and not line.startswith(" ") and not _is_google_header(line):
-            i = _numpy_item(lines, i, out)
-            continue
-        # reST literal block introduced by `::`.
-        if stripped.endswith("::") and _indented_block_follows(lines, i + 1):
-            text = stripped[:-1] if stripped != "::" else ""
-            if text:
-                out.append(_indent_of(line) + text)
-            block, i = _indented_block(lines, i + 1)
-            _blank(out)
-            fence = "```python" if any(b.lstrip().startswith(">>>") for b in block) else "```"
-            out.extend([fence, *block, "```", ""])
-            continue
-        if not stripped:
-            out.append("")
-        else:
-            # An indented paragraph would become a Markdown code block.
-            out.append(stripped if not _looks_like_code(line) else line)
+        out.append(line if _looks_like_code(line) or line.lstrip().startswith(("-", "*", "+")) and line.startswith("  ") else line.strip())
         i += 1
-    return _inline_markup("\n".join(out)).strip("\n")
+    return out
 
 
-_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`]+)`")
+def _code_section(content: list[str]) -> list[str]:
+    """An Examples section: doctests and indented code fenced, prose kept."""
+    out: list[str] = []
+    i = 0
+    while i < len(content):
+        line = content[i]
+        s = line.strip()
+        if s.startswith("```"):
+            out.append(s)
+            i += 1
+            while i < len(content) and not content[i].strip().startswith("```"):
+                out.append(content[i])
+                i += 1
+            if i < len(content):
+                out.append(content[i].strip())
+                i += 1
+            continue
+        if s.startswith(">>>") or (line.startswith("    ") and s) or (_code_like(s) and not s.endswith((".", ":"))):
+            block: list[str] = []
+            while i < len(content) and (content[i].strip() or (i + 1 < len(content) and content[i + 1].startswith(" ") and block)):
+                if not content[i].strip() and not (i + 1 < len(content) and (content[i + 1].startswith(" ") or _code_like(content[i + 1].strip()))):
+                    break
+                block.append(content[i].rstrip())
+                i += 1
+            width = min((len(b) - len(b.lstrip()) for b in block if b.strip()), default=0)
+            block = [b[width:] for b in block]
+            _blank(out)
+            out.extend([_fence(block), *block, "```", ""])
+            continue
+        out.append(s)
+        i += 1
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+_CODE_START = re.compile(r"^(import |from \w|[A-Za-z_][\w.]*\s*=|[A-Za-z_][\w.]*\(|print\(|class |def |@|for |with |async |await |#)")
+
+
+def _code_like(line: str) -> bool:
+    return bool(_CODE_START.match(line))
+
+
+def _fence(block: list[str]) -> str:
+    return "```python" if any(b.lstrip().startswith(">>>") or _code_like(b.lstrip()) for b in block) else "```"
+
+
+def _sphinx_field(lines: list[str], i: int, out: ParsedDoc) -> int:
+    m = _SPHINX_FIELD.match(lines[i].strip())
+    assert m
+    kind, arg, text = m.group(1), (m.group(2) or "").strip(), m.group(3).strip()
+    i += 1
+    while i < len(lines) and lines[i].startswith(" ") and lines[i].strip():
+        text += " " + lines[i].strip()
+        i += 1
+    if kind in ("param", "parameter", "arg", "argument", "key", "keyword"):
+        parts = arg.rsplit(" ", 1)
+        name = parts[-1]
+        item = out.params.setdefault(name, DocItem(name))
+        if len(parts) == 2:
+            item.type = parts[0]
+        item.description = text
+    elif kind == "type":
+        out.params.setdefault(arg, DocItem(arg)).type = text
+    elif kind in ("returns", "return", "yields", "yield"):
+        out.returns = out.returns or DocItem("")
+        out.returns.description = text
+    elif kind in ("rtype", "ytype"):
+        out.returns = out.returns or DocItem("")
+        out.returns.type = text
+    else:
+        out.raises.append(DocItem(arg or "Exception", None, text))
+    return i
+
+
+# ------------------------------------------------------------------ helpers
+
+
+_ROLE = re.compile(r":(?:py:)?[a-z]+(?::[a-z]+)?:`~?!?([^`<]+?)(?:\s*<[^>]+>)?`")
 _DOUBLE_BACKTICKS = re.compile(r"``([^`]+)``")
+
+
+def _strip_roles(text: str) -> str:
+    text = _ROLE.sub(r"\1", text)
+    return text.replace("`", "").strip()
 
 
 def _inline_markup(text: str) -> str:
@@ -97,7 +435,7 @@ def _inline_markup(text: str) -> str:
     out: list[str] = []
     in_fence = False
     for line in text.split("\n"):
-        if line.startswith("```"):
+        if line.lstrip().startswith("```"):
             in_fence = not in_fence
         elif not in_fence:
             line = _DOUBLE_BACKTICKS.sub(r"`\1`", _ROLE.sub(r"`\1`", line))
@@ -105,18 +443,9 @@ def _inline_markup(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 
 
-def _is_google_header(line: str) -> bool:
-    m = _GOOGLE_HEADER.match(line)
-    return bool(m and m.group(1).lower() in _GOOGLE_SECTIONS)
-
-
 def _blank(out: list[str]) -> None:
     if out and out[-1] != "":
         out.append("")
-
-
-def _indent_of(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
 
 
 def _looks_like_code(line: str) -> bool:
@@ -124,7 +453,7 @@ def _looks_like_code(line: str) -> bool:
 
 
 def _doctest_block(lines: list[str], i: int) -> tuple[list[str], int]:
-    indent = len(_indent_of(lines[i]))
+    indent = len(lines[i]) - len(lines[i].lstrip())
     block: list[str] = []
     while i < len(lines) and lines[i].strip():
         block.append(lines[i][indent:].rstrip() if lines[i][:indent].strip() == "" else lines[i].strip())
@@ -147,56 +476,62 @@ def _indented_block(lines: list[str], i: int) -> tuple[list[str], int]:
         i += 1
     while block and not block[-1]:
         block.pop()
-    width = min((len(_indent_of(b)) for b in block if b), default=0)
+    width = min((len(b) - len(b.lstrip()) for b in block if b), default=0)
     return [b[width:] for b in block], i
 
 
-def _google_items(lines: list[str], i: int, out: list[str]) -> int:
-    """`name (type): description` items indented under a Google header."""
-    base: int | None = None
-    while i < len(lines):
-        line = lines[i].rstrip()
-        if not line.strip():
-            # A blank line ends the section unless indented items follow.
-            if i + 1 < len(lines) and lines[i + 1].startswith(" "):
-                i += 1
-                continue
-            break
-        indent = len(_indent_of(line))
-        if indent == 0:
-            break
-        if base is None:
-            base = indent
-        m = _GOOGLE_ITEM.match(line.strip())
-        if indent == base and m:
-            name, kind, desc = m.group(1), m.group(3), m.group(4)
-            out.append(f"* `{name}`" + (f" (`{kind}`)" if kind else "") + (f" - {desc}" if desc else ""))
-        elif indent == base:
-            out.append(f"* {line.strip()}")
-        else:
-            out.append("  " + line.strip())
-        i += 1
-    out.append("")
-    return i
+# --------------------------------------------------------- docstring types
 
 
-def _numpy_item(lines: list[str], i: int, out: list[str]) -> int:
-    """`name : type` followed by an indented description."""
-    head = lines[i].strip()
-    m = _NUMPY_ITEM.match(head)
-    if m and m.group(2):
-        item = f"* `{m.group(1).strip()}` (`{m.group(3).strip()}`)" if m.group(3) else f"* `{m.group(1).strip()}`"
-    elif m:
-        item = f"* `{head}`"
-    else:
-        item = f"* {head}"
-    i += 1
-    desc: list[str] = []
-    while i < len(lines) and lines[i].startswith(" ") and lines[i].strip():
-        desc.append(lines[i].strip())
-        i += 1
-    out.append(item + (" - " + " ".join(desc) if desc else ""))
-    return i
+_WORDS = {
+    "string": "str", "str": "str", "unicode": "str", "text": "str",
+    "integer": "int", "int": "int", "float": "float", "number": "float", "double": "float",
+    "bool": "bool", "boolean": "bool", "none": "None", "dict": "dict", "dictionary": "dict", "mapping": "Mapping",
+    "list": "list", "sequence": "Sequence", "tuple": "tuple", "set": "set", "bytes": "bytes",
+    "callable": "Callable", "function": "Callable", "iterable": "Iterable", "iterator": "Iterator", "any": "Any", "object": "Any",
+}
+_PLAUSIBLE = re.compile(r"^[\w.\[\], |'\"()-]+$")
+
+
+def _plausible_type(text: str | None) -> bool:
+    if not text:
+        return False
+    text = _strip_roles(text)
+    return bool(_PLAUSIBLE.match(text)) and len(text) <= 80 and doc_type_annotation(text) is not None
+
+
+def doc_type_annotation(text: str | None) -> str | None:
+    """The annotation a docstring's type text stands for (`int, optional` -> `int`), None when unclear."""
+    from .types import AnnotationSyntaxError, parse_annotation
+
+    if not text:
+        return None
+    t = _strip_roles(text).strip()
+    t = re.sub(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", "", t, flags=re.I).strip().rstrip(",")
+    t = re.sub(r"\s*,\s*default\s*[:=].*$", "", t, flags=re.I)
+    if not t:
+        return None
+
+    def word(w: str) -> str | None:
+        w = w.strip()
+        m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)s?", w, flags=re.I)
+        if m:
+            inner = word(m.group(2))
+            outer = _WORDS[m.group(1).lower()]
+            return f"{outer}[{inner}, ...]" if inner and outer == "tuple" else f"{outer}[{inner}]" if inner else None
+        if w.lower() in _WORDS:
+            return _WORDS[w.lower()]
+        try:
+            parse_annotation(w)
+        except AnnotationSyntaxError:
+            return None
+        return w if re.fullmatch(r"[A-Za-z_][\w.]*(\[.*\])?", w) else None
+
+    parts = re.split(r"\s+or\s+|\s*\|\s*", t) if "[" not in t else [t]
+    mapped = [word(p) for p in parts]
+    if not mapped or any(m is None for m in mapped):
+        return None
+    return mapped[0] if len(mapped) == 1 else " | ".join(m for m in mapped if m)
 
 
 def heredoc_body(markdown: str) -> str:

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from .types import EType
+
 
 @dataclass(frozen=True)
 class SpecError:
@@ -57,6 +59,8 @@ class Param:
     annotation: str | None = None
     default: str | None = None  # Python source of the default, for docs
     description: str | None = None
+    source: str = "spec"  # where `annotation` comes from: spec, annotation (introspected)
+    stub: str | None = None  # the annotation a .pyi stub gives
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ class FunctionRef:
 
     def __str__(self) -> str:
         return f"{self.module}.{self.function}"
+
+
+@dataclass(frozen=True)
+class ElixirCode:
+    """An Elixir expression an example writes as it is (`!elixir "&String.upcase/1"`)."""
+
+    code: str
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ class MethodSpec(CallableSpec):
     name: str = ""
     elixir_name: str | None = None
     elixir_name_line: int = 0
-    static: bool = False
+    static: bool | None = None  # None: as introspection finds it
 
 
 @dataclass
@@ -146,6 +157,7 @@ class ClassSpec:
     singleton: bool = False
     description: str | None = None
     constructor: ConstructorSpec | None = None
+    creatable: bool = True  # false: no create/N (the objects only come back as results)
     methods: list[MethodSpec] = field(default_factory=list)
     properties: list[PropertySpec] = field(default_factory=list)
     result_transform: FunctionRef | None = None
@@ -223,13 +235,48 @@ class ModuleKind(str, enum.Enum):
     SINGLETON = "singleton"  # wraps one existing object at a dotted path
 
 
+# Where the type of a position comes from, strongest first. "wrapper": the
+# generated code decides it (a handle, `nil` from a setter); "transform": a
+# result transform returns what it likes; "none": nothing said anything.
+# "code": read from the function's return statements (see `infer`).
+TYPE_SOURCES = ("spec", "annotation", "stub", "docstring", "code", "default", "wrapper", "transform", "none")
+
+
+@dataclass
+class Typed:
+    """The type of one position of a generated `@spec`, and where it came from (for the quality report)."""
+
+    etype: EType
+    source: str = "none"
+    python_typed: bool = False  # Python annotated the position or gave it a non-None default
+    lost: str | None = None  # why a type Python gave became term()
+
+    @property
+    def spec(self) -> str:
+        return self.etype.render()
+
+    @property
+    def concrete(self) -> bool:
+        """Says more than term(): a type from a source (an untyped `*args` is a list of anything)."""
+        return not self.etype.is_term and self.source != "none"
+
+
 @dataclass
 class ElixirParam:
     """A positional parameter of a generated function."""
 
     var: str  # Elixir variable name
-    type: str  # typespec
+    typed: Typed
     python_name: str
+    description: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.typed.spec
+
+    @property
+    def is_receiver(self) -> bool:
+        return self.python_name == "self"
 
 
 @dataclass
@@ -238,9 +285,13 @@ class ElixirOption:
 
     key: str  # atom literal, e.g. ":indent"
     python_name: str
-    type: str
+    typed: Typed
     default: str | None
     description: str | None
+
+    @property
+    def type(self) -> str:
+        return self.typed.spec
 
 
 @dataclass
@@ -257,7 +308,7 @@ class ElixirFunction:
     accepts_any_keyword: bool  # the Python callable takes **kwargs
     prelude: list[str]  # Elixir statements before the call (opts splitting)
     call: str  # the PyBridge call expression
-    value_type: str  # typespec of the value inside {:ok, _}
+    value: Typed  # the value inside {:ok, _} (a stream's items for a streaming call)
     mode: Mode = Mode.SYNC
     bang: bool = True
     cache_ttl_ms: int | None = None
@@ -269,14 +320,50 @@ class ElixirFunction:
     has_opts: bool = True
     inherited_from: str | None = None
     line: int = 0
+    python_name: str = ""  # the Python member it wraps ("" for generated helpers)
+    described: bool = True  # the doc has a description (from the spec or a docstring)
+    returns_doc: str | None = None  # the docstring's Returns text
+    raises_doc: list[tuple[str, str]] = field(default_factory=list)
+    extra_docs: list[tuple[str, str]] = field(default_factory=list)  # documented keywords the signature does not name
+    any_keyword_doc: str | None = None  # the docstring's text on **kwargs
+
+    @property
+    def value_type(self) -> str:
+        return self.value.spec
 
     @property
     def return_spec(self) -> str:
         if self.mode is Mode.STREAM:
-            return "Enumerable.t()"
+            return self.value.spec
         if self.mode is Mode.ASYNC:
             return "Task.t()"
         return f"{{:ok, {self.value_type}}} | {{:error, PyBridge.Error.t()}}"
+
+    @property
+    def option_type(self) -> str | None:
+        """The name of the module type listing its keyword options, when it takes Python keywords."""
+        return f"{self.name.rstrip('?!')}_option" if self.options or self.accepts_any_keyword else None
+
+    @property
+    def option_type_spec(self) -> str:
+        """The definition of `option_type`: each Python keyword with its type, then the runtime's options."""
+        items = [f"{{{o.key}, {o.type}}}" for o in self.options]
+        items.append("PyBridge.stream_option()" if self.mode is Mode.STREAM else "PyBridge.call_option()")
+        if self.accepts_any_keyword:
+            items.append("{atom(), term()}")
+        return " | ".join(items)
+
+    @property
+    def opts_spec(self) -> str:
+        """The typespec of `opts`."""
+        if self.option_type:
+            return f"[{self.option_type}()]"
+        return "[PyBridge.stream_option()]" if self.mode is Mode.STREAM else "[PyBridge.call_option()]"
+
+    @property
+    def positions(self) -> list[Typed]:
+        """The positions of its `@spec` the quality report counts: arguments but the receiver, options, the result."""
+        return [p.typed for p in self.params if not p.is_receiver] + [o.typed for o in self.options] + [self.value]
 
     @property
     def arities(self) -> list[int]:
@@ -300,6 +387,8 @@ class ElixirTest:
     call: str
     expected: str | None  # Elixir literal; None: only `{:ok, _}` is asserted
     mode: Mode = Mode.SYNC
+    check: str | None = None  # an expression over `value` true when it has the declared type
+    session: bool = False  # runs in PyBridge.with_session/2, `session` bound (objects that live in a session)
 
 
 @dataclass
@@ -324,9 +413,19 @@ class ElixirModule:
 
 
 @dataclass
+class SkippedMember:
+    """A member of a wrapped class that got no Elixir function, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
 class Library:
     """Everything one spec generates."""
 
     spec: Spec
     modules: list[ElixirModule]
     warnings: list[str] = field(default_factory=list)
+    skipped: list[SkippedMember] = field(default_factory=list)
+    library_version: str | None = None

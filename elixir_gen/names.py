@@ -58,6 +58,22 @@ KERNEL_IMPORTS: frozenset[tuple[str, int]] = frozenset(
     for name, arity in [item.rsplit("/", 1)]
 )
 
+# Dunder methods with an Elixir meaning, and the names they get (the first
+# free one of each list: a class with its own `get` keeps it, and its
+# `__getitem__` becomes `get_item`). Other dunders are not generated unless a
+# spec names them.
+DUNDERS: dict[str, tuple[str, ...]] = {
+    "__call__": ("call",),
+    "__len__": ("len", "length"),
+    "__getitem__": ("get", "get_item"),
+    "__setitem__": ("put", "set_item"),
+    "__delitem__": ("delete", "delete_item"),
+    "__contains__": ("contains", "has_item"),
+    "__iter__": ("stream", "iterate"),
+    "__str__": ("to_string", "str"),
+    "__repr__": ("repr", "python_repr"),
+}
+
 _FUNCTION_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*[?!]?$")
 _VARIABLE_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 _MODULE_SEGMENT = re.compile(r"^[A-Z][a-zA-Z0-9_]*$")
@@ -114,7 +130,9 @@ def camel_case(name: str) -> str:
 
 
 def derive_function_name(python_name: str) -> str:
-    """A valid Elixir function name for a Python attribute name (`__call__` -> `call`)."""
+    """A valid Elixir function name for a Python attribute name (`__call__` -> `call`, `__len__` -> `len`)."""
+    if python_name in DUNDERS:
+        return DUNDERS[python_name][0]
     base = python_name.strip("_") or "call"
     base = re.sub(r"[^A-Za-z0-9_]", "_", snake_case(base))
     if base[0].isdigit():
@@ -122,6 +140,11 @@ def derive_function_name(python_name: str) -> str:
     if base in UNAVAILABLE_NAMES:
         base += "_"
     return base
+
+
+def is_private(python_name: str) -> bool:
+    """A Python member that is not part of the public API: `_x`, or a dunder without an Elixir meaning."""
+    return python_name.startswith("_") and python_name not in DUNDERS
 
 
 def derive_variable_name(python_name: str) -> str:

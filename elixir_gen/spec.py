@@ -20,6 +20,7 @@ from . import names
 from .model import (
     CachingSettings,
     ClassSpec,
+    ElixirCode,
     ConstructorSpec,
     Example,
     ExportSpec,
@@ -79,7 +80,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "extends": "the Elixir module (or Python path) of a class of this spec to inherit functions from",
         "singleton": "true when python_path names one existing object rather than a class",
         "description": "Markdown documentation (default: the Python docstring)",
-        "constructor": "how create/N calls the class",
+        "constructor": "how create/N calls the class, or false for no create/N",
         "methods": "the methods to wrap",
         "properties": "the attributes to wrap",
         "result_transform": "Module.function applied to every result",
@@ -92,7 +93,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "timeout": "milliseconds",
         "description": "Markdown documentation of create",
     },
-    "method": {"!name": "the Python method name", "elixir_name": "the Elixir function name", "static": "true for class and static methods", **_CALLABLE_KEYS},
+    "method": {"!name": "the Python method name", "elixir_name": "the Elixir function name", "static": "true for class and static methods (called on the class); false to call one on the object (detected when introspecting)", **_CALLABLE_KEYS},
     "property": {
         "!name": "the Python attribute name",
         "elixir_name": "the Elixir getter name",
@@ -305,7 +306,8 @@ def _join(where: str, key: str) -> str:
 
 
 class SpecLoader(yaml.SafeLoader):
-    """YAML with one extra tag: `!tuple [a, 1]` is a tuple (Elixir `{"a", 1}`), for examples."""
+    """YAML with two extra tags for examples: `!tuple [a, 1]` is a tuple (Elixir `{"a", 1}`),
+    `!elixir "fn x -> x * 2 end"` an Elixir expression written as it is (a callback, say)."""
 
 
 def _construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, ...]:
@@ -314,7 +316,14 @@ def _construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, ...
     return tuple(loader.construct_sequence(node, deep=True))
 
 
+def _construct_elixir(loader: yaml.SafeLoader, node: yaml.Node) -> ElixirCode:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, f"!elixir needs a string of Elixir code, found {_describe(node)}", node.start_mark)
+    return ElixirCode(str(node.value))
+
+
 SpecLoader.add_constructor("!tuple", _construct_tuple)
+SpecLoader.add_constructor("!elixir", _construct_elixir)
 
 
 def load_spec(path: str | Path, display_name: str | None = None) -> Spec:
@@ -605,7 +614,7 @@ def _read_method(r: _Reader, node: yaml.Node, where: str) -> MethodSpec | None:
             m.elixir_name = r.function_name(value, w)
             m.elixir_name_line = value.start_mark.line + 1
         elif key == "static":
-            m.static = _or(r.boolean(value, w), False)
+            m.static = r.boolean(value, w)
     _check_modes(r, m, where, m.line)
     return m if m.name else None
 
@@ -667,7 +676,13 @@ def _read_class(r: _Reader, node: yaml.Node, where: str) -> ClassSpec | None:
         elif key == "description":
             c.description = r.string(value, w)
         elif key == "constructor":
-            c.constructor = _read_constructor(r, value, w)
+            if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":bool"):
+                if r.boolean(value, w) is False:
+                    c.creatable = False
+                else:
+                    r.error(value, f"{w}: found true, expected a mapping (args, session_aware, timeout, description) or false for no create/N")
+            else:
+                c.constructor = _read_constructor(r, value, w)
         elif key == "methods":
             c.methods = [m for i, item in enumerate(r.items(value, w, "methods")) if (m := _read_method(r, item, f"{w}[{i}]"))]
         elif key == "properties":
@@ -678,7 +693,7 @@ def _read_class(r: _Reader, node: yaml.Node, where: str) -> ClassSpec | None:
             c.error_handler = r.function_ref(value, w)
         elif key == "examples":
             c.examples = [e for i, item in enumerate(r.items(value, w, "examples")) if (e := _read_example(r, item, f"{w}[{i}]"))]
-    if c.singleton and c.constructor is not None:
+    if c.singleton and (c.constructor is not None or not c.creatable):
         r.error(c.line, f"{where}: found a constructor on a singleton, expected none (a singleton is an existing object, never created)")
     return c if c.python_path else None
 

@@ -106,6 +106,10 @@ defmodule PyBridge do
           | {:timeout, timeout()}
           | {:async, boolean()}
   @type options :: [option()]
+  @typedoc "The runtime options of a generated synchronous function (see `elixir_gen`)."
+  @type call_option :: {:pool, atom()} | {:session, Session.t()} | {:timeout, timeout()}
+  @typedoc "The runtime options of a generated streaming function."
+  @type stream_option :: call_option() | {:window, pos_integer()}
 
   @call_opts [:pool, :session, :timeout, :async]
 

@@ -43,12 +43,15 @@ defmodule PyBridge.Config do
           output: output()
         }
 
-  @doc "Application settings that are defaults for every pool (not pool options)."
+  @doc """
+  Application settings that are defaults for every pool (not pool options:
+  `:default_pool`, and `:specs`, which the `:pybridge` compiler reads).
+  """
   @spec app_defaults() :: keyword()
   def app_defaults do
     :pybridge
     |> Application.get_all_env()
-    |> Keyword.drop([:default_pool])
+    |> Keyword.drop([:default_pool, :specs])
   end
 
   @spec new!(keyword()) :: t()

@@ -14,20 +14,21 @@ defmodule Shapes do
   @doc """
   The area of a square (counted in CALLS, to show caching).
 
-  ## Python
-
-  ```python
-  area_of_square(side: 'float') -> float
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   Results are cached for 300 s (see `PyBridge.Cache`).
+
+  ## Python
+
+  ```python
+  area_of_square(side: float) -> float
+  ```
   """
 
-  @spec square_area(float(), keyword()) :: {:ok, float()} | {:error, PyBridge.Error.t()}
+  @spec square_area(number(), [PyBridge.call_option()]) ::
+          {:ok, number()} | {:error, PyBridge.Error.t()}
   def square_area(side, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -43,7 +44,7 @@ defmodule Shapes do
   @doc """
   Like `square_area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec square_area!(float(), keyword()) :: float()
+  @spec square_area!(number(), [PyBridge.call_option()]) :: number()
   def square_area!(side, opts \\ []) do
     case square_area(side, opts) do
       {:ok, value} -> value
@@ -54,18 +55,19 @@ defmodule Shapes do
   @doc """
   How often a counted function ran in this worker.
 
-  ## Python
-
-  ```python
-  call_count(name: 'str') -> int
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  call_count(name: str) -> int
+  ```
   """
 
-  @spec call_count(String.t(), keyword()) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
+  @spec call_count(String.t(), [PyBridge.call_option()]) ::
+          {:ok, integer()} | {:error, PyBridge.Error.t()}
   def call_count(name, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -79,7 +81,7 @@ defmodule Shapes do
   @doc """
   Like `call_count/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec call_count!(String.t(), keyword()) :: integer()
+  @spec call_count!(String.t(), [PyBridge.call_option()]) :: integer()
   def call_count!(name, opts \\ []) do
     case call_count(name, opts) do
       {:ok, value} -> value
@@ -90,18 +92,18 @@ defmodule Shapes do
   @doc """
   The point halfway between two points.
 
-  ## Python
-
-  ```python
-  midpoint(a: 'tuple[float, float]', b: 'tuple[float, float]') -> tuple[float, float]
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  midpoint(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]
+  ```
   """
 
-  @spec midpoint({float(), float()}, {float(), float()}, keyword()) ::
+  @spec midpoint({number(), number()}, {number(), number()}, [PyBridge.call_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
   def midpoint(a, b, opts \\ []) do
     PyBridge.Telemetry.span(
@@ -119,7 +121,7 @@ defmodule Shapes do
   @doc """
   Like `midpoint/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec midpoint!({float(), float()}, {float(), float()}, keyword()) :: term()
+  @spec midpoint!({number(), number()}, {number(), number()}, [PyBridge.call_option()]) :: term()
   def midpoint!(a, b, opts \\ []) do
     case midpoint(a, b, opts) do
       {:ok, value} -> value
@@ -130,19 +132,19 @@ defmodule Shapes do
   @doc """
   Returns x, or raises ValueError when it is not positive.
 
-  ## Python
-
-  ```python
-  check_positive(x: 'int | float') -> int | float
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  check_positive(x: int | float) -> int | float
+  ```
   """
 
-  @spec check_positive(integer() | float(), keyword()) ::
-          {:ok, integer() | float()} | {:error, PyBridge.Error.t()}
+  @spec check_positive(number(), [PyBridge.call_option()]) ::
+          {:ok, number()} | {:error, PyBridge.Error.t()}
   def check_positive(x, opts \\ []) do
     opts = Keyword.put_new(opts, :timeout, 2_000)
 
@@ -161,7 +163,7 @@ defmodule Shapes do
   @doc """
   Like `check_positive/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec check_positive!(integer() | float(), keyword()) :: integer() | float()
+  @spec check_positive!(number(), [PyBridge.call_option()]) :: number()
   def check_positive!(x, opts \\ []) do
     case check_positive(x, opts) do
       {:ok, value} -> value
@@ -169,24 +171,29 @@ defmodule Shapes do
     end
   end
 
+  @typedoc "Options of `count_up/2`."
+  @type count_up_option :: {:start, integer()} | PyBridge.stream_option()
+
   @doc """
   Yields n integers from start.
-
-  ## Python
-
-  ```python
-  count_up(n: 'int', start: 'int' = 0) -> Iterator[int]
-  ```
 
   ## Options
 
   * `:start` (`integer()`, default `0`)
   * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
 
-  Returns a lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
+  ## Returns
+
+  A lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
+
+  ## Python
+
+  ```python
+  count_up(n: int, start: int = 0) -> Iterator[int]
+  ```
   """
 
-  @spec count_up(integer(), keyword()) :: Enumerable.t()
+  @spec count_up(integer(), [count_up_option()]) :: Enumerable.t(integer())
   def count_up(n, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:start])
     PyBridge.stream("shapes.count_up", [n], kwargs, opts)
@@ -195,18 +202,19 @@ defmodule Shapes do
   @doc """
   Calls the Elixir function exported as `name`.
 
-  ## Python
-
-  ```python
-  ask_elixir(name: 'str', *args: 'object') -> object
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  ask_elixir(name: str, *args: object) -> object
+  ```
   """
 
-  @spec ask_elixir(String.t(), list(), keyword()) :: {:ok, term()} | {:error, PyBridge.Error.t()}
+  @spec ask_elixir(String.t(), list(), [PyBridge.call_option()]) ::
+          {:ok, term()} | {:error, PyBridge.Error.t()}
   def ask_elixir(name, args, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -220,7 +228,7 @@ defmodule Shapes do
   @doc """
   Like `ask_elixir/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec ask_elixir!(String.t(), list(), keyword()) :: term()
+  @spec ask_elixir!(String.t(), list(), [PyBridge.call_option()]) :: term()
   def ask_elixir!(name, args, opts \\ []) do
     case ask_elixir(name, args, opts) do
       {:ok, value} -> value

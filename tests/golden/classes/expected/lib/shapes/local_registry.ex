@@ -18,20 +18,20 @@ defmodule Shapes.LocalRegistry do
   def __python_path__, do: "shapes.Registry"
 
   @doc """
-  Shapes known by name, with their number of sides.
-
-  ## Python
-
-  ```python
-  Registry() -> None
-  ```
+  Creates a `shapes.Registry` and returns a handle to it.
 
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  Registry()
+  ```
   """
 
-  @spec create(keyword()) :: {:ok, t()} | {:error, PyBridge.Error.t()}
+  @spec create([PyBridge.call_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
     unless Keyword.has_key?(opts, :session) do
       raise ArgumentError,
@@ -50,7 +50,7 @@ defmodule Shapes.LocalRegistry do
   @doc """
   Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec create!(keyword()) :: t()
+  @spec create!([PyBridge.call_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
       {:ok, value} -> value
@@ -61,18 +61,18 @@ defmodule Shapes.LocalRegistry do
   @doc """
   Remembers a shape; returns how many are known.
 
-  ## Python
-
-  ```python
-  register(name: 'str', sides: 'int') -> int
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  register(name: str, sides: int) -> int
+  ```
   """
 
-  @spec register(t(), String.t(), integer(), keyword()) ::
+  @spec register(t(), String.t(), integer(), [PyBridge.call_option()]) ::
           {:ok, integer()} | {:error, PyBridge.Error.t()}
   def register(ref, name, sides, opts \\ []) do
     PyBridge.Telemetry.span(
@@ -87,7 +87,7 @@ defmodule Shapes.LocalRegistry do
   @doc """
   Like `register/4`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec register!(t(), String.t(), integer(), keyword()) :: integer()
+  @spec register!(t(), String.t(), integer(), [PyBridge.call_option()]) :: integer()
   def register!(ref, name, sides, opts \\ []) do
     case register(ref, name, sides, opts) do
       {:ok, value} -> value
@@ -96,18 +96,20 @@ defmodule Shapes.LocalRegistry do
   end
 
   @doc """
+  Calls `shapes.Registry.names` (it has no Python docstring, defined at `shapes.py:132`).
+
+  ## Options
+
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   names() -> list[str]
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec names(t(), keyword()) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
+  @spec names(t(), [PyBridge.call_option()]) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
   def names(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -121,7 +123,7 @@ defmodule Shapes.LocalRegistry do
   @doc """
   Like `names/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec names!(t(), keyword()) :: [String.t()]
+  @spec names!(t(), [PyBridge.call_option()]) :: [String.t()]
   def names!(ref, opts \\ []) do
     case names(ref, opts) do
       {:ok, value} -> value

@@ -13,18 +13,18 @@ defmodule Shapes.Registry do
   @doc """
   Remembers a shape; returns how many are known.
 
-  ## Python
-
-  ```python
-  register(name: 'str', sides: 'int') -> int
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  register(name: str, sides: int) -> int
+  ```
   """
 
-  @spec register(String.t(), integer(), keyword()) ::
+  @spec register(String.t(), integer(), [PyBridge.call_option()]) ::
           {:ok, integer()} | {:error, PyBridge.Error.t()}
   def register(name, sides, opts \\ []) do
     PyBridge.Telemetry.span(
@@ -39,7 +39,7 @@ defmodule Shapes.Registry do
   @doc """
   Like `register/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec register!(String.t(), integer(), keyword()) :: integer()
+  @spec register!(String.t(), integer(), [PyBridge.call_option()]) :: integer()
   def register!(name, sides, opts \\ []) do
     case register(name, sides, opts) do
       {:ok, value} -> value
@@ -48,18 +48,20 @@ defmodule Shapes.Registry do
   end
 
   @doc """
+  Calls `shapes.registry.names` (it has no Python docstring, defined at `shapes.py:132`).
+
+  ## Options
+
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   names() -> list[str]
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec names(keyword()) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
+  @spec names([PyBridge.call_option()]) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
   def names(opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -73,7 +75,7 @@ defmodule Shapes.Registry do
   @doc """
   Like `names/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec names!(keyword()) :: [String.t()]
+  @spec names!([PyBridge.call_option()]) :: [String.t()]
   def names!(opts \\ []) do
     case names(opts) do
       {:ok, value} -> value
@@ -91,7 +93,7 @@ defmodule Shapes.Registry do
   ```
   """
 
-  @spec count(keyword()) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
+  @spec count([PyBridge.call_option()]) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
   def count(opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -105,7 +107,7 @@ defmodule Shapes.Registry do
   @doc """
   Like `count/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec count!(keyword()) :: integer()
+  @spec count!([PyBridge.call_option()]) :: integer()
   def count!(opts \\ []) do
     case count(opts) do
       {:ok, value} -> value
@@ -125,7 +127,7 @@ defmodule Shapes.Registry do
   ```
   """
 
-  @spec label(keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec label([PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def label(opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -139,7 +141,7 @@ defmodule Shapes.Registry do
   @doc """
   Like `label/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec label!(keyword()) :: String.t()
+  @spec label!([PyBridge.call_option()]) :: String.t()
   def label!(opts \\ []) do
     case label(opts) do
       {:ok, value} -> value
@@ -157,7 +159,8 @@ defmodule Shapes.Registry do
   ```
   """
 
-  @spec set_label(String.t(), keyword()) :: {:ok, nil} | {:error, PyBridge.Error.t()}
+  @spec set_label(String.t(), [PyBridge.call_option()]) ::
+          {:ok, nil} | {:error, PyBridge.Error.t()}
   def set_label(value, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -173,7 +176,7 @@ defmodule Shapes.Registry do
   @doc """
   Like `set_label/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec set_label!(String.t(), keyword()) :: nil
+  @spec set_label!(String.t(), [PyBridge.call_option()]) :: nil
   def set_label!(value, opts \\ []) do
     case set_label(value, opts) do
       {:ok, value} -> value

@@ -3,14 +3,12 @@ defmodule Shapes.Shape do
   @moduledoc """
   A named shape.
 
-  ## Args
-
-  * `name` (`str`) - what to call it.
+  The constructor's arguments are described at `create/1`.
 
   Wraps the Python class `shapes.Shape`.
 
   ```python
-  shapes.Shape(name: 'str' = 'shape')
+  shapes.Shape(name: str = 'shape')
   ```
   """
 
@@ -21,26 +19,25 @@ defmodule Shapes.Shape do
   @spec __python_path__() :: String.t()
   def __python_path__, do: "shapes.Shape"
 
+  @typedoc "Options of `create/1` and `create!/1`."
+  @type create_option :: {:name, String.t()} | PyBridge.call_option()
+
   @doc """
-  A named shape.
+  Creates a `shapes.Shape` and returns a handle to it.
 
-  ## Args
+  ## Options
 
-  * `name` (`str`) - what to call it.
+  * `:name` (`String.t()`, default `'shape'`) - what to call it.
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
 
   ```python
-  Shape(name: 'str' = 'shape') -> None
+  Shape(name: str = 'shape')
   ```
-
-  ## Options
-
-  * `:name` (`String.t()`, default `'shape'`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec create(keyword()) :: {:ok, t()} | {:error, PyBridge.Error.t()}
+  @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:name])
     opts = Keyword.put_new(opts, :timeout, 5_000)
@@ -57,7 +54,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec create!(keyword()) :: t()
+  @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
       {:ok, value} -> value
@@ -68,18 +65,18 @@ defmodule Shapes.Shape do
   @doc """
   The area; 0.0 for a shape without one.
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   area() -> float
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec area(t(), keyword()) :: {:ok, float()} | {:error, PyBridge.Error.t()}
+  @spec area(t(), [PyBridge.call_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
   def area(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -93,7 +90,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec area!(t(), keyword()) :: float()
+  @spec area!(t(), [PyBridge.call_option()]) :: number()
   def area!(ref, opts \\ []) do
     case area(ref, opts) do
       {:ok, value} -> value
@@ -101,26 +98,25 @@ defmodule Shapes.Shape do
     end
   end
 
+  @typedoc "Options of `describe/2` and `describe!/2`."
+  @type describe_option :: {:verbose, boolean()} | PyBridge.call_option()
+
   @doc """
   A sentence about the shape.
 
-  ## Args
+  ## Options
 
-  * `verbose` - also give the area.
+  * `:verbose` (`boolean()`, default `False`) - also give the area.
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
 
   ```python
-  describe(*, verbose: 'bool' = False) -> str
+  describe(*, verbose: bool = False) -> str
   ```
-
-  ## Options
-
-  * `:verbose` (`boolean()`, default `False`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec describe(t(), keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec describe(t(), [describe_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def describe(ref, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:verbose])
 
@@ -136,7 +132,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec describe!(t(), keyword()) :: String.t()
+  @spec describe!(t(), [describe_option()]) :: String.t()
   def describe!(ref, opts \\ []) do
     case describe(ref, opts) do
       {:ok, value} -> value
@@ -147,42 +143,49 @@ defmodule Shapes.Shape do
   @doc """
   Yields the corners, one [x, y] pair at a time.
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
+
+  ## Returns
+
+  A lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
+
   ## Python
 
   ```python
   corners() -> Iterator[list[float]]
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
-
-  Returns a lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
   """
 
-  @spec corners(t(), keyword()) :: Enumerable.t()
+  @spec corners(t(), [PyBridge.stream_option()]) :: Enumerable.t([number()])
   def corners(ref, opts \\ []) do
     PyBridge.stream({ref, "corners"}, [], [], opts)
   end
 
+  @typedoc "Options of `slow_area/2`."
+  @type slow_area_option :: {:delay, number()} | PyBridge.call_option()
+
   @doc """
   The area, after sleeping `delay` seconds on the event loop.
+
+  ## Options
+
+  * `:delay` (`number()`, default `0.01`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Returns
+
+  A `Task`; `Task.await/2` gives `{:ok, number()}` or `{:error, %PyBridge.Error{}}`.
 
   ## Python
 
   ```python
-  slow_area(delay: 'float' = 0.01) -> float
+  slow_area(delay: float = 0.01) -> float
   ```
-
-  ## Options
-
-  * `:delay` (`float()`, default `0.01`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  Returns a `Task`; `Task.await/2` gives `{:ok, value}` or `{:error, %PyBridge.Error{}}`.
   """
 
-  @spec slow_area(t(), keyword()) :: Task.t()
+  @spec slow_area(t(), [slow_area_option()]) :: Task.t()
   def slow_area(ref, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:delay])
     PyBridge.method(ref, "slow_area", [], kwargs, Keyword.put(opts, :async, true))
@@ -191,18 +194,18 @@ defmodule Shapes.Shape do
   @doc """
   A default instance of the class.
 
-  ## Python
-
-  ```python
-  unit() -> 'Shape'
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  unit() -> shapes.Shape
+  ```
   """
 
-  @spec unit(keyword()) :: {:ok, Shapes.Shape.t()} | {:error, PyBridge.Error.t()}
+  @spec unit([PyBridge.call_option()]) :: {:ok, Shapes.Shape.t()} | {:error, PyBridge.Error.t()}
   def unit(opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -216,7 +219,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `unit/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec unit!(keyword()) :: Shapes.Shape.t()
+  @spec unit!([PyBridge.call_option()]) :: Shapes.Shape.t()
   def unit!(opts \\ []) do
     case unit(opts) do
       {:ok, value} -> value
@@ -227,18 +230,19 @@ defmodule Shapes.Shape do
   @doc """
   How many sides a kind of shape has (None when unknown).
 
-  ## Python
-
-  ```python
-  sides_of(kind: 'str') -> Optional[int]
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  sides_of(kind: str) -> int | None
+  ```
   """
 
-  @spec sides_of(String.t(), keyword()) :: {:ok, integer() | nil} | {:error, PyBridge.Error.t()}
+  @spec sides_of(String.t(), [PyBridge.call_option()]) ::
+          {:ok, integer() | nil} | {:error, PyBridge.Error.t()}
   def sides_of(kind, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -252,7 +256,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `sides_of/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec sides_of!(String.t(), keyword()) :: integer() | nil
+  @spec sides_of!(String.t(), [PyBridge.call_option()]) :: integer() | nil
   def sides_of!(kind, opts \\ []) do
     case sides_of(kind, opts) do
       {:ok, value} -> value
@@ -272,7 +276,7 @@ defmodule Shapes.Shape do
   ```
   """
 
-  @spec name(t(), keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec name(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def name(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -286,7 +290,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec name!(t(), keyword()) :: String.t()
+  @spec name!(t(), [PyBridge.call_option()]) :: String.t()
   def name!(ref, opts \\ []) do
     case name(ref, opts) do
       {:ok, value} -> value
@@ -304,7 +308,8 @@ defmodule Shapes.Shape do
   ```
   """
 
-  @spec set_name(t(), String.t(), keyword()) :: {:ok, nil} | {:error, PyBridge.Error.t()}
+  @spec set_name(t(), String.t(), [PyBridge.call_option()]) ::
+          {:ok, nil} | {:error, PyBridge.Error.t()}
   def set_name(ref, value, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -318,7 +323,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec set_name!(t(), String.t(), keyword()) :: nil
+  @spec set_name!(t(), String.t(), [PyBridge.call_option()]) :: nil
   def set_name!(ref, value, opts \\ []) do
     case set_name(ref, value, opts) do
       {:ok, value} -> value
@@ -338,7 +343,7 @@ defmodule Shapes.Shape do
   ```
   """
 
-  @spec kind(t(), keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec kind(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def kind(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -352,7 +357,7 @@ defmodule Shapes.Shape do
   @doc """
   Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec kind!(t(), keyword()) :: String.t()
+  @spec kind!(t(), [PyBridge.call_option()]) :: String.t()
   def kind!(ref, opts \\ []) do
     case kind(ref, opts) do
       {:ok, value} -> value

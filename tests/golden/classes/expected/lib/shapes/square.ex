@@ -6,7 +6,7 @@ defmodule Shapes.Square do
   Wraps the Python class `shapes.Square`.
 
   ```python
-  shapes.Square(side: float, name: str='square')
+  shapes.Square(side: float, name: str = 'square')
   ```
   """
 
@@ -17,27 +17,25 @@ defmodule Shapes.Square do
   @spec __python_path__() :: String.t()
   def __python_path__, do: "shapes.Square"
 
+  @typedoc "Options of `create/2` and `create!/2`."
+  @type create_option :: {:name, String.t()} | PyBridge.call_option()
+
   @doc """
-  A square of a given side.
-
-  ```python
-  >>> Square(2.0).area()
-  4.0
-  ```
-
-  ## Python
-
-  ```python
-  Square(side: float, name: str='square') -> None
-  ```
+  Creates a `shapes.Square` and returns a handle to it.
 
   ## Options
 
   * `:name` (`String.t()`, default `'square'`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  Square(side: float, name: str = 'square')
+  ```
   """
 
-  @spec create(float(), keyword()) :: {:ok, t()} | {:error, PyBridge.Error.t()}
+  @spec create(number(), [create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(side, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:name])
 
@@ -53,7 +51,7 @@ defmodule Shapes.Square do
   @doc """
   Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec create!(float(), keyword()) :: t()
+  @spec create!(number(), [create_option()]) :: t()
   def create!(side, opts \\ []) do
     case create(side, opts) do
       {:ok, value} -> value
@@ -64,18 +62,18 @@ defmodule Shapes.Square do
   @doc """
   The area; 0.0 for a shape without one.
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   area() -> float
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec area(t(), keyword()) :: {:ok, float()} | {:error, PyBridge.Error.t()}
+  @spec area(t(), [PyBridge.call_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
   def area(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -89,7 +87,7 @@ defmodule Shapes.Square do
   @doc """
   Like `area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec area!(t(), keyword()) :: float()
+  @spec area!(t(), [PyBridge.call_option()]) :: number()
   def area!(ref, opts \\ []) do
     case area(ref, opts) do
       {:ok, value} -> value
@@ -100,20 +98,22 @@ defmodule Shapes.Square do
   @doc """
   Yields the corners, one [x, y] pair at a time.
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
+
+  ## Returns
+
+  A lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
+
   ## Python
 
   ```python
   corners() -> Iterator[list[float]]
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
-
-  Returns a lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
   """
 
-  @spec corners(t(), keyword()) :: Enumerable.t()
+  @spec corners(t(), [PyBridge.stream_option()]) :: Enumerable.t([number()])
   def corners(ref, opts \\ []) do
     PyBridge.stream({ref, "corners"}, [], [], opts)
   end
@@ -121,18 +121,19 @@ defmodule Shapes.Square do
   @doc """
   A new square, `factor` times as large on each side.
 
-  ## Python
-
-  ```python
-  scaled(factor: 'float') -> 'Square'
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  scaled(factor: float) -> shapes.Square
+  ```
   """
 
-  @spec scaled(t(), float(), keyword()) :: {:ok, Shapes.Square.t()} | {:error, PyBridge.Error.t()}
+  @spec scaled(t(), number(), [PyBridge.call_option()]) ::
+          {:ok, Shapes.Square.t()} | {:error, PyBridge.Error.t()}
   def scaled(ref, factor, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -146,7 +147,7 @@ defmodule Shapes.Square do
   @doc """
   Like `scaled/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec scaled!(t(), float(), keyword()) :: Shapes.Square.t()
+  @spec scaled!(t(), number(), [PyBridge.call_option()]) :: Shapes.Square.t()
   def scaled!(ref, factor, opts \\ []) do
     case scaled(ref, factor, opts) do
       {:ok, value} -> value
@@ -164,7 +165,7 @@ defmodule Shapes.Square do
   ```
   """
 
-  @spec side(t(), keyword()) :: {:ok, float()} | {:error, PyBridge.Error.t()}
+  @spec side(t(), [PyBridge.call_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
   def side(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -178,7 +179,7 @@ defmodule Shapes.Square do
   @doc """
   Like `side/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec side!(t(), keyword()) :: float()
+  @spec side!(t(), [PyBridge.call_option()]) :: number()
   def side!(ref, opts \\ []) do
     case side(ref, opts) do
       {:ok, value} -> value
@@ -196,7 +197,8 @@ defmodule Shapes.Square do
   ```
   """
 
-  @spec set_side(t(), float(), keyword()) :: {:ok, nil} | {:error, PyBridge.Error.t()}
+  @spec set_side(t(), number(), [PyBridge.call_option()]) ::
+          {:ok, nil} | {:error, PyBridge.Error.t()}
   def set_side(ref, value, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -210,7 +212,7 @@ defmodule Shapes.Square do
   @doc """
   Like `set_side/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec set_side!(t(), float(), keyword()) :: nil
+  @spec set_side!(t(), number(), [PyBridge.call_option()]) :: nil
   def set_side!(ref, value, opts \\ []) do
     case set_side(ref, value, opts) do
       {:ok, value} -> value
@@ -218,28 +220,27 @@ defmodule Shapes.Square do
     end
   end
 
+  @typedoc "Options of `describe/2` and `describe!/2`."
+  @type describe_option :: {:verbose, boolean()} | PyBridge.call_option()
+
   @doc """
   A sentence about the shape.
 
-  ## Args
+  ## Options
 
-  * `verbose` - also give the area.
+  * `:verbose` (`boolean()`, default `False`) - also give the area.
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
 
   ```python
-  describe(*, verbose: 'bool' = False) -> str
+  describe(*, verbose: bool = False) -> str
   ```
-
-  ## Options
-
-  * `:verbose` (`boolean()`, default `False`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   Inherited from `Shapes.Shape`.
   """
 
-  @spec describe(t(), keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec describe(t(), [describe_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def describe(ref, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:verbose])
 
@@ -255,7 +256,7 @@ defmodule Shapes.Square do
   @doc """
   Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec describe!(t(), keyword()) :: String.t()
+  @spec describe!(t(), [describe_option()]) :: String.t()
   def describe!(ref, opts \\ []) do
     case describe(ref, opts) do
       {:ok, value} -> value
@@ -263,26 +264,31 @@ defmodule Shapes.Square do
     end
   end
 
+  @typedoc "Options of `slow_area/2`."
+  @type slow_area_option :: {:delay, number()} | PyBridge.call_option()
+
   @doc """
   The area, after sleeping `delay` seconds on the event loop.
+
+  ## Options
+
+  * `:delay` (`number()`, default `0.01`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Returns
+
+  A `Task`; `Task.await/2` gives `{:ok, number()}` or `{:error, %PyBridge.Error{}}`.
 
   ## Python
 
   ```python
-  slow_area(delay: 'float' = 0.01) -> float
+  slow_area(delay: float = 0.01) -> float
   ```
-
-  ## Options
-
-  * `:delay` (`float()`, default `0.01`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  Returns a `Task`; `Task.await/2` gives `{:ok, value}` or `{:error, %PyBridge.Error{}}`.
 
   Inherited from `Shapes.Shape`.
   """
 
-  @spec slow_area(t(), keyword()) :: Task.t()
+  @spec slow_area(t(), [slow_area_option()]) :: Task.t()
   def slow_area(ref, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:delay])
     PyBridge.method(ref, "slow_area", [], kwargs, Keyword.put(opts, :async, true))
@@ -291,20 +297,20 @@ defmodule Shapes.Square do
   @doc """
   A default instance of the class.
 
-  ## Python
-
-  ```python
-  unit() -> 'Shape'
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
+  ## Python
+
+  ```python
+  unit() -> shapes.Shape
+  ```
+
   Inherited from `Shapes.Shape`.
   """
 
-  @spec unit(keyword()) :: {:ok, Shapes.Shape.t()} | {:error, PyBridge.Error.t()}
+  @spec unit([PyBridge.call_option()]) :: {:ok, Shapes.Shape.t()} | {:error, PyBridge.Error.t()}
   def unit(opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -318,7 +324,7 @@ defmodule Shapes.Square do
   @doc """
   Like `unit/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec unit!(keyword()) :: Shapes.Shape.t()
+  @spec unit!([PyBridge.call_option()]) :: Shapes.Shape.t()
   def unit!(opts \\ []) do
     case unit(opts) do
       {:ok, value} -> value
@@ -329,20 +335,21 @@ defmodule Shapes.Square do
   @doc """
   How many sides a kind of shape has (None when unknown).
 
-  ## Python
-
-  ```python
-  sides_of(kind: 'str') -> Optional[int]
-  ```
-
   ## Options
 
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
+  ## Python
+
+  ```python
+  sides_of(kind: str) -> int | None
+  ```
+
   Inherited from `Shapes.Shape`.
   """
 
-  @spec sides_of(String.t(), keyword()) :: {:ok, integer() | nil} | {:error, PyBridge.Error.t()}
+  @spec sides_of(String.t(), [PyBridge.call_option()]) ::
+          {:ok, integer() | nil} | {:error, PyBridge.Error.t()}
   def sides_of(kind, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -356,7 +363,7 @@ defmodule Shapes.Square do
   @doc """
   Like `sides_of/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec sides_of!(String.t(), keyword()) :: integer() | nil
+  @spec sides_of!(String.t(), [PyBridge.call_option()]) :: integer() | nil
   def sides_of!(kind, opts \\ []) do
     case sides_of(kind, opts) do
       {:ok, value} -> value
@@ -378,7 +385,7 @@ defmodule Shapes.Square do
   Inherited from `Shapes.Shape`.
   """
 
-  @spec name(t(), keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec name(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def name(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -392,7 +399,7 @@ defmodule Shapes.Square do
   @doc """
   Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec name!(t(), keyword()) :: String.t()
+  @spec name!(t(), [PyBridge.call_option()]) :: String.t()
   def name!(ref, opts \\ []) do
     case name(ref, opts) do
       {:ok, value} -> value
@@ -412,7 +419,8 @@ defmodule Shapes.Square do
   Inherited from `Shapes.Shape`.
   """
 
-  @spec set_name(t(), String.t(), keyword()) :: {:ok, nil} | {:error, PyBridge.Error.t()}
+  @spec set_name(t(), String.t(), [PyBridge.call_option()]) ::
+          {:ok, nil} | {:error, PyBridge.Error.t()}
   def set_name(ref, value, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -426,7 +434,7 @@ defmodule Shapes.Square do
   @doc """
   Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec set_name!(t(), String.t(), keyword()) :: nil
+  @spec set_name!(t(), String.t(), [PyBridge.call_option()]) :: nil
   def set_name!(ref, value, opts \\ []) do
     case set_name(ref, value, opts) do
       {:ok, value} -> value
@@ -448,7 +456,7 @@ defmodule Shapes.Square do
   Inherited from `Shapes.Shape`.
   """
 
-  @spec kind(t(), keyword()) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  @spec kind(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def kind(ref, opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
@@ -462,7 +470,7 @@ defmodule Shapes.Square do
   @doc """
   Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec kind!(t(), keyword()) :: String.t()
+  @spec kind!(t(), [PyBridge.call_option()]) :: String.t()
   def kind!(ref, opts \\ []) do
     case kind(ref, opts) do
       {:ok, value} -> value

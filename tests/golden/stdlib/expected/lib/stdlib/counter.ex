@@ -69,65 +69,19 @@ defmodule Stdlib.Counter do
   @spec __python_path__() :: String.t()
   def __python_path__, do: "collections.Counter"
 
+  @typedoc "Options of `create/1` and `create!/1`."
+  @type create_option :: {:iterable, term()} | PyBridge.call_option() | {atom(), term()}
+
   @doc """
-  Dict subclass for counting hashable items.  Sometimes called a bag
-  or multiset.  Elements are stored as dictionary keys and their counts
-  are stored as dictionary values.
+  Create a new, empty Counter object.  And if given, count elements
+  from an input iterable.  Or, initialize the count from another mapping
+  of elements to their counts.
 
   ```python
-  >>> c = Counter('abcdeabcdabcaba')  # count elements from a string
-  ```
-
-  ```python
-  >>> c.most_common(3)                # three most common elements
-  [('a', 5), ('b', 4), ('c', 3)]
-  >>> sorted(c)                       # list all unique elements
-  ['a', 'b', 'c', 'd', 'e']
-  >>> ''.join(sorted(c.elements()))   # list elements with repetitions
-  'aaaaabbbbcccdde'
-  >>> sum(c.values())                 # total of all counts
-  15
-  ```
-
-  ```python
-  >>> c['a']                          # count of letter 'a'
-  5
-  >>> for elem in 'shazam':           # update counts from an iterable
-  ...     c[elem] += 1                # by adding 1 to each element's count
-  >>> c['a']                          # now there are seven 'a'
-  7
-  >>> del c['b']                      # remove all 'b'
-  >>> c['b']                          # now there are zero 'b'
-  0
-  ```
-
-  ```python
-  >>> d = Counter('simsalabim')       # make another counter
-  >>> c.update(d)                     # add in the second counter
-  >>> c['a']                          # now there are nine 'a'
-  9
-  ```
-
-  ```python
-  >>> c.clear()                       # empty the counter
-  >>> c
-  Counter()
-  ```
-
-  Note:  If a count is set to zero or reduced to zero, it will remain
-  in the counter until the entry is deleted or the counter is cleared:
-
-  ```python
-  >>> c = Counter('aaabbc')
-  >>> c['b'] -= 2                     # reduce the count of 'b' by two
-  >>> c.most_common()                 # 'b' is still in, but its count is zero
-  [('a', 3), ('c', 1), ('b', 0)]
-  ```
-
-  ## Python
-
-  ```python
-  Counter(iterable=None, /, **kwds)
+  >>> c = Counter()                           # a new, empty counter
+  >>> c = Counter('gallahad')                 # a new counter from an iterable
+  >>> c = Counter({'a': 4, 'b': 2})           # a new counter from a mapping
+  >>> c = Counter(a=4, b=2)                   # a new counter from keyword args
   ```
 
   ## Options
@@ -135,9 +89,15 @@ defmodule Stdlib.Counter do
   * `:iterable` (`term()`, default `None`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  Counter(iterable=None, /, **kwds)
+  ```
   """
 
-  @spec create(keyword()) :: {:ok, t()} | {:error, PyBridge.Error.t()}
+  @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
     {positional, opts} = Keyword.split(opts, [:iterable])
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
@@ -156,13 +116,16 @@ defmodule Stdlib.Counter do
   @doc """
   Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec create!(keyword()) :: t()
+  @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
     end
   end
+
+  @typedoc "Options of `most_common/2` and `most_common!/2`."
+  @type most_common_option :: {:n, integer() | nil} | PyBridge.call_option()
 
   @doc """
   List the n most common elements and their counts from the most
@@ -173,19 +136,19 @@ defmodule Stdlib.Counter do
   [('a', 5), ('b', 2), ('r', 2)]
   ```
 
-  ## Python
-
-  ```python
-  most_common(n: Optional[int]=None) -> list[tuple[str, int]]
-  ```
-
   ## Options
 
   * `:n` (`integer() | nil`, default `None`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  most_common(n: Optional[int] = None) -> list[tuple[str, int]]
+  ```
   """
 
-  @spec most_common(t(), keyword()) ::
+  @spec most_common(t(), [most_common_option()]) ::
           {:ok, [{String.t(), integer()}]} | {:error, PyBridge.Error.t()}
   def most_common(ref, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:n])
@@ -195,7 +158,7 @@ defmodule Stdlib.Counter do
   @doc """
   Like `most_common/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec most_common!(t(), keyword()) :: [{String.t(), integer()}]
+  @spec most_common!(t(), [most_common_option()]) :: [{String.t(), integer()}]
   def most_common!(ref, opts \\ []) do
     case most_common(ref, opts) do
       {:ok, value} -> value
@@ -224,20 +187,22 @@ defmodule Stdlib.Counter do
   Note, if an element's count has been set to zero or is a negative
   number, elements() will ignore it.
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
+
+  ## Returns
+
+  A lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
+
   ## Python
 
   ```python
   elements()
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
-
-  Returns a lazy `Stream` of the items the Python iterator yields; halting it closes the iterator.
   """
 
-  @spec elements(t(), keyword()) :: Enumerable.t()
+  @spec elements(t(), [PyBridge.stream_option()]) :: Enumerable.t()
   def elements(ref, opts \\ []) do
     PyBridge.stream({ref, "elements"}, [], [], opts)
   end
@@ -245,18 +210,18 @@ defmodule Stdlib.Counter do
   @doc """
   Sum of the counts
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   total() -> int
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec total(t(), keyword()) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
+  @spec total(t(), [PyBridge.call_option()]) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
   def total(ref, opts \\ []) do
     PyBridge.method(ref, "total", [], [], opts)
   end
@@ -264,7 +229,7 @@ defmodule Stdlib.Counter do
   @doc """
   Like `total/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec total!(t(), keyword()) :: integer()
+  @spec total!(t(), [PyBridge.call_option()]) :: integer()
   def total!(ref, opts \\ []) do
     case total(ref, opts) do
       {:ok, value} -> value
@@ -272,22 +237,25 @@ defmodule Stdlib.Counter do
     end
   end
 
+  @typedoc "Options of `get/3` and `get!/3`."
+  @type get_option :: {:default, term()} | PyBridge.call_option()
+
   @doc """
   Return the value for key if key is in the dictionary, else default.
+
+  ## Options
+
+  * `:default` (`term()`, default `None`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
 
   ```python
   get(key, default=None, /)
   ```
-
-  ## Options
-
-  * `:default` (`term()`, default `None`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec get(t(), term(), keyword()) :: {:ok, term()} | {:error, PyBridge.Error.t()}
+  @spec get(t(), term(), [get_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
   def get(ref, key, opts \\ []) do
     {positional, opts} = Keyword.split(opts, [:default])
 
@@ -307,13 +275,16 @@ defmodule Stdlib.Counter do
   @doc """
   Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec get!(t(), term(), keyword()) :: term()
+  @spec get!(t(), term(), [get_option()]) :: term()
   def get!(ref, key, opts \\ []) do
     case get(ref, key, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
     end
   end
+
+  @typedoc "Options of `update/2` and `update!/2`."
+  @type update_option :: {:iterable, term()} | PyBridge.call_option() | {atom(), term()}
 
   @doc """
   Like dict.update() but add counts instead of replacing them.
@@ -329,20 +300,20 @@ defmodule Stdlib.Counter do
   4
   ```
 
-  ## Python
-
-  ```python
-  update(iterable=None, /, **kwds)
-  ```
-
   ## Options
 
   * `:iterable` (`term()`, default `None`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  update(iterable=None, /, **kwds)
+  ```
   """
 
-  @spec update(t(), keyword()) :: {:ok, term()} | {:error, PyBridge.Error.t()}
+  @spec update(t(), [update_option()]) :: {:ok, nil} | {:error, PyBridge.Error.t()}
   def update(ref, opts \\ []) do
     {positional, opts} = Keyword.split(opts, [:iterable])
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
@@ -362,7 +333,7 @@ defmodule Stdlib.Counter do
   @doc """
   Like `update/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec update!(t(), keyword()) :: term()
+  @spec update!(t(), [update_option()]) :: nil
   def update!(ref, opts \\ []) do
     case update(ref, opts) do
       {:ok, value} -> value

@@ -118,6 +118,20 @@ defmodule Stdlib.Json do
   @spec __python_path__() :: String.t()
   def __python_path__, do: "json"
 
+  @typedoc "Options of `dumps/2` and `dumps!/2`."
+  @type dumps_option ::
+          {:skipkeys, boolean()}
+          | {:ensure_ascii, boolean()}
+          | {:check_circular, boolean()}
+          | {:allow_nan, boolean()}
+          | {:cls, term()}
+          | {:indent, term()}
+          | {:separators, term()}
+          | {:default, term()}
+          | {:sort_keys, boolean()}
+          | PyBridge.call_option()
+          | {atom(), term()}
+
   @doc """
   Serialize `obj` to a JSON formatted `str`.
 
@@ -158,28 +172,28 @@ defmodule Stdlib.Json do
   `.default()` method to serialize additional types), specify it with
   the `cls` kwarg; otherwise `JSONEncoder` is used.
 
+  ## Options
+
+  * `:skipkeys` (`boolean()`, default `False`)
+  * `:ensure_ascii` (`boolean()`, default `True`)
+  * `:check_circular` (`boolean()`, default `True`)
+  * `:allow_nan` (`boolean()`, default `True`)
+  * `:cls` (`term()`, default `None`)
+  * `:indent` (`term()`, default `None`)
+  * `:separators` (`term()`, default `None`)
+  * `:default` (`term()`, default `None`)
+  * `:sort_keys` (`boolean()`, default `False`)
+  * any other keyword is passed to Python as a keyword argument
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   dumps(obj, *, skipkeys=False, ensure_ascii=True, check_circular=True, allow_nan=True, cls=None, indent=None, separators=None, default=None, sort_keys=False, **kw)
   ```
-
-  ## Options
-
-  * `:skipkeys` (`term()`, default `False`)
-  * `:ensure_ascii` (`term()`, default `True`)
-  * `:check_circular` (`term()`, default `True`)
-  * `:allow_nan` (`term()`, default `True`)
-  * `:cls` (`term()`, default `None`)
-  * `:indent` (`term()`, default `None`)
-  * `:separators` (`term()`, default `None`)
-  * `:default` (`term()`, default `None`)
-  * `:sort_keys` (`term()`, default `False`)
-  * any other keyword is passed to Python as a keyword argument
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec dumps(term(), keyword()) :: {:ok, term()} | {:error, PyBridge.Error.t()}
+  @spec dumps(term(), [dumps_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
   def dumps(obj, opts \\ []) do
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.call("json.dumps", [obj], kwargs, opts)
@@ -188,13 +202,24 @@ defmodule Stdlib.Json do
   @doc """
   Like `dumps/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec dumps!(term(), keyword()) :: term()
+  @spec dumps!(term(), [dumps_option()]) :: term()
   def dumps!(obj, opts \\ []) do
     case dumps(obj, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
     end
   end
+
+  @typedoc "Options of `loads/2` and `loads!/2`."
+  @type loads_option ::
+          {:cls, term()}
+          | {:object_hook, term()}
+          | {:parse_float, term()}
+          | {:parse_int, term()}
+          | {:parse_constant, term()}
+          | {:object_pairs_hook, term()}
+          | PyBridge.call_option()
+          | {atom(), term()}
 
   @doc """
   Deserialize `s` (a `str`, `bytes` or `bytearray` instance
@@ -229,12 +254,6 @@ defmodule Stdlib.Json do
   To use a custom `JSONDecoder` subclass, specify it with the `cls`
   kwarg; otherwise `JSONDecoder` is used.
 
-  ## Python
-
-  ```python
-  loads(s, *, cls=None, object_hook=None, parse_float=None, parse_int=None, parse_constant=None, object_pairs_hook=None, **kw) -> dict[str, Any] | list | str | int | float | bool | None
-  ```
-
   ## Options
 
   * `:cls` (`term()`, default `None`)
@@ -245,10 +264,17 @@ defmodule Stdlib.Json do
   * `:object_pairs_hook` (`term()`, default `None`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  loads(s, *, cls=None, object_hook=None, parse_float=None, parse_int=None, parse_constant=None, object_pairs_hook=None, **kw) -> dict[str, Any] | list | str | int | float | bool | None
+  ```
   """
 
-  @spec loads(term(), keyword()) ::
-          {:ok, map() | list() | String.t() | integer() | float() | boolean() | nil}
+  @spec loads(term(), [loads_option()]) ::
+          {:ok,
+           %{optional(String.t()) => term()} | list() | String.t() | number() | boolean() | nil}
           | {:error, PyBridge.Error.t()}
   def loads(s, opts \\ []) do
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
@@ -258,8 +284,8 @@ defmodule Stdlib.Json do
   @doc """
   Like `loads/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec loads!(term(), keyword()) ::
-          map() | list() | String.t() | integer() | float() | boolean() | nil
+  @spec loads!(term(), [loads_option()]) ::
+          %{optional(String.t()) => term()} | list() | String.t() | number() | boolean() | nil
   def loads!(s, opts \\ []) do
     case loads(s, opts) do
       {:ok, value} -> value

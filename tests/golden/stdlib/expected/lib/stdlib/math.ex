@@ -18,18 +18,19 @@ defmodule Stdlib.Math do
 
   This is the largest integer <= x.
 
+  ## Options
+
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   floor(x: float) -> int
   ```
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec floor(float(), keyword()) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
+  @spec floor(number(), [PyBridge.call_option()]) ::
+          {:ok, integer()} | {:error, PyBridge.Error.t()}
   def floor(x, opts \\ []) do
     PyBridge.call("math.floor", [x], [], opts)
   end
@@ -37,13 +38,16 @@ defmodule Stdlib.Math do
   @doc """
   Like `floor/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec floor!(float(), keyword()) :: integer()
+  @spec floor!(number(), [PyBridge.call_option()]) :: integer()
   def floor!(x, opts \\ []) do
     case floor(x, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
     end
   end
+
+  @typedoc "Options of `hypot/2` and `hypot!/2`."
+  @type hypot_option :: PyBridge.call_option() | {atom(), term()}
 
   @doc """
   hypot(*coordinates) -> value
@@ -65,19 +69,19 @@ defmodule Stdlib.Math do
 
   The Python signature could not be read: pass the positional arguments as one list, keywords in `opts`.
 
+  ## Options
+
+  * any other keyword is passed to Python as a keyword argument
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
   hypot(*args, **kwargs) -> float
   ```
-
-  ## Options
-
-  * any other keyword is passed to Python as a keyword argument
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec hypot(list(), keyword()) :: {:ok, float()} | {:error, PyBridge.Error.t()}
+  @spec hypot(list(), [hypot_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
   def hypot(args, opts \\ []) do
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.call("math.hypot", args, kwargs, opts)
@@ -86,13 +90,16 @@ defmodule Stdlib.Math do
   @doc """
   Like `hypot/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec hypot!(list(), keyword()) :: float()
+  @spec hypot!(list(), [hypot_option()]) :: number()
   def hypot!(args, opts \\ []) do
     case hypot(args, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
     end
   end
+
+  @typedoc "Options of `isclose/3` and `isclose!/3`."
+  @type isclose_option :: {:rel_tol, number()} | {:abs_tol, number()} | PyBridge.call_option()
 
   @doc """
   Determine whether two floating point numbers are close in value.
@@ -113,20 +120,21 @@ defmodule Stdlib.Math do
   is, NaN is not close to anything, even itself.  inf and -inf are
   only close to themselves.
 
+  ## Options
+
+  * `:rel_tol` (`number()`, default `1e-09`)
+  * `:abs_tol` (`number()`, default `0.0`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
   ## Python
 
   ```python
-  isclose(a: float, b: float, *, rel_tol: float=1e-09, abs_tol: float=0.0) -> bool
+  isclose(a: float, b: float, *, rel_tol: float = 1e-09, abs_tol: float = 0.0) -> bool
   ```
-
-  ## Options
-
-  * `:rel_tol` (`float()`, default `1e-09`)
-  * `:abs_tol` (`float()`, default `0.0`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
   """
 
-  @spec isclose(float(), float(), keyword()) :: {:ok, boolean()} | {:error, PyBridge.Error.t()}
+  @spec isclose(number(), number(), [isclose_option()]) ::
+          {:ok, boolean()} | {:error, PyBridge.Error.t()}
   def isclose(a, b, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:rel_tol, :abs_tol])
     PyBridge.call("math.isclose", [a, b], kwargs, opts)
@@ -135,7 +143,7 @@ defmodule Stdlib.Math do
   @doc """
   Like `isclose/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec isclose!(float(), float(), keyword()) :: boolean()
+  @spec isclose!(number(), number(), [isclose_option()]) :: boolean()
   def isclose!(a, b, opts \\ []) do
     case isclose(a, b, opts) do
       {:ok, value} -> value
