@@ -1,21 +1,23 @@
 # The two commands of the README: `make run` (the main job) and `make test`
-# (every test). Both set up what they need first (scripts/bootstrap.sh).
+# (every test). Both set up what they need first (scripts/bootstrap.sh), with
+# the same extras, so the one install serves both.
 PYTHON := .venv/bin/python
+EXTRAS := dev bench dspy
 
 .PHONY: run test bench setup
 
-run:
-	@scripts/bootstrap.sh dev
-	PYBRIDGE_PYTHON=$(CURDIR)/$(PYTHON) elixir examples/hello_port.exs
+# DSPy from Elixir: generate the DSPex modules into the example app and run its demo.
+run: setup
+	$(PYTHON) -m elixir_gen specs/dspy.yaml -o examples/dspy_demo/lib/generated \
+		--tests --tests-dir examples/dspy_demo/test/generated --no-lock >/dev/null
+	cd examples/dspy_demo && PYBRIDGE_PYTHON=$(CURDIR)/$(PYTHON) mix run demo.exs
 
-test:
-	@scripts/bootstrap.sh dev bench
+test: setup
 	$(PYTHON) -m pytest
 
 # Not one of the two commands: the full benchmark suite (about 6 minutes).
-bench:
-	@scripts/bootstrap.sh dev bench
+bench: setup
 	$(PYTHON) -m benchmarks.run
 
 setup:
-	@scripts/bootstrap.sh dev
+	@scripts/bootstrap.sh $(EXTRAS)
