@@ -258,29 +258,22 @@ class _Reader:
         return value
 
     def python_name(self, node: yaml.Node, where: str) -> str | None:
-        value = self.string(node, where, "a Python identifier")
-        if value is None:
-            return None
-        if not value.isidentifier():
-            self.error(node, f"{where}: found '{value}', expected a Python identifier")
-            return None
-        return value
+        return self._name(
+            node, where, "a Python identifier", lambda v: None if v.isidentifier() else "expected a Python identifier"
+        )
 
     def module_name(self, node: yaml.Node, where: str) -> str | None:
-        value = self.string(node, where, "an Elixir module name")
-        if value is None:
-            return None
-        problem = names.module_name_problem(value)
-        if problem:
-            self.error(node, f"{where}: found '{value}', {problem}")
-            return None
-        return value
+        return self._name(node, where, "an Elixir module name", names.module_name_problem)
 
     def function_name(self, node: yaml.Node, where: str) -> str | None:
-        value = self.string(node, where, "an Elixir function name")
+        return self._name(node, where, "an Elixir function name", names.function_name_problem)
+
+    def _name(self, node: yaml.Node, where: str, expected: str, problem_of: Callable[[str], str | None]) -> str | None:
+        """A string that ``problem_of`` accepts; otherwise the problem is recorded."""
+        value = self.string(node, where, expected)
         if value is None:
             return None
-        problem = names.function_name_problem(value)
+        problem = problem_of(value)
         if problem:
             self.error(node, f"{where}: found '{value}', {problem}")
             return None
