@@ -7,10 +7,10 @@ decoder would have produced and hands it to a
 :class:`pybridge_port.dispatch.Dispatcher`, so operations, the thread pool,
 handles and stream credit are the worker's own; only ``send`` is replaced,
 to turn replies into protobuf messages instead of ETF frames. Requests enter
-through ``Dispatcher._dispatch`` (the decoded-request entry point; the public
-``handle_frame`` takes ETF bytes). A request crosses one more thread than on
-the port (a grpcio thread waits while the dispatcher's pool runs it). The
-client class below is what the benchmarks call from Python.
+through ``Dispatcher.dispatch`` (the decoded-request entry point; the port's
+``handle_frame`` takes ETF bytes), which runs the request on the grpcio
+thread that received it, as the port's reading thread does. The client class
+below is what the benchmarks call from Python.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def make_dispatcher(pb2: ModuleType, threads: int) -> Any:
             super().__init__(FrameWriter(-1), threads=threads, max_frame=MAX_MESSAGE)
             self.pending: dict[int, Any] = {}
             self.codec = ValueCodec(pb2, handle=self._new_handle, resolve=self._resolve_handle)
-            self._dispatch(("hello", 1, {}))
+            self.dispatch(("hello", 1, {}))
 
         def _new_handle(self, obj: Any) -> tuple[int, str, str]:
             term = self.values.handle(obj)
@@ -307,7 +307,7 @@ def serve(socket_path: str, build_dir: Path, threads: int = 8, grpc_threads: int
             pending = _Pending()
             dispatcher.pending[request_id] = pending
             try:
-                dispatcher._dispatch(request_tuple(request, request_id, {"scope": SCOPE}))
+                dispatcher.dispatch(request_tuple(request, request_id, {"scope": SCOPE}))
                 return pending.wait()
             except Exception as exc:
                 return _error_reply(pb2, exc)
@@ -320,7 +320,7 @@ def serve(socket_path: str, build_dir: Path, threads: int = 8, grpc_threads: int
             dispatcher.pending[request_id] = replies
             opts = {"scope": SCOPE, "stream": True, "window": WINDOW}
             try:
-                dispatcher._dispatch(request_tuple(request, request_id, opts))
+                dispatcher.dispatch(request_tuple(request, request_id, opts))
                 owed = 0
                 while True:
                     is_chunk, reply = replies.get()
@@ -331,7 +331,7 @@ def serve(socket_path: str, build_dir: Path, threads: int = 8, grpc_threads: int
                     yield reply
                     owed += 1
                     if owed >= WINDOW // 2:  # credit in batches
-                        dispatcher._dispatch(("credit", request_id, owed))
+                        dispatcher.dispatch(("credit", request_id, owed))
                         owed = 0
             except Exception as exc:
                 yield _error_reply(pb2, exc)
@@ -343,7 +343,7 @@ def serve(socket_path: str, build_dir: Path, threads: int = 8, grpc_threads: int
             pending = _Pending()
             dispatcher.pending[request_id] = pending
             try:
-                dispatcher._dispatch(("release", request_id, list(request.ids)))
+                dispatcher.dispatch(("release", request_id, list(request.ids)))
                 reply = pending.wait()
             finally:
                 dispatcher.pending.pop(request_id, None)

@@ -168,6 +168,16 @@ class Dispatcher:
             self.send((ERROR, request_id, error_term(exc)))
             return None
 
+    def dispatch(self, request: Any) -> None:
+        """Act on a request that another transport already decoded; its work runs on this thread.
+
+        For transports other than the port (the benchmarks' gRPC server);
+        errors in the request itself are raised, not sent.
+        """
+        job = self._dispatch(request)
+        if job is not None:
+            self.executor.run(job)
+
     def _dispatch(self, request: Any) -> Job | None:
         if not isinstance(request, tuple) or not request or not isinstance(request[0], str):
             raise ProtocolError(f"expected a request tuple such as {{:call, id, ...}}, got: {request!r:.200}")
