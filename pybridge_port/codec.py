@@ -694,7 +694,7 @@ class Decoder:
             raise _bad(f"invalid zlib data ({exc})", COMPRESSED, 1) from None
         if not inflater.eof:
             raise IncompleteData(
-                f"truncated input: the compressed data at offset 6 ends before its zlib stream does",
+                "truncated input: the compressed data at offset 6 ends before its zlib stream does",
                 1,
                 COMPRESSED,
             )

@@ -6,6 +6,8 @@ import math
 import os
 import signal
 import struct
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 
 from pybridge_port.codec import encode
 from pybridge_port.types import Atom, Export, Pid
-from worker_client import Worker
+from worker_client import ROOT, Worker
 
 OK, ERROR, CHUNK = Atom("ok"), Atom("error"), Atom("chunk")
 STRUCT = Atom("__struct__")
@@ -489,11 +491,9 @@ class TestOutputAndLifetime:
             "print(p.pid, flush=True)\n"
             "time.sleep(60)\n"
         )
-        from worker_client import ROOT
-
-        parent = __import__("subprocess").Popen(
-            [__import__("sys").executable, str(script)],
-            stdout=__import__("subprocess").PIPE,
+        parent = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=subprocess.PIPE,
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
         )
         worker_pid = int(parent.stdout.readline())  # type: ignore[union-attr]
