@@ -60,6 +60,10 @@ class FrameReader:
         self._start = 0  # first unparsed byte
         self._end = 0  # one past the last byte read
 
+    def fileno(self) -> int:
+        """The file descriptor frames are read from."""
+        return self._fd
+
     def read_frames(self) -> list[memoryview | OversizedFrame]:
         """Block until at least one frame is complete; ``[]`` means end of input."""
         while True:

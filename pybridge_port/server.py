@@ -1,16 +1,23 @@
 """The worker's serving loop: leader/follower threads over one input pipe.
 
 One thread at a time (the leader) reads frames. When a frame needs library
-code run, the leader hands the reading role to another thread and runs the
-request itself, so a call costs no hand-off between threads (measured: about
-half of a no-op call's latency went to waking a pool thread), and reading
-never stops while Python code runs: pings, cancels, credit and callback
+code run, the leader runs the request itself, so a call costs no hand-off
+between threads, and stops being the leader while it does. Reading never
+stops while Python code runs: if input arrives meanwhile, a waiting thread
+(a watcher) is woken to read it, so pings, cancels, credit and callback
 replies are still answered at once. Further requests of the same read go to
 the pool.
+
+Watchers wait on the input itself (epoll, one-shot, armed only while no one
+reads), not on the leader: when calls come one at a time, the leader is back
+reading before the next one arrives and nobody is woken at all. Measured on
+no-op calls one at a time: waking a follower per request (the design before)
+cost 40 µs of worker CPU of 100.
 """
 
 from __future__ import annotations
 
+import select
 import sys
 import threading
 
@@ -19,8 +26,42 @@ from .framing import FrameReader
 
 EXIT_HANDSHAKE_REFUSED = 3
 EXIT_INTERNAL_ERROR = 70
-# Threads waiting to lead beyond this many end, so the count follows the load.
-_SPARE_FOLLOWERS = 2
+# A watcher idle this long ends if another one is watching too.
+WATCHER_IDLE_SECONDS = 10.0
+
+
+class _EpollWatch:
+    """Wakes one waiting thread when input arrives while armed (Linux)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._epoll = select.epoll()
+        self._epoll.register(fd, select.EPOLLONESHOT)
+
+    def arm(self) -> None:
+        self._epoll.modify(self._fd, select.EPOLLIN | select.EPOLLONESHOT)
+
+    def disarm(self) -> None:
+        self._epoll.modify(self._fd, select.EPOLLONESHOT)
+
+    def wait(self, timeout: float) -> bool:
+        return bool(self._epoll.poll(timeout, 1))
+
+
+class _EventWatch:
+    """Where there is no epoll: wakes waiting threads whenever armed, input or not."""
+
+    def __init__(self, fd: int) -> None:
+        self._armed = threading.Event()
+
+    def arm(self) -> None:
+        self._armed.set()
+
+    def disarm(self) -> None:
+        self._armed.clear()
+
+    def wait(self, timeout: float) -> bool:
+        return self._armed.wait(timeout)
 
 
 class Server:
@@ -29,9 +70,10 @@ class Server:
     def __init__(self, reader: FrameReader, dispatcher: Dispatcher) -> None:
         self._reader = reader
         self._dispatcher = dispatcher
-        self._read_lock = threading.Lock()
+        self._read_lock = threading.Lock()  # held by the leader
+        self._input = (_EpollWatch if hasattr(select, "epoll") else _EventWatch)(reader.fileno())
         self._state = threading.Lock()
-        self._followers = 0  # threads waiting for the read lock
+        self._watchers = 0
         self._done = threading.Event()
         self._status = 0
 
@@ -41,21 +83,21 @@ class Server:
         The calling (main) thread only waits, so it stays free to run signal
         handlers and to shut the process down.
         """
-        self._start_thread(spare=False)
+        self._start_thread()
         self._done.wait()
         return self._status
 
-    def _start_thread(self, *, spare: bool) -> None:
-        threading.Thread(target=self._serve, kwargs={"spare": spare}, name="pybridge-reader", daemon=True).start()
+    def _start_thread(self) -> None:
+        threading.Thread(target=self._serve, name="pybridge-reader", daemon=True).start()
 
     def _finish(self, status: int) -> None:
         self._status = status
         self._done.set()
 
-    def _serve(self, *, spare: bool) -> None:
-        """The body of every serving thread; a ``spare`` one ends when enough others wait."""
+    def _serve(self) -> None:
+        """The body of every serving thread."""
         try:
-            self._serve_frames(spare)
+            self._serve_frames()
         except (BrokenPipeError, ConnectionError):
             self._finish(0)  # Elixir is gone: nobody is left to answer
         except BaseException:
@@ -63,29 +105,43 @@ class Server:
             sys.excepthook(*sys.exc_info())
             self._finish(EXIT_INTERNAL_ERROR)
 
-    def _serve_frames(self, spare: bool) -> None:
+    def _serve_frames(self) -> None:
         executor = self._dispatcher.executor
         while not self._done.is_set():
-            with self._state:
-                if spare and self._followers >= _SPARE_FOLLOWERS:
+            if not self._read_lock.acquire(blocking=False):
+                if not self._watch():
                     return
-                self._followers += 1
-            with self._read_lock:
-                with self._state:
-                    self._followers -= 1
+                continue
+            try:
+                self._input.disarm()  # the leader reads: no watcher needed
                 jobs = self._read()
                 # Claimed while still reading, so requests start in arrival order;
                 # with every slot taken, they wait in the pool's queue instead.
                 inline = jobs.pop(0) if jobs and executor.claim() else None
+            finally:
+                self._read_lock.release()
             for job in jobs:
                 executor.submit(job)
             if inline is None:
                 continue
             with self._state:
-                lonely = self._followers == 0
-            if lonely:  # nobody would read while we run the job: start a reader
-                self._start_thread(spare=True)
+                lonely = self._watchers == 0
+            if lonely:
+                self._start_thread()
+            self._input.arm()  # input that comes while the job runs wakes a watcher
             executor.run(inline, claimed=True)
+
+    def _watch(self) -> bool:
+        """Wait for input that nobody reads; False when this thread is not needed any more."""
+        with self._state:
+            self._watchers += 1
+        try:
+            woken = self._input.wait(WATCHER_IDLE_SECONDS)
+        finally:
+            with self._state:
+                self._watchers -= 1
+                others = self._watchers
+        return woken or not others
 
     def _read(self) -> list[Job]:
         if self._done.is_set():

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -258,6 +259,13 @@ class TestErrors:
 
 
 class TestConcurrency:
+    @pytest.fixture(params=["epoll", "no-epoll"])
+    def worker(self, request: pytest.FixtureRequest) -> Iterator[Worker]:
+        """Both ways the server wakes a reader while the leader runs a call (server.py)."""
+        process = Worker(prelude="import select; del select.epoll" if request.param == "no-epoll" else "")
+        yield process
+        process.close()
+
     def test_a_slow_call_does_not_hold_up_others(self, worker: Worker) -> None:
         worker.send((Atom("call"), 100, "worker_fixtures.slow", [1.0, "slow"], {}, {}))
         worker.send((Atom("call"), 101, "math.sqrt", [9.0], {}, {}))

@@ -33,11 +33,15 @@ def _text(data: bytes) -> str | bytes:
 class Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, *args: str, hello: bool = True, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, hello: bool = True, env: dict[str, str] | None = None, prelude: str = "") -> None:
+        """Start the worker with ``args``; ``prelude`` is Python run in it before the worker starts."""
         environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SUPPORT), str(ROOT)]))
         environ.update(env or {})
+        start = ["-m", "pybridge_port"]
+        if prelude:
+            start = ["-c", f"{prelude}\nimport runpy\nrunpy.run_module('pybridge_port', run_name='__main__', alter_sys=True)"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pybridge_port", *args],
+            [sys.executable, *start, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
