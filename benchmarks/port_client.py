@@ -180,7 +180,7 @@ class PortClient:
         request_id = next(self.ids)
         return int(self._result(request_id, self.roundtrip((_RELEASE, request_id, [ref.id]))))
 
-    def stream(self, target: str, args: Sequence[Any] = (), window: int = 8) -> Iterator[Any]:
+    def stream(self, target: str, args: Sequence[Any] = (), window: int = 32) -> Iterator[Any]:
         """Items of a Python iterable, with credit granted as the Elixir runtime grants it."""
         request_id = next(self.ids)
         self.send((_CALL, request_id, target, list(args), {}, {**OPTS, Atom("stream"): True, Atom("window"): window}))

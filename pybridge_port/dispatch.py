@@ -34,7 +34,9 @@ from .values import Conversions
 
 OK, ERROR, CHUNK, HELLO, CALLBACK = (Atom(name) for name in ("ok", "error", "chunk", "hello", "callback"))
 _TYPE, _MESSAGE, _TRACEBACK = Atom("type"), Atom("message"), Atom("traceback")
-DEFAULT_WINDOW = 8
+DEFAULT_WINDOW = 32
+# Results of these types are never awaitable (the check is on every reply).
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 Job = Callable[[], None]
 
 
@@ -44,18 +46,24 @@ def error_term(exc: BaseException) -> dict[Atom, Any]:
     return {_TYPE: type_name, _MESSAGE: message, _TRACEBACK: traceback}
 
 
-@dataclass(eq=False)
 class Request:
-    """A request running (or queued) on the pool; kept for cancel and stats."""
+    """A request running (or queued) on the pool; kept for cancel and stats.
 
-    id: Any
-    scope: Hashable
-    keep: bool = False  # reply with a handle even if the result is plain data
-    thread: int | None = None
-    cancelled: bool = False
-    injected: bool = False
-    task: Any = None  # the asyncio future of a coroutine
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    ``thread``, ``cancelled``, ``injected`` and ``task`` change under the
+    dispatcher's ``cancel_lock``: one lock for all requests, since only a
+    cancel ever contends for it.
+    """
+
+    __slots__ = ("id", "scope", "keep", "thread", "cancelled", "injected", "task")
+
+    def __init__(self, request_id: Any, scope: Hashable, *, keep: bool = False) -> None:
+        self.id = request_id
+        self.scope = scope
+        self.keep = keep  # reply with a handle even if the result is plain data
+        self.thread: int | None = None
+        self.cancelled = False
+        self.injected = False
+        self.task: Any = None  # the asyncio future of a coroutine
 
 
 @dataclass(eq=False)
@@ -107,6 +115,7 @@ class Dispatcher:
         self.exports: frozenset[str] = frozenset()
         self._greeted = False
         self._requests: dict[Any, Request] = {}
+        self.cancel_lock = threading.Lock()
         self._streams: dict[Any, Stream] = {}
         self._callbacks: dict[int, _Waiter] = {}
         self._callback_ids = itertools.count(1)
@@ -250,7 +259,7 @@ class Dispatcher:
         request = self._requests.get(request_id)
         if request is None:
             return  # finished already: its reply is on the way
-        with request.lock:
+        with self.cancel_lock:
             request.cancelled = True
             if request.task is not None:
                 loop = self._loop
@@ -327,7 +336,7 @@ class Dispatcher:
     def _run(self, request: Request, work: Callable[[], Any]) -> None:
         try:
             result = self._guarded(request, work)
-            if inspect.isawaitable(result):
+            if type(result) not in _PLAIN and inspect.isawaitable(result):
                 self._await(request, result)
                 return
             if request.keep:
@@ -338,7 +347,7 @@ class Dispatcher:
 
     def _guarded(self, request: Request, work: Callable[[], Any]) -> Any:
         """Run ``work`` in this thread where ``cancel`` can interrupt it."""
-        with request.lock:
+        with self.cancel_lock:
             if request.cancelled:
                 raise Cancelled(f"request {request.id!r} was cancelled before it started")
             request.thread = threading.get_ident()
@@ -347,7 +356,7 @@ class Dispatcher:
             return work()
         finally:
             self._local.request = None
-            with request.lock:
+            with self.cancel_lock:
                 request.thread = None
                 if request.injected:
                     # Clear a cancellation that has not been delivered yet.
@@ -379,7 +388,7 @@ class Dispatcher:
             else:
                 self._finish(request, (OK, request.id, future.result()))
 
-        with request.lock:
+        with self.cancel_lock:
             request.task = asyncio.run_coroutine_threadsafe(run(), self._event_loop())
             if request.cancelled:
                 request.task.cancel()

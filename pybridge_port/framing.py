@@ -147,34 +147,31 @@ class FrameWriter:
         """Queue one frame; it is written before ``send`` returns or by the thread writing now."""
         header = _LENGTH.pack(len(payload))
         with self._lock:
-            self._queue.append(header)
-            self._queue.append(payload)
             if self._writing:
+                self._queue += (header, payload)
                 return
             self._writing = True
+        batch: list[bytes | memoryview] = [header, payload]
         try:
-            while True:
+            while batch:
+                self._write_all(batch)
                 with self._lock:
                     batch, self._queue = self._queue, []
-                    if not batch:
-                        self._writing = False
-                        return
-                self._write_all(batch)
+                    self._writing = bool(batch)
         except BaseException:
             with self._lock:
                 self._writing = False
             raise
 
     def _write_all(self, chunks: list[bytes | memoryview]) -> None:
-        pending = [memoryview(chunk) for chunk in chunks]
-        while pending:
-            batch = pending[:_IOV_MAX]
+        while chunks:
+            batch = chunks[:_IOV_MAX]
             written = os.writev(self._fd, batch)
             # Drop what was written, keep the rest of a partially written chunk.
             index = 0
             while index < len(batch) and written >= len(batch[index]):
                 written -= len(batch[index])
                 index += 1
-            if index < len(batch) and written:
-                batch[index] = batch[index][written:]
-            pending = batch[index:] + pending[_IOV_MAX:]
+            chunks = chunks[index:]
+            if written:
+                chunks[0] = memoryview(chunks[0])[written:]

@@ -288,7 +288,7 @@ defmodule PyBridge do
   A lazy `Stream` of the items of a Python iterable (a generator, an
   iterator, a list...): `target` is a path or handle to call, or
   `{ref, "method"}` to call a method. Nothing runs before the stream is
-  consumed; Python then runs at most `:window` items (default 8) ahead of the
+  consumed; Python then runs at most `:window` items (default 32) ahead of the
   consumer. Halting early (`Enum.take/2`) closes the generator (its `finally`
   blocks run). A Python exception is raised as `PyBridge.Error` when the
   stream is consumed. Options: `:pool`, `:session`, `:timeout` (per item),
@@ -303,14 +303,9 @@ defmodule PyBridge do
           Enumerable.t()
   def stream(target, args \\ [], kwargs \\ [], opts \\ []) do
     args!(args, kwargs)
-    opts = Keyword.validate!(opts, [:pool, :session, :timeout, window: 8])
-    check_opts!(opts)
+    opts = opts |> options!([:pool, :session, :timeout, :window]) |> Keyword.put_new(:window, 32)
 
     window = opts[:window]
-
-    unless is_integer(window) and window > 0 do
-      raise ArgumentError, "window must be a positive integer, got: #{inspect(window)}"
-    end
 
     case target do
       {%Ref{} = ref, name} ->
@@ -349,8 +344,7 @@ defmodule PyBridge do
   @spec release(Ref.t(), keyword()) :: result()
   def release(ref, opts \\ []) do
     ref!(ref)
-    opts = Keyword.validate!(opts, [:timeout])
-    check_opts!(opts)
+    options!(opts, [:timeout])
 
     with {:ok, prepared} <- Client.prepare(opts, ref, self(), false) do
       # The worker takes handle ids; routing by token made sure they are its own.
@@ -382,8 +376,7 @@ defmodule PyBridge do
   """
   @spec with_session((Session.t() -> result), keyword()) :: result when result: term()
   def with_session(fun, opts \\ []) when is_function(fun, 1) do
-    opts = Keyword.validate!(opts, [:pool, :timeout])
-    check_opts!(opts)
+    options!(opts, [:pool, :timeout])
 
     case Client.open_session(opts) do
       {:ok, session} ->
@@ -476,8 +469,7 @@ defmodule PyBridge do
   """
   @spec ping(keyword()) :: {:ok, non_neg_integer()} | {:error, Error.t()}
   def ping(opts \\ []) do
-    opts = Keyword.validate!(opts, [:pool, :session, :timeout])
-    check_opts!(opts)
+    options!(opts, [:pool, :session, :timeout])
 
     with {:ok, prepared} <- Client.prepare(opts, nil, self(), false) do
       start = System.monotonic_time()
@@ -500,8 +492,7 @@ defmodule PyBridge do
   ## Helpers
 
   defp request(opts, ref, build) do
-    opts = Keyword.validate!(opts, @call_opts)
-    check_opts!(opts)
+    options!(opts, @call_opts)
     # The handles belong to the caller even when a Task does the work.
     owner = Client.owner()
 
@@ -520,8 +511,7 @@ defmodule PyBridge do
   end
 
   defp each_worker(opts, fun) do
-    opts = Keyword.validate!(opts, [:pool, :session, :timeout])
-    check_opts!(opts)
+    options!(opts, [:pool, :session, :timeout])
 
     conns =
       case opts[:session] do
@@ -553,17 +543,43 @@ defmodule PyBridge do
     opts
   end
 
-  defp check_opts!(opts) do
+  # Checks the caller's options in one pass (this runs on every call) and
+  # returns them; unknown keys are reported as `Keyword.validate!/2` does.
+  defp options!(opts, allowed) when is_list(opts) do
     Enum.each(opts, fn
-      {:pool, pool} when is_atom(pool) -> :ok
-      {:session, session} when is_struct(session, Session) or is_nil(session) -> :ok
-      {:timeout, :infinity} -> :ok
-      {:timeout, nil} -> :ok
-      {:timeout, timeout} when is_integer(timeout) and timeout >= 0 -> :ok
-      {:async, async} when is_boolean(async) -> :ok
-      {:window, _} -> :ok
-      {key, value} -> raise ArgumentError, "invalid #{key} option, got: #{inspect(value)}"
+      {key, value} when is_atom(key) ->
+        if key in allowed, do: option!(key, value), else: unknown_options!(opts, allowed)
+
+      _ ->
+        not_options!(opts)
     end)
+
+    opts
+  end
+
+  defp options!(opts, _allowed), do: not_options!(opts)
+
+  defp not_options!(opts),
+    do: raise(ArgumentError, "expected options as a keyword list, got: #{inspect(opts)}")
+
+  defp option!(:pool, pool) when is_atom(pool), do: :ok
+  defp option!(:session, session) when is_struct(session, Session) or is_nil(session), do: :ok
+  defp option!(:timeout, timeout) when timeout in [:infinity, nil], do: :ok
+  defp option!(:timeout, timeout) when is_integer(timeout) and timeout >= 0, do: :ok
+  defp option!(:async, async) when is_boolean(async), do: :ok
+  defp option!(:window, window) when is_integer(window) and window > 0, do: :ok
+
+  defp option!(:window, window),
+    do: raise(ArgumentError, "window must be a positive integer, got: #{inspect(window)}")
+
+  defp option!(key, value),
+    do: raise(ArgumentError, "invalid #{key} option, got: #{inspect(value)}")
+
+  defp unknown_options!(opts, allowed) do
+    unknown = for {key, _} <- opts, key not in allowed, uniq: true, do: key
+
+    raise ArgumentError,
+          "unknown keys #{inspect(unknown)} in #{inspect(opts)}, the allowed keys are: #{inspect(allowed)}"
   end
 
   defp ref_of(%Ref{} = ref), do: ref

@@ -91,6 +91,16 @@ defmodule PyBridgeTest do
       assert_raise ArgumentError, ~r/invalid timeout option/, fn ->
         PyBridge.call("math.sqrt", [1], [], timeout: -5)
       end
+
+      assert_raise ArgumentError,
+                   ~r/expected options as a keyword list, got: %\{timeout: 5\}/,
+                   fn ->
+                     PyBridge.call("math.sqrt", [1], [], %{timeout: 5})
+                   end
+
+      assert_raise ArgumentError, ~r/expected options as a keyword list/, fn ->
+        PyBridge.ping([:timeout])
+      end
     end
 
     test "an unknown pool is a clear error" do
