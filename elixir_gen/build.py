@@ -159,6 +159,7 @@ class Builder:
         self.skipped: list[SkippedMember] = []
         self.main_module = spec.elixir_module or names.derive_module_name(spec.python_module)
         self.class_modules: dict[str, str] = {}
+        self.class_built: dict[str, ElixirModule] = {}  # class modules built so far (parents before children)
         for c in spec.classes:
             self.class_modules[c.python_path] = c.elixir_module or names.derive_module_name(c.python_path)
         wrapped = {p: m for p, m in self.class_modules.items() if not self._is_singleton(p)}
@@ -369,6 +370,7 @@ class Builder:
                     continue
                 fn.inherited_from = inherited_from
                 self._add(module, fn, taken, f"method {m.name}", (m.elixir_name_line or m.line) if not inherited_from else c.extends_line)
+                self._delegate(fn)
                 if not inherited_from:
                     ctor = self._find(module, "create")
                     module.tests.extend(self._tests(module, fn, m.examples, [ctor] if ctor else [], c.examples, session=bool(c.constructor and c.constructor.session_aware)))
@@ -379,9 +381,27 @@ class Builder:
                         continue
                     fn.inherited_from = inherited_from
                     self._add(module, fn, taken, f"property {p.name}", (p.elixir_name_line or p.line) if not inherited_from else c.extends_line)
+                    self._delegate(fn)
         module.tests.extend(self._attribute_tests(module, c))
         self._record_skipped(c, cls_info, listed)
+        self.class_built[module_name] = module
         return module
+
+    def _delegate(self, fn: ElixirFunction) -> None:
+        """An inherited function delegates to the class that lists it when its function there does the same.
+
+        Not one that calls the class itself (a static or class method, called on
+        this class), or whose arguments, types or transforms differ here. Its
+        doc becomes a pointer there, unless this class's Python docs differ.
+        """
+        origin_module = self.class_built.get(fn.inherited_from or "")
+        origin = self._find(origin_module, fn.name) if origin_module else None
+        if origin_module is None or origin is None or _behaviour(origin) != _behaviour(fn):
+            return
+        fn.delegate_to = origin_module.name
+        if fn.doc == _join_doc(origin.doc, _inherited(origin_module.name)):
+            target = f"{origin_module.name}.{fn.name}/{fn.arities[-1]}"
+            fn.doc = _join_doc(_summary(origin.doc), f"Inherited from `{origin_module.name}`: see `{target}`.")
 
     def _record_skipped(self, c: ClassSpec, cls_info: ClassInfo | None, listed: set[str]) -> None:
         """The members of a wrapped class that got no function, with why (for the quality report)."""
@@ -861,7 +881,7 @@ def _complete_doc(fn: ElixirFunction) -> str:
     if fn.kind in ("getter", "setter"):
         parts.append(f"## Python\n\n```python\n{fn.python_signature}\n```")
         if fn.inherited_from:
-            parts.append(f"Inherited from `{fn.inherited_from}`.")
+            parts.append(_inherited(fn.inherited_from))
         return "\n\n".join(parts)
     arguments = [item_line(f"`{p.var}`", p.type, None, p.description or "") for p in fn.params if not p.is_receiver]
     if any(p.description for p in fn.params):
@@ -888,8 +908,38 @@ def _complete_doc(fn: ElixirFunction) -> str:
         parts.append(f"Results are cached for {fn.cache_ttl_ms // 1000} s (see `PyBridge.Cache`).")
     parts.append(f"## Python\n\n```python\n{fn.python_signature}\n```")
     if fn.inherited_from:
-        parts.append(f"Inherited from `{fn.inherited_from}`.")
+        parts.append(_inherited(fn.inherited_from))
     return "\n\n".join(parts)
+
+
+def _inherited(module: str) -> str:
+    return f"Inherited from `{module}`."
+
+
+def _behaviour(fn: ElixirFunction) -> tuple[Any, ...]:
+    """What a function does and its @spec says: all but its doc and telemetry metadata (which name its own module)."""
+    return (
+        fn.kind,
+        fn.mode,
+        fn.bang,
+        fn.has_opts,
+        fn.accepts_any_keyword,
+        fn.call,
+        tuple(fn.prelude),
+        tuple((p.var, p.type) for p in fn.params),
+        tuple((o.key, o.type) for o in fn.options),
+        fn.value_type,
+        fn.result_transform,
+        fn.error_handler,
+        fn.telemetry_prefix,
+        (fn.cache_ttl_ms, fn.cache_key) if fn.cache_ttl_ms else None,
+    )
+
+
+def _summary(doc: str) -> str:
+    """A doc's first paragraph when it is prose (what ExDoc lists in a module's summary), else ""."""
+    first = doc.strip().split("\n\n", 1)[0]
+    return "" if first.startswith(("#", "```", " ", "* ", "- ", ">", "|")) else first
 
 
 def _indent(text: str) -> str:

@@ -318,7 +318,8 @@ class ElixirFunction:
     telemetry_prefix: str | None = None  # Elixir list literal
     telemetry_metadata: str = ""
     has_opts: bool = True
-    inherited_from: str | None = None
+    inherited_from: str | None = None  # the module of the class that lists it, for a function `extends` gives
+    delegate_to: str | None = None  # that module, when its function does the same: `defdelegate` to it
     line: int = 0
     python_name: str = ""  # the Python member it wraps ("" for generated helpers)
     described: bool = True  # the doc has a description (from the spec or a docstring)
@@ -355,9 +356,9 @@ class ElixirFunction:
 
     @property
     def opts_spec(self) -> str:
-        """The typespec of `opts`."""
+        """The typespec of `opts` (a delegate names the option type of the module it delegates to)."""
         if self.option_type:
-            return f"[{self.option_type}()]"
+            return f"[{self.delegate_to + '.' if self.delegate_to else ''}{self.option_type}()]"
         return "[PyBridge.stream_option()]" if self.mode is Mode.STREAM else "[PyBridge.call_option()]"
 
     @property

@@ -27,6 +27,7 @@ from elixir_gen.report import Report, report
 from elixir_gen.stubs import StubIndex
 from elixir_gen.golden import cases, render_case
 from elixir_gen.model import SpecErrors
+from elixir_gen.render import render_library
 from elixir_gen.spec import load_spec, parse_spec
 from elixir_gen.types import Position, TypeContext, TypeFact, default_type, map_annotation, typespec
 from elixir_gen.versions import satisfies
@@ -178,7 +179,7 @@ def test_every_golden_function_is_called_by_a_smoke_test() -> None:
             text = source.read_text()
             module = re.search(r"defmodule ([\w.]+) do", text).group(1)  # type: ignore[union-attr]
             for block in re.split(r"\n  @doc ", text)[1:]:
-                m = re.search(r"\n  def ([a-z_]\w*[?]?)\(", block) or re.search(r"\n  def ([a-z_]\w*[?]?)(?:,| do)", block)
+                m = re.search(r"\n  def(?:delegate)? ([a-z_]\w*[?]?)\(", block) or re.search(r"\n  def ([a-z_]\w*[?]?)(?:,| do)", block)
                 if m is None or m.group(1).startswith("__"):
                     continue
                 name = m.group(1)
@@ -595,6 +596,70 @@ def test_stub_annotations(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.startswith("stubbed")]:
             sys.modules.pop(name)
+
+
+def test_inherited_functions_delegate_to_the_class_that_lists_them(tmp_path: Path) -> None:
+    (tmp_path / "tree.py").write_text(textwrap.dedent('''
+        class Base:
+            label: str = "base"
+            def hello(self) -> str:
+                """Says hello."""
+                return "hello"
+            def greet(self, name: str) -> str:
+                """Greets someone."""
+                return "hi " + name
+            @classmethod
+            def make(cls) -> "Base":
+                """A new one."""
+                return cls()
+        class Mid(Base):
+            def hello(self) -> str:
+                """Says hello, louder."""
+                return "HELLO"
+        class Leaf(Mid):
+            def greet(self, name: str) -> str:
+                """Greets someone by name."""
+                return "hi, " + name
+        class Odd(Base):
+            pass
+    '''))
+    (tmp_path / "tree.yaml").write_text(textwrap.dedent('''
+        python_module: tree
+        classes:
+          - python_path: tree.Base
+            methods: [{name: hello}, {name: greet}, {name: make}]
+            properties: [{name: label}]
+          - python_path: tree.Mid
+            extends: tree.Base
+            methods: [{name: hello}]
+          - python_path: tree.Leaf
+            extends: tree.Mid
+          - python_path: tree.Odd
+            extends: tree.Base
+            result_transform: Tree.Support.wrap
+    '''))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        library = build_library(load_spec(tmp_path / "tree.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("tree", None)
+    fns = {m.name: {fn.name: fn for fn in m.functions} for m in library.modules}
+    assert all(fn.delegate_to is None for m in ("Tree.Base", "Tree.Mid") for fn in fns[m].values() if fn.inherited_from is None)
+    leaf = fns["Tree.Leaf"]
+    # The nearest class that lists a member defines it; a chain delegates there in one step.
+    assert leaf["hello"].delegate_to == "Tree.Mid" and leaf["label"].delegate_to == "Tree.Base" and leaf["set_label"].delegate_to == "Tree.Base"
+    assert leaf["hello"].doc == "Says hello, louder.\n\nInherited from `Tree.Mid`: see `Tree.Mid.hello/2`."
+    # Python overrides greet with other docs: the call is the same, the docs stay this class's.
+    assert leaf["greet"].delegate_to == "Tree.Base" and leaf["greet"].doc.startswith("Greets someone by name.") and leaf["greet"].doc.endswith("Inherited from `Tree.Base`.")
+    # A class method is called on this class, not on the one that lists it.
+    assert leaf["make"].delegate_to is None and leaf["make"].call.startswith('PyBridge.call("tree.Leaf.make"')
+    # This class's result transform applies to the methods it inherits (not to attributes).
+    assert {n for n, fn in fns["Tree.Odd"].items() if fn.delegate_to} == {"label", "set_label"}
+    assert fns["Tree.Odd"]["hello"].result_transform == "Tree.Support.wrap"
+    source = render_library(library)[0]["tree/leaf.ex"]
+    assert "defdelegate hello(ref, opts \\\\ []), to: Tree.Mid\n" in source and "defdelegate hello!(ref, opts \\\\ []), to: Tree.Mid\n" in source
+    assert "@spec greet(t(), String.t(), [PyBridge.call_option()])" in source
 
 
 def test_boilerplate_docs_are_dropped_and_undocumented_members_get_a_reference(tmp_path: Path) -> None:

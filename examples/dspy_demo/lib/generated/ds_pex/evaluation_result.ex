@@ -80,257 +80,112 @@ defmodule DSPex.EvaluationResult do
   @doc """
   Token usage per LM, when `DSPex.configure/1` was given `track_usage: true`.
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  get_lm_usage() -> Optional[dict]
-  ```
-
-  Inherited from `DSPex.Prediction`.
+  Inherited from `DSPex.Prediction`: see `DSPex.Prediction.get_lm_usage/2`.
   """
 
   @spec get_lm_usage(t(), [PyBridge.call_option()]) ::
           {:ok, map() | nil} | {:error, PyBridge.Error.t()}
-  def get_lm_usage(ref, opts \\ []) do
-    PyBridge.method(ref, "get_lm_usage", [], [], opts)
-  end
+  defdelegate get_lm_usage(ref, opts \\ []), to: DSPex.Prediction
 
   @doc """
   Like `get_lm_usage/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec get_lm_usage!(t(), [PyBridge.call_option()]) :: map() | nil
-  def get_lm_usage!(ref, opts \\ []) do
-    case get_lm_usage(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate get_lm_usage!(ref, opts \\ []), to: DSPex.Prediction
 
   @doc """
   A copy whose input fields are `keys`; the other fields are labels.
 
-  ## Arguments
-
-  * `keys` (`list()`) - Names of the input fields.
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Returns
-
-  `{:ok, DSPex.Example.t()}`: A copy of this `Example` with the input keys set.
-
-  ## Python
-
-  ```python
-  with_inputs(*keys) -> dspy.Example
-  ```
-
-  Inherited from `DSPex.Example`.
+  Inherited from `DSPex.Example`: see `DSPex.Example.with_inputs/3`.
   """
 
   @spec with_inputs(t(), list(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  def with_inputs(ref, keys, opts \\ []) do
-    PyBridge.method(ref, "with_inputs", keys, [], opts)
-  end
+  defdelegate with_inputs(ref, keys, opts \\ []), to: DSPex.Example
 
   @doc """
   Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec with_inputs!(t(), list(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  def with_inputs!(ref, keys, opts \\ []) do
-    case with_inputs(ref, keys, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate with_inputs!(ref, keys, opts \\ []), to: DSPex.Example
 
   @doc """
   An example with the input fields only.
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Errors
-
-  Python exceptions come back as `{:error, %PyBridge.Error{type: ...}}`:
-
-  * `ValueError` - If `with_inputs` was not called on this example.
-
-  ## Python
-
-  ```python
-  inputs() -> dspy.Example
-  ```
-
-  Inherited from `DSPex.Example`.
+  Inherited from `DSPex.Example`: see `DSPex.Example.inputs/2`.
   """
 
   @spec inputs(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  def inputs(ref, opts \\ []) do
-    PyBridge.method(ref, "inputs", [], [], opts)
-  end
+  defdelegate inputs(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   Like `inputs/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec inputs!(t(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  def inputs!(ref, opts \\ []) do
-    case inputs(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate inputs!(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   An example with the label (non-input) fields only.
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  labels() -> dspy.Example
-  ```
-
-  Inherited from `DSPex.Example`.
+  Inherited from `DSPex.Example`: see `DSPex.Example.labels/2`.
   """
 
   @spec labels(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  def labels(ref, opts \\ []) do
-    PyBridge.method(ref, "labels", [], [], opts)
-  end
+  defdelegate labels(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   Like `labels/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec labels!(t(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  def labels!(ref, opts \\ []) do
-    case labels(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
-
-  @typedoc "Options of `get/3` and `get!/3`."
-  @type get_option :: {:default, term()} | PyBridge.call_option()
+  defdelegate labels!(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   The field `key`, or `default`.
 
-  ## Arguments
-
-  * `key` (`term()`) - Field name to look up.
-
-  ## Options
-
-  * `:default` (`term()`, default `None`) - Value to return when `key` is missing.
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  get(key, default=None)
-  ```
-
-  Inherited from `DSPex.Example`.
+  Inherited from `DSPex.Example`: see `DSPex.Example.get/3`.
   """
 
-  @spec get(t(), term(), [get_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
-  def get(ref, key, opts \\ []) do
-    {kwargs, opts} = Keyword.split(opts, [:default])
-    PyBridge.method(ref, "get", [key], kwargs, opts)
-  end
+  @spec get(t(), term(), [DSPex.Example.get_option()]) ::
+          {:ok, term()} | {:error, PyBridge.Error.t()}
+  defdelegate get(ref, key, opts \\ []), to: DSPex.Example
 
   @doc """
   Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec get!(t(), term(), [get_option()]) :: term()
-  def get!(ref, key, opts \\ []) do
-    case get(ref, key, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
-
-  @typedoc "Options of `keys/2` and `keys!/2`."
-  @type keys_option :: {:include_dspy, boolean()} | PyBridge.call_option()
+  @spec get!(t(), term(), [DSPex.Example.get_option()]) :: term()
+  defdelegate get!(ref, key, opts \\ []), to: DSPex.Example
 
   @doc """
   The field names (without DSPy's internal ones).
 
-  ## Options
-
-  * `:include_dspy` (`boolean()`, default `False`) - If `True`, include internal fields prefixed with `dspy_`. Normally you can ignore these.
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  keys(include_dspy=False) -> list[str]
-  ```
-
-  Inherited from `DSPex.Example`.
+  Inherited from `DSPex.Example`: see `DSPex.Example.keys/2`.
   """
 
-  @spec keys(t(), [keys_option()]) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
-  def keys(ref, opts \\ []) do
-    {kwargs, opts} = Keyword.split(opts, [:include_dspy])
-    PyBridge.method(ref, "keys", [], kwargs, opts)
-  end
+  @spec keys(t(), [DSPex.Example.keys_option()]) ::
+          {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
+  defdelegate keys(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   Like `keys/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec keys!(t(), [keys_option()]) :: [String.t()]
-  def keys!(ref, opts \\ []) do
-    case keys(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  @spec keys!(t(), [DSPex.Example.keys_option()]) :: [String.t()]
+  defdelegate keys!(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   The fields as a map; nested examples and predictions become maps too.
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  toDict() -> dict[str, Any]
-  ```
-
-  Inherited from `DSPex.Example`.
+  Inherited from `DSPex.Example`: see `DSPex.Example.to_dict/2`.
   """
 
   @spec to_dict(t(), [PyBridge.call_option()]) ::
           {:ok, %{optional(String.t()) => term()}} | {:error, PyBridge.Error.t()}
-  def to_dict(ref, opts \\ []) do
-    PyBridge.method(ref, "toDict", [], [], opts)
-  end
+  defdelegate to_dict(ref, opts \\ []), to: DSPex.Example
 
   @doc """
   Like `to_dict/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec to_dict!(t(), [PyBridge.call_option()]) :: %{optional(String.t()) => term()}
-  def to_dict!(ref, opts \\ []) do
-    case to_dict(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate to_dict!(ref, opts \\ []), to: DSPex.Example
 end

@@ -65,343 +65,150 @@ defmodule DSPex.ReAct do
     end
   end
 
-  @typedoc "Options of `call/2` and `call!/2`."
-  @type call_option :: PyBridge.call_option() | {atom(), term()}
-
   @doc """
   Runs the program on its input fields, given as keywords; returns a
   `dspy.Prediction` handle (`DSPex.Prediction.to_dict/2` makes it a map).
 
-  ## Options
-
-  * any other keyword is passed to Python as a keyword argument
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  __call__(**kwargs) -> dspy.Prediction
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.call/2`.
   """
 
-  @spec call(t(), [call_option()]) :: {:ok, DSPex.Prediction.t()} | {:error, PyBridge.Error.t()}
-  def call(ref, opts \\ []) do
-    {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
-    PyBridge.method(ref, "__call__", [], kwargs, opts)
-  end
+  @spec call(t(), [DSPex.Module.call_option()]) ::
+          {:ok, DSPex.Prediction.t()} | {:error, PyBridge.Error.t()}
+  defdelegate call(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec call!(t(), [call_option()]) :: DSPex.Prediction.t()
-  def call!(ref, opts \\ []) do
-    case call(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  @spec call!(t(), [DSPex.Module.call_option()]) :: DSPex.Prediction.t()
+  defdelegate call!(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Makes every predictor of the program use `lm` instead of the configured one.
 
-  ## Arguments
-
-  * `lm` (`DSPex.LM.t()`) - The language model instance to use for all predictors.
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  set_lm(lm: dspy.LM) -> None
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.set_lm/3`.
   """
 
   @spec set_lm(t(), DSPex.LM.t(), [PyBridge.call_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  def set_lm(ref, lm, opts \\ []) do
-    PyBridge.method(ref, "set_lm", [lm], [], opts)
-  end
+  defdelegate set_lm(ref, lm, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `set_lm/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec set_lm!(t(), DSPex.LM.t(), [PyBridge.call_option()]) :: nil
-  def set_lm!(ref, lm, opts \\ []) do
-    case set_lm(ref, lm, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate set_lm!(ref, lm, opts \\ []), to: DSPex.Module
 
   @doc """
   The LM every predictor of the program uses (an error if they differ).
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Returns
-
-  `{:ok, DSPex.LM.t()}`: The language model instance used by this module's predictors.
-
-  ## Errors
-
-  Python exceptions come back as `{:error, %PyBridge.Error{type: ...}}`:
-
-  * `ValueError` - If multiple different language models are being used by the predictors in this module.
-
-  ## Python
-
-  ```python
-  get_lm() -> dspy.LM
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.get_lm/2`.
   """
 
   @spec get_lm(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.LM.t()} | {:error, PyBridge.Error.t()}
-  def get_lm(ref, opts \\ []) do
-    PyBridge.method(ref, "get_lm", [], [], opts)
-  end
+  defdelegate get_lm(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `get_lm/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec get_lm!(t(), [PyBridge.call_option()]) :: DSPex.LM.t()
-  def get_lm!(ref, opts \\ []) do
-    case get_lm(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate get_lm!(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   `{name, predictor}` for every `dspy.Predict` inside the program.
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Returns
-
-  `{:ok, [{String.t(), DSPex.Predict.t()}]}`: A list of (name, predictor) tuples
-  where name is the attribute path and predictor is the
-  Predict instance.
-
-  ## Python
-
-  ```python
-  named_predictors() -> list[tuple[str, dspy.Predict]]
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.named_predictors/2`.
   """
 
   @spec named_predictors(t(), [PyBridge.call_option()]) ::
           {:ok, [{String.t(), DSPex.Predict.t()}]} | {:error, PyBridge.Error.t()}
-  def named_predictors(ref, opts \\ []) do
-    PyBridge.method(ref, "named_predictors", [], [], opts)
-  end
+  defdelegate named_predictors(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `named_predictors/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec named_predictors!(t(), [PyBridge.call_option()]) :: [{String.t(), DSPex.Predict.t()}]
-  def named_predictors!(ref, opts \\ []) do
-    case named_predictors(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate named_predictors!(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   A deep copy of the program.
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  deepcopy() -> dspy.Module
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.deepcopy/2`.
   """
 
   @spec deepcopy(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Module.t()} | {:error, PyBridge.Error.t()}
-  def deepcopy(ref, opts \\ []) do
-    PyBridge.method(ref, "deepcopy", [], [], opts)
-  end
+  defdelegate deepcopy(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `deepcopy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec deepcopy!(t(), [PyBridge.call_option()]) :: DSPex.Module.t()
-  def deepcopy!(ref, opts \\ []) do
-    case deepcopy(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate deepcopy!(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   A deep copy with every predictor reset (no demos, no LM).
 
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  reset_copy() -> dspy.Module
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.reset_copy/2`.
   """
 
   @spec reset_copy(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Module.t()} | {:error, PyBridge.Error.t()}
-  def reset_copy(ref, opts \\ []) do
-    PyBridge.method(ref, "reset_copy", [], [], opts)
-  end
+  defdelegate reset_copy(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `reset_copy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec reset_copy!(t(), [PyBridge.call_option()]) :: DSPex.Module.t()
-  def reset_copy!(ref, opts \\ []) do
-    case reset_copy(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
-
-  @typedoc "Options of `save/3` and `save!/3`."
-  @type save_option :: {:save_program, boolean()} | PyBridge.call_option()
+  defdelegate reset_copy!(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Saves the program's state (demos, instructions, …) as JSON (a `.json`
   path) or pickle (`.pkl`); `save_program: true` saves the whole
   program to a directory with cloudpickle.
 
-  ## Arguments
-
-  * `path` (`String.t()`) - Path to the saved state file, which should be a .json or .pkl file when `save_program=False`, and a directory when `save_program=True`.
-
-  ## Options
-
-  * `:save_program` (`boolean()`, default `False`) - If True, save the whole module to a directory via cloudpickle, otherwise only save the state.
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  save(path: str, save_program: bool = False) -> None
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.save/3`.
   """
 
-  @spec save(t(), String.t(), [save_option()]) :: {:ok, nil} | {:error, PyBridge.Error.t()}
-  def save(ref, path, opts \\ []) do
-    {kwargs, opts} = Keyword.split(opts, [:save_program])
-    PyBridge.method(ref, "save", [path], kwargs, opts)
-  end
+  @spec save(t(), String.t(), [DSPex.Module.save_option()]) ::
+          {:ok, nil} | {:error, PyBridge.Error.t()}
+  defdelegate save(ref, path, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `save/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec save!(t(), String.t(), [save_option()]) :: nil
-  def save!(ref, path, opts \\ []) do
-    case save(ref, path, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  @spec save!(t(), String.t(), [DSPex.Module.save_option()]) :: nil
+  defdelegate save!(ref, path, opts \\ []), to: DSPex.Module
 
   @doc """
   Loads state saved by `save/3` into this program.
 
-  ## Arguments
-
-  * `path` (`String.t()`) - Path to the saved state file, which should be a .json or a .pkl file
-
-  ## Options
-
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  load(path: str) -> None
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.load/3`.
   """
 
   @spec load(t(), String.t(), [PyBridge.call_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  def load(ref, path, opts \\ []) do
-    PyBridge.method(ref, "load", [path], [], opts)
-  end
+  defdelegate load(ref, path, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `load/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec load!(t(), String.t(), [PyBridge.call_option()]) :: nil
-  def load!(ref, path, opts \\ []) do
-    case load(ref, path, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
-
-  @typedoc "Options of `dump_state/2` and `dump_state!/2`."
-  @type dump_state_option :: {:json_mode, boolean()} | PyBridge.call_option()
+  defdelegate load!(ref, path, opts \\ []), to: DSPex.Module
 
   @doc """
   The program's state as a map (for each predictor its demos, instructions and fields).
 
-  ## Options
-
-  * `:json_mode` (`boolean()`, default `True`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  dump_state(json_mode=True) -> dict
-  ```
-
-  Inherited from `DSPex.Module`.
+  Inherited from `DSPex.Module`: see `DSPex.Module.dump_state/2`.
   """
 
-  @spec dump_state(t(), [dump_state_option()]) :: {:ok, map()} | {:error, PyBridge.Error.t()}
-  def dump_state(ref, opts \\ []) do
-    {kwargs, opts} = Keyword.split(opts, [:json_mode])
-    PyBridge.method(ref, "dump_state", [], kwargs, opts)
-  end
+  @spec dump_state(t(), [DSPex.Module.dump_state_option()]) ::
+          {:ok, map()} | {:error, PyBridge.Error.t()}
+  defdelegate dump_state(ref, opts \\ []), to: DSPex.Module
 
   @doc """
   Like `dump_state/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec dump_state!(t(), [dump_state_option()]) :: map()
-  def dump_state!(ref, opts \\ []) do
-    case dump_state(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  @spec dump_state!(t(), [DSPex.Module.dump_state_option()]) :: map()
+  defdelegate dump_state!(ref, opts \\ []), to: DSPex.Module
 end

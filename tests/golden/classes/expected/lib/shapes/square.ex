@@ -220,79 +220,30 @@ defmodule Shapes.Square do
     end
   end
 
-  @typedoc "Options of `describe/2` and `describe!/2`."
-  @type describe_option :: {:verbose, boolean()} | PyBridge.call_option()
-
   @doc """
   A sentence about the shape.
 
-  ## Options
-
-  * `:verbose` (`boolean()`, default `False`) - also give the area.
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Python
-
-  ```python
-  describe(*, verbose: bool = False) -> str
-  ```
-
-  Inherited from `Shapes.Shape`.
+  Inherited from `Shapes.Shape`: see `Shapes.Shape.describe/2`.
   """
 
-  @spec describe(t(), [describe_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  def describe(ref, opts \\ []) do
-    {kwargs, opts} = Keyword.split(opts, [:verbose])
-
-    PyBridge.Telemetry.span(
-      [:shapes],
-      %{python: "shapes.Square.describe", module: __MODULE__, function: :describe},
-      fn ->
-        PyBridge.method(ref, "describe", [], kwargs, opts)
-      end
-    )
-  end
+  @spec describe(t(), [Shapes.Shape.describe_option()]) ::
+          {:ok, String.t()} | {:error, PyBridge.Error.t()}
+  defdelegate describe(ref, opts \\ []), to: Shapes.Shape
 
   @doc """
   Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec describe!(t(), [describe_option()]) :: String.t()
-  def describe!(ref, opts \\ []) do
-    case describe(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
-
-  @typedoc "Options of `slow_area/2`."
-  @type slow_area_option :: {:delay, number()} | PyBridge.call_option()
+  @spec describe!(t(), [Shapes.Shape.describe_option()]) :: String.t()
+  defdelegate describe!(ref, opts \\ []), to: Shapes.Shape
 
   @doc """
   The area, after sleeping `delay` seconds on the event loop.
 
-  ## Options
-
-  * `:delay` (`number()`, default `0.01`)
-  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
-
-  ## Returns
-
-  A `Task`; `Task.await/2` gives `{:ok, number()}` or `{:error, %PyBridge.Error{}}`.
-
-  ## Python
-
-  ```python
-  slow_area(delay: float = 0.01) -> float
-  ```
-
-  Inherited from `Shapes.Shape`.
+  Inherited from `Shapes.Shape`: see `Shapes.Shape.slow_area/2`.
   """
 
-  @spec slow_area(t(), [slow_area_option()]) :: Task.t()
-  def slow_area(ref, opts \\ []) do
-    {kwargs, opts} = Keyword.split(opts, [:delay])
-    PyBridge.method(ref, "slow_area", [], kwargs, Keyword.put(opts, :async, true))
-  end
+  @spec slow_area(t(), [Shapes.Shape.slow_area_option()]) :: Task.t()
+  defdelegate slow_area(ref, opts \\ []), to: Shapes.Shape
 
   @doc """
   A default instance of the class.
@@ -374,107 +325,46 @@ defmodule Shapes.Square do
   @doc """
   The shape's name.
 
-  Reads the Python attribute `name`.
-
-  ## Python
-
-  ```python
-  name: str
-  ```
-
-  Inherited from `Shapes.Shape`.
+  Inherited from `Shapes.Shape`: see `Shapes.Shape.name/2`.
   """
 
   @spec name(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  def name(ref, opts \\ []) do
-    PyBridge.Telemetry.span(
-      [:shapes],
-      %{python: "shapes.Square.name", module: __MODULE__, function: :name},
-      fn ->
-        PyBridge.attr(ref, "name", opts)
-      end
-    )
-  end
+  defdelegate name(ref, opts \\ []), to: Shapes.Shape
 
   @doc """
   Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec name!(t(), [PyBridge.call_option()]) :: String.t()
-  def name!(ref, opts \\ []) do
-    case name(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate name!(ref, opts \\ []), to: Shapes.Shape
 
   @doc """
   Sets the Python attribute `name`.
 
-  ## Python
-
-  ```python
-  name = value
-  ```
-
-  Inherited from `Shapes.Shape`.
+  Inherited from `Shapes.Shape`: see `Shapes.Shape.set_name/3`.
   """
 
   @spec set_name(t(), String.t(), [PyBridge.call_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  def set_name(ref, value, opts \\ []) do
-    PyBridge.Telemetry.span(
-      [:shapes],
-      %{python: "shapes.Square.name", module: __MODULE__, function: :set_name},
-      fn ->
-        PyBridge.set_attr(ref, "name", value, opts)
-      end
-    )
-  end
+  defdelegate set_name(ref, value, opts \\ []), to: Shapes.Shape
 
   @doc """
   Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec set_name!(t(), String.t(), [PyBridge.call_option()]) :: nil
-  def set_name!(ref, value, opts \\ []) do
-    case set_name(ref, value, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate set_name!(ref, value, opts \\ []), to: Shapes.Shape
 
   @doc """
   The lowercase class name.
 
-  Reads the Python attribute `kind`.
-
-  ## Python
-
-  ```python
-  kind: str
-  ```
-
-  Inherited from `Shapes.Shape`.
+  Inherited from `Shapes.Shape`: see `Shapes.Shape.kind/2`.
   """
 
   @spec kind(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  def kind(ref, opts \\ []) do
-    PyBridge.Telemetry.span(
-      [:shapes],
-      %{python: "shapes.Square.kind", module: __MODULE__, function: :kind},
-      fn ->
-        PyBridge.attr(ref, "kind", opts)
-      end
-    )
-  end
+  defdelegate kind(ref, opts \\ []), to: Shapes.Shape
 
   @doc """
   Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec kind!(t(), [PyBridge.call_option()]) :: String.t()
-  def kind!(ref, opts \\ []) do
-    case kind(ref, opts) do
-      {:ok, value} -> value
-      {:error, error} -> raise error
-    end
-  end
+  defdelegate kind!(ref, opts \\ []), to: Shapes.Shape
 end
