@@ -15,6 +15,16 @@ defmodule PyBridgeTest do
   @support "pybridge_test_support"
 
   describe "call/4" do
+    test "a reply that cannot be decoded safely is an error at once, not a timeout" do
+      name = "pybridge_unknown_#{System.unique_integer([:positive])}"
+
+      assert {:error, %Error{type: "pybridge.CodecError", message: message}} =
+               PyBridge.call("#{@support}.fresh_atom", [name], [], timeout: 60_000)
+
+      assert message =~ "holds an atom this node does not know"
+      assert PyBridge.call("math.sqrt", [4.0]) == {:ok, 2.0}
+    end
+
     test "calls a function by dotted path with args and kwargs" do
       assert PyBridge.call("builtins.round", [2.675], ndigits: 1) == {:ok, 2.7}
       assert PyBridge.call("builtins.max", [[3, 9, 4]]) == {:ok, 9}
@@ -290,6 +300,24 @@ defmodule PyBridgeTest do
       assert_raise Error, ~r/ModuleNotFoundError/, fn ->
         PyBridge.stream("nope.gen") |> Enum.to_list()
       end
+    end
+
+    test "a chunk that cannot be decoded safely ends the stream with an error and closes the generator" do
+      PyBridge.with_session(fn session ->
+        key = "atom#{System.unique_integer([:positive])}"
+        stream = PyBridge.stream("#{@support}.atom_after", [key, 2], [], session: session)
+
+        assert_raise Error, ~r/CodecError: .*cannot be decoded safely/, fn ->
+          Enum.to_list(stream)
+        end
+
+        eventually(fn ->
+          PyBridge.call!("#{@support}.events", [key], [], session: session) == [
+            "started",
+            "finally"
+          ]
+        end)
+      end)
     end
 
     test "validates its options" do

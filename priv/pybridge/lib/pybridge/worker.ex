@@ -169,12 +169,7 @@ defmodule PyBridge.Worker do
         handle_frame(term, state)
 
       :error ->
-        Logger.error(
-          "PyBridge: undecodable frame from Python worker #{state.info[:pid]} " <>
-            "(#{byte_size(frame)} bytes, first bytes #{inspect(binary_part(frame, 0, min(byte_size(frame), 32)))})"
-        )
-
-        {:noreply, state}
+        undecodable(frame, state)
     end
   end
 
@@ -264,6 +259,46 @@ defmodule PyBridge.Worker do
   rescue
     ArgumentError -> :error
   end
+
+  # `binary_to_term(frame, [:safe])` refuses a reply that holds an atom this
+  # node has never seen (Python code can make atoms). The request is still
+  # named in the frame's head: it gets an error instead of waiting for its
+  # timeout, and a stream is cancelled.
+  defp undecodable(frame, state) do
+    case reply_head(frame) do
+      {tag, id} when tag in ["ok", "error", "chunk"] ->
+        if tag == "chunk", do: send_frame(state, {:cancel, id})
+
+        error = %{
+          type: "pybridge.CodecError",
+          message:
+            "the Python worker's reply (#{byte_size(frame)} bytes) cannot be decoded safely: " <>
+              "it holds an atom this node does not know (make it a string in Python)"
+        }
+
+        {:noreply, finish(state, id, {:error, error})}
+
+      _ ->
+        Logger.error(
+          "PyBridge: undecodable frame from Python worker #{state.info[:pid]} " <>
+            "(#{byte_size(frame)} bytes, first bytes #{inspect(binary_part(frame, 0, min(byte_size(frame), 32)))})"
+        )
+
+        {:noreply, state}
+    end
+  end
+
+  # `{tag, id, _}` with a UTF-8 atom tag and an integer id, as the worker encodes them.
+  defp reply_head(<<131, 104, 3, 119, size, tag::binary-size(size), rest::binary>>) do
+    case rest do
+      <<97, id, _::binary>> -> {tag, id}
+      <<98, id::signed-32, _::binary>> -> {tag, id}
+      <<110, n, 0, id::little-unsigned-size(n)-unit(8), _::binary>> -> {tag, id}
+      _ -> :error
+    end
+  end
+
+  defp reply_head(_frame), do: :error
 
   defp handle_frame({tag, id, result}, %{phase: :imports} = state)
        when tag in [:ok, :error] and is_map_key(state.imports, id) do

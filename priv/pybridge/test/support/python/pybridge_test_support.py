@@ -60,6 +60,24 @@ class Box:
             yield item * factor
 
 
+def fresh_atom(name: str) -> Any:
+    """An atom the BEAM has never seen: its reply fails ``binary_to_term(.., [:safe])``."""
+    from pybridge_port.types import Atom
+
+    return Atom(name)
+
+
+def atom_after(key: str, n: int) -> Iterator[Any]:
+    """``n`` integers, then an unknown atom; its ``finally`` records when it is closed."""
+    record(key, "started")
+    try:
+        yield from range(n)
+        yield fresh_atom(f"pybridge_unknown_{key}")
+        yield from range(n, 1000)
+    finally:
+        record(key, "finally")
+
+
 def apply(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fun(*args, **kwargs)
 
