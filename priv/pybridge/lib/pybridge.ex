@@ -493,13 +493,12 @@ defmodule PyBridge do
 
   defp request(opts, ref, build) do
     options!(opts, @call_opts)
-    # The handles belong to the caller even when a Task does the work.
-    owner = Client.owner()
+    # Routed and registered here, so the handles belong to the caller (which
+    # the worker monitors once, not once per Task) even when a Task does the work.
+    prepared = Client.prepare(opts, ref, Client.owner())
 
     run = fn ->
-      with {:ok, prepared} <- Client.prepare(opts, ref, owner) do
-        Client.execute(prepared, build)
-      end
+      with {:ok, prepared} <- prepared, do: Client.execute(prepared, build)
     end
 
     if opts[:async], do: Task.async(run), else: run.()
