@@ -144,7 +144,9 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any], png_name: str)
     add(f"# PyBridge benchmarks — {meta['date']}")
     add("")
     add(f"Command: `{meta['command']}`. Machine: {meta['machine']}. Load average at start: {meta['load']}.")
-    add(f"Each measurement ran in {meta['rounds']} rounds, the paths interleaved (order reversed every other round); figures are means over rounds; ratios are the median of the per-round ratios, with the largest deviation of a round from that median in parentheses. Samples per path and operation are in the last column of each table.")
+    runs = meta.get("runs") or []
+    rounds = f"{len(runs)} runs of {meta['rounds']} rounds" if len(runs) > 1 else f"{meta['rounds']} rounds"
+    add(f"Each measurement ran in {rounds}, the paths interleaved (order reversed every other round); figures are means over all rounds; ratios are the median of the per-round ratios, with the largest deviation of a round from that median in parentheses. Samples per path and operation are in the last column of each table.")
     add("")
     add(f"![chart]({png_name})")
     add("")
@@ -214,6 +216,8 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any], png_name: str)
     ]:
         add(f"| {label} | {_us(results.mean(side, 'maps_10k', path, 'p50_us'))} / {_us(results.mean(side, 'maps_10k', path, 'p99_us'))} | {results.n(side, 'maps_10k', path)} |")
     add("")
+    if len(meta.get("runs") or []) > 1:
+        lines.extend(_stability_section(meta["runs"]))
     add("## What each path encodes")
     add("")
     add(ENCODINGS)
@@ -320,16 +324,39 @@ def headline_ratios(results: Results) -> dict[str, float | None]:
     return out
 
 
-def compare(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> str:
-    """How much each headline ratio moved between two runs (records of ``--records``)."""
+def stability(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[tuple[str, float, float, float]]:
+    """Each headline ratio in two runs and how much it moved: |a - b| / mean(a, b)."""
     a, b = headline_ratios(Results(first)), headline_ratios(Results(second))
-    lines = [f"{'ratio':52} {'run 1':>8} {'run 2':>8} {'change':>7}"]
+    rows = []
     for name, x in a.items():
         y = b.get(name)
         if x and y:
-            change = abs(x - y) / ((x + y) / 2)
-            lines.append(f"{name:52} {x:8.2f} {y:8.2f} {change:6.0%}{'  > 10%' if change > 0.10 else ''}")
+            rows.append((name, x, y, abs(x - y) / ((x + y) / 2)))
+    return rows
+
+
+def compare(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> str:
+    """``stability`` as text (records of ``--records``)."""
+    lines = [f"{'ratio':52} {'run 1':>8} {'run 2':>8} {'change':>7}"]
+    for name, x, y, change in stability(first, second):
+        lines.append(f"{name:52} {x:8.2f} {y:8.2f} {change:6.0%}{'  > 10%' if change > 0.10 else ''}")
     return "\n".join(lines)
+
+
+def _stability_section(runs: list[list[dict[str, Any]]]) -> list[str]:
+    rows = stability(runs[0], runs[1])
+    steady = sum(change <= 0.10 for *_, change in rows)
+    lines = [
+        "## Stability: run 1 against run 2",
+        "",
+        f"{steady} of {len(rows)} headline ratios moved by 10% or less between the two runs (change = |run 1 − run 2| ÷ their mean).",
+        "",
+        "| ratio | run 1 | run 2 | change |",
+        "|---|---|---|---|",
+    ]
+    for name, x, y, change in rows:
+        lines.append(f"| {name} | {x:.2f} | {y:.2f} | {'**' if change > 0.10 else ''}{change:.0%}{'**' if change > 0.10 else ''} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

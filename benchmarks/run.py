@@ -5,8 +5,10 @@ the gRPC stubs with grpcio-tools, the wrapper with elixir_gen, the Elixir
 side with Mix), measures from Elixir and then from Python, one after the
 other so that they do not share the two cores, and writes
 ``DIR/<date>.md`` and ``DIR/<date>.png`` (default DIR: benchmarks/results),
-then prints the summary table. ``--quick`` takes tiny sample counts: a smoke
-test, not a measurement.
+then prints the summary table. A full run measures everything twice
+(``--runs``) and the report says how far each headline ratio moved between
+the two. ``--quick`` takes tiny sample counts: a smoke test, not a
+measurement.
 """
 
 from __future__ import annotations
@@ -119,11 +121,30 @@ def machine(elixir_system: dict) -> str:
     )
 
 
+def measure(args: argparse.Namespace, python: str, build_dir: Path, echo: Path, generated: Path, settings: dict, run: int) -> tuple[list[dict], dict]:
+    """One whole run: its records, and what the Elixir side says of the system."""
+    # A full run measures one side after the other so that they never share
+    # the two cores; --quick (numbers that mean nothing) runs both at once.
+    prefix = f"run {run + 1} of {args.runs}: " if args.runs > 1 else ""
+    log(prefix + "measuring from Elixir (floor, PyBridge, wrapper)")
+    elixir = ElixirRun(python, build_dir, echo, generated, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"])
+    if not args.quick:
+        elixir_records, elixir_system = elixir.results()
+    log(prefix + "measuring from Python (ETF port, gRPC, msgpack)")
+    python_records = pyclient.run(
+        python, build_dir, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"], log=lambda m: None
+    )
+    if args.quick:
+        elixir_records, elixir_system = elixir.results()
+    return elixir_records + python_records, elixir_system
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sample counts (a smoke test; the numbers mean nothing)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for <date>.md and <date>.png (default: benchmarks/results)")
     parser.add_argument("--rounds", type=int, help="rounds per measurement (default 4, 2 with --quick); ratios are the median over rounds")
+    parser.add_argument("--runs", type=int, help="whole runs, compared in the report (default 2, 1 with --quick); figures pool every round of every run")
     parser.add_argument("--scale", type=float, help="multiply every sample count by this (default 1, or 0.002 with --quick)")
     parser.add_argument("--build", type=Path, default=HERE / ".build", help="build cache (default: benchmarks/.build)")
     parser.add_argument("--python", default=sys.executable, help="the Python that runs the workers (default: this one)")
@@ -134,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(QUICK if args.quick else FULL)
     if args.rounds is None:
         args.rounds = 2 if args.quick else 4
+    if args.runs is None:
+        args.runs = 1 if args.quick else 2
     if args.scale is not None:
         settings["scale"] = args.scale
     build_dir = args.build.resolve()
@@ -149,28 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     compile_proto(build_dir)
     generated = args.wrapper.resolve() if args.wrapper else generate_wrapper(python, build_dir)
 
-    # A full run measures one side after the other so that they never share
-    # the two cores; --quick (numbers that mean nothing) runs both at once.
-    log("measuring from Elixir (floor, PyBridge, wrapper)")
-    elixir = ElixirRun(python, build_dir, echo, generated, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"])
-    if not args.quick:
-        elixir_records, elixir_system = elixir.results()
-    log("measuring from Python (ETF port, gRPC, msgpack)")
-    python_records = pyclient.run(
-        python, build_dir, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"], log=lambda m: None
-    )
-    if args.quick:
-        elixir_records, elixir_system = elixir.results()
-    records = elixir_records + python_records
+    runs = [measure(args, python, build_dir, echo, generated, settings, run) for run in range(args.runs)]
+    elixir_system = runs[0][1]
+    # Every round of every run, numbered on: figures and ratios pool them all.
+    records = [dict(record, round=record["round"] + run * args.rounds) for run, (run_records, _) in enumerate(runs) for record in run_records]
     if args.records:
         args.records.write_text(json.dumps(records, indent=1))
 
     meta = {
         "date": datetime.date.today().isoformat(),
-        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 4) else ""),
+        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 4) else "") + (f" --runs {args.runs}" if args.runs != (1 if args.quick else 2) else ""),
         "machine": machine(elixir_system),
         "load": load,
         "rounds": args.rounds,
+        "runs": [run_records for run_records, _ in runs],
     }
     md_path, png_path = report.write(records, meta, args.out)
     print(report.summary_text(records))

@@ -44,7 +44,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], str
     records = out / "records.json"
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out), "--records", str(records)],
+            [sys.executable, "-m", "benchmarks.run", "--quick", "--runs", "2", "--out", str(out), "--records", str(records)],
             cwd=ROOT,
             env={**os.environ, "PYBRIDGE_PYTHON": sys.executable},
             stdout=subprocess.PIPE,
@@ -53,9 +53,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], str
             timeout=300,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`python -m benchmarks.run --quick` did not finish in 300 s:\n{exc.stdout}", pytrace=False)
+        pytest.fail(f"`python -m benchmarks.run --quick --runs 2` did not finish in 300 s:\n{exc.stdout}", pytrace=False)
     if result.returncode != 0:
-        pytest.fail(f"`python -m benchmarks.run --quick` exited with {result.returncode}:\n{result.stdout}", pytrace=False)
+        pytest.fail(f"`python -m benchmarks.run --quick --runs 2` exited with {result.returncode}:\n{result.stdout}", pytrace=False)
     return out, json.loads(records.read_text()), result.stdout
 
 
@@ -66,7 +66,7 @@ def test_writes_report_and_chart(run: tuple[Path, list[dict], str]) -> None:
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart.stem == report.stem
     text = report.read_text()
-    for heading in ("## Targets", "## From Elixir", "## Transport, like for like", "## Throughput", "msgpack"):
+    for heading in ("## Targets", "## From Elixir", "## Transport, like for like", "## Throughput", "msgpack", "## Stability: run 1 against run 2"):
         assert heading in text
     assert f"![chart]({chart.name})" in text
     assert "PyB÷floor" in stdout and "gRPC÷ETF" in stdout  # the printed summary table
@@ -79,7 +79,7 @@ def test_every_path_of_every_operation_has_numbers(run: tuple[Path, list[dict], 
     expected += [("python", op, path) for op in OPS + THROUGHPUT for path in PYTHON_PATHS]
     expected += [("python", "maps_10k", "msgpack"), ("python", "maps_10k", "etf_codec")]
     rounds = {r["round"] for r in records}
-    assert rounds == {1, 2}
+    assert rounds == {1, 2, 3, 4}  # two runs of two rounds
     missing = [key for key in expected for round_ in rounds if key + (round_,) not in seen]
     assert not missing, f"no record for {missing}"
     for key in expected:
