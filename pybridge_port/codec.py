@@ -34,7 +34,9 @@ pure Python), :class:`Decoder` and :class:`Encoder` run their loops in C with
 exactly the semantics of the Python code below, which stays the reference:
 the same values, hook calls, limits, exceptions and tails. Rare tags (funs,
 pids, references, ports, bit binaries, improper lists, ...) and every hook,
-override and ``default`` are still Python functions, called from C.
+override and ``default`` are still Python functions, called from C; the
+built-in binary hook :func:`text_or_bytes` and the test that picks the maps
+for a ``struct_hook`` are made in C.
 :data:`ACCELERATED` says which one is in use; setting the environment
 variable ``PYBRIDGE_PURE_CODEC=1`` (any value but empty or ``0``) before
 the import forces pure Python.
@@ -90,6 +92,7 @@ __all__ = [
     "IncompleteData",
     "decode",
     "encode",
+    "text_or_bytes",
 ]
 
 # -- Tags, named as in the ETF specification (erts/doc/src/erl_ext_dist.xml) --
@@ -460,10 +463,26 @@ _BASE_LEAVES: dict[int, _LeafFn] = {
 }
 
 _SPECIAL_ATOMS: dict[str, Any] = {"nil": None, "true": True, "false": False}
+_STRUCT_NAME = b"__struct__"
+
+
+def text_or_bytes(data: bytes) -> str | bytes:
+    """``data`` as a ``str`` if it is valid UTF-8, else unchanged: Elixir strings are UTF-8 binaries.
+
+    Meant as a :class:`Decoder`'s ``binary_hook``: the decoder recognises
+    this very function and applies it inline, in C as in pure Python, without
+    a Python call per binary (a function call per string was most of the
+    cost of a decode).
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
 
 # Tags that Decoder._decode_term always reads itself (no leaf function),
 # besides SMALL_ATOM_UTF8_EXT and ATOM_EXT (see Decoder._atom_leaves) and
-# BINARY_EXT when there is no binary hook.
+# BINARY_EXT when there is no binary hook (or the built-in text_or_bytes).
 _INLINE_TAGS = (SMALL_INTEGER_EXT, INTEGER_EXT, NEW_FLOAT_EXT, NIL_EXT, MAP_EXT, SMALL_TUPLE_EXT, LIST_EXT, LARGE_TUPLE_EXT)
 
 # Container kinds on the decoder's stack; 0 is the top level.
@@ -526,7 +545,20 @@ class Decoder:
       the hook must be pure (the same name must always give the same value).
     - ``binary_hook(data: bytes)``: called for every binary (``BINARY_EXT``,
       or ``BIT_BINARY_EXT`` with all 8 bits of the last byte used).
+      ``binary_hook=text_or_bytes`` is built in: each binary becomes a
+      ``str`` if it is valid UTF-8 and stays ``bytes`` otherwise, with no
+      Python call per binary.
     - ``map_hook(d: dict)``: called with every decoded map.
+    - ``struct_hook(d: dict)``: like ``map_hook`` (which it excludes), but
+      called only with the maps that are Elixir structs, so that the others
+      cost no Python call (the test is made in C when accelerated). A struct
+      is a map with a key equal to what this decoder makes of the atom
+      ``__struct__``: ``atom_hook("__struct__")``, or ``Atom("__struct__")``
+      without an atom hook. The decoded keys are compared, as
+      ``key in d`` would: if the atom hook turns names into ``str`` and
+      binaries are text, a binary key ``"__struct__"`` matches too. The atom
+      hook is called for ``__struct__`` when the decoder is built (the value
+      is then cached like any atom's) and must give a hashable value.
     - ``fun_hook(f: Fun | Export)``: called with every fun.
 
     Limits (each gives a :class:`CodecError`): ``max_depth`` nested
@@ -544,6 +576,7 @@ class Decoder:
         "_finishers",
         "_atom_caches",
         "_make_atom",
+        "_text_binaries",
         "_max_depth",
         "_max_decompressed_size",
         "_max_bignum_bytes",
@@ -558,11 +591,14 @@ class Decoder:
         atom_hook: Callable[[str], Any] | None = None,
         binary_hook: Callable[[bytes], Any] | None = None,
         map_hook: Callable[[dict[Any, Any]], Any] | None = None,
+        struct_hook: Callable[[dict[Any, Any]], Any] | None = None,
         fun_hook: Callable[[Fun | Export], Any] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
         max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
         max_bignum_bytes: int = DEFAULT_MAX_BIGNUM_BYTES,
     ) -> None:
+        if map_hook is not None and struct_hook is not None:
+            raise TypeError("give map_hook or struct_hook, not both: each map goes to one hook")
         for name, limit in (
             ("max_depth", max_depth),
             ("max_decompressed_size", max_decompressed_size),
@@ -579,8 +615,9 @@ class Decoder:
         utf8_atoms, latin1_atoms = self._atom_caches
         leaves[SMALL_BIG_EXT] = self._big_leaf(SMALL_BIG_EXT)
         leaves[LARGE_BIG_EXT] = self._big_leaf(LARGE_BIG_EXT)
-        # Without a hook, _decode_term reads binaries itself.
-        leaves[BINARY_EXT] = None if binary_hook is None else _hooked_binary(binary_hook)
+        # Without a hook, or with the built-in text_or_bytes, _decode_term reads binaries itself.
+        self._text_binaries = binary_hook is text_or_bytes
+        leaves[BINARY_EXT] = None if binary_hook is None or self._text_binaries else _hooked_binary(binary_hook)
         leaves[BIT_BINARY_EXT] = _bit_binary_leaf(binary_hook)
         if fun_hook is not None:
             for tag in (NEW_FUN_EXT, EXPORT_EXT, FUN_EXT):
@@ -593,18 +630,44 @@ class Decoder:
         self._leaves = table
 
         finish_map: Callable[[list[Any]], Any] = _finish_map
+        struct_key: Any = None
         if map_hook is not None:
             hook = map_hook
 
             def finish_map(items: list[Any]) -> Any:
                 return hook(_finish_map(items))
 
+        elif struct_hook is not None:
+            hook = struct_hook
+            struct_key = _new_atom(utf8_atoms, _STRUCT_NAME, SMALL_ATOM_UTF8_EXT, 0, self._make_atom)
+            latin1_atoms[_STRUCT_NAME] = struct_key  # the same name in both encodings: one hook call
+            try:
+                hash(struct_key)
+            except TypeError:
+                raise TypeError(
+                    f"struct_hook needs a hashable value for the atom __struct__, got {struct_key!r:.60}"
+                ) from None
+
+            def finish_map(items: list[Any]) -> Any:
+                result = _finish_map(items)
+                return hook(result) if struct_key in result else result
+
         self._finishers: tuple[Any, ...] = (None, tuple, finish_map, _finish_list)
         # The C loop reads the same tables and caches, so the two never disagree.
         self._core: Any = None
         if _accelerator is not None:
             self._core = _accelerator.DecoderCore(
-                table, utf8_atoms, latin1_atoms, self._make_atom, binary_hook, map_hook, max_depth, max_bignum_bytes
+                table,
+                utf8_atoms,
+                latin1_atoms,
+                self._make_atom,
+                None if self._text_binaries else binary_hook,
+                self._text_binaries,
+                map_hook if struct_hook is None else struct_hook,
+                struct_hook is not None,
+                struct_key,
+                max_depth,
+                max_bignum_bytes,
             )
 
     def _atom_leaves(self, hook: Callable[[str], Any] | None) -> dict[int, _LeafFn | None]:
@@ -716,6 +779,7 @@ class Decoder:
         max_depth = self._max_depth
         utf8_atoms, latin1_atoms = self._atom_caches
         make_atom = self._make_atom
+        text = self._text_binaries
         u32 = _U32
         u16 = _U16
         size = len(data)
@@ -742,6 +806,11 @@ class Decoder:
                     if end > size:
                         raise _short(tag, pos, data)
                     value = data[first:end]
+                    if text:  # text_or_bytes, inlined
+                        try:
+                            value = value.decode("utf-8")
+                        except UnicodeDecodeError:
+                            pass
                     pos = end
                 elif tag == SMALL_ATOM_UTF8_EXT or tag == ATOM_EXT:
                     if tag == ATOM_EXT:

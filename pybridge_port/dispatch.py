@@ -143,12 +143,11 @@ class Dispatcher:
 
     def send(self, term: Any, scope: Hashable = None) -> None:
         """Encode and write one frame (from any thread)."""
-        with self.values.scope(scope):
-            try:
-                data = self.values.encode(term)
-            except Exception as exc:  # an unencodable result is the request's error, not ours
-                request_id = term[1] if isinstance(term, tuple) and len(term) > 1 else None
-                data = self.values.encode((ERROR, request_id, error_term(exc)))
+        try:
+            data = self.values.encode(term, scope)
+        except Exception as exc:  # an unencodable result is the request's error, not ours
+            request_id = term[1] if isinstance(term, tuple) and len(term) > 1 else None
+            data = self.values.encode((ERROR, request_id, error_term(exc)), scope)
         self.writer.send(data)
 
     def handle_frame(self, frame: memoryview | OversizedFrame) -> Job | None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from .codec import Decoder, Encoder
+from .codec import Decoder, Encoder, text_or_bytes
 from .handles import HandleTable
 from .types import Atom, Export, Fun
 
@@ -38,15 +37,8 @@ def qualified_type(obj: Any) -> str:
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
-def _to_str(data: bytes) -> str | bytes:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
-
-
 def _as_bytes(data: Any) -> bytes:
-    # A struct's payload went through the binary hook: valid UTF-8 came out as str.
+    # A struct's payload was decoded by text_or_bytes: valid UTF-8 came out as str.
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
@@ -79,19 +71,19 @@ class Conversions:
     def _decoder(self) -> Decoder:
         decoder: Decoder | None = getattr(self._local, "decoder", None)
         if decoder is None:
+            # Both built in: no Python call per binary, nor per map that is not a struct.
             decoder = Decoder(
                 atom_hook=_atom_to_python,
-                binary_hook=_to_str,
-                map_hook=self._from_struct,
+                binary_hook=text_or_bytes,
+                struct_hook=self._from_struct,
                 fun_hook=self._callback,
             )
             self._local.decoder = decoder
         return decoder
 
     def _from_struct(self, term: dict[Any, Any]) -> Any:
-        struct = term.get("__struct__")
-        if struct is None:
-            return term
+        # The atom hook made the key "__struct__" (and the module names str).
+        struct = term["__struct__"]
         if struct == "Elixir.PyBridge.Ref":
             return self._handles.get(term.get("id"), term.get("worker"))
         if struct == "Elixir.PyBridge.Bytes":
@@ -106,29 +98,21 @@ class Conversions:
 
     # -- Python → Elixir ---------------------------------------------------
 
-    @contextmanager
-    def scope(self, scope: Hashable) -> Iterator[None]:
-        """Handles created while encoding in this block belong to ``scope``."""
-        previous = getattr(self._local, "scope", None)
-        self._local.scope = scope
-        try:
-            yield
-        finally:
-            self._local.scope = previous
-
-    def encode(self, term: Any) -> bytes:
-        """Encode a frame; objects that are not plain data become handles."""
-        encoder: Encoder | None = getattr(self._local, "encoder", None)
+    def encode(self, term: Any, scope: Hashable = None) -> bytes:
+        """Encode a frame; objects that are not plain data become handles in ``scope``."""
+        local = self._local
+        encoder: Encoder | None = getattr(local, "encoder", None)
         if encoder is None:
             encoder = Encoder(
                 default=self._to_term,
                 overrides={bytes: _bytes_struct, bytearray: _bytes_struct, memoryview: _bytes_struct},
             )
-            self._local.encoder = encoder
+            local.encoder = encoder
+        local.scope = scope
         return encoder.encode(term)
 
     def handle(self, obj: Any, scope: Hashable = None) -> dict[Atom, Any]:
-        """Store ``obj`` in ``scope`` (default: the current one) and return the handle Elixir receives."""
+        """Store ``obj`` in ``scope`` (default: that of the encode running on this thread) and return the handle Elixir receives."""
         if scope is None:
             scope = getattr(self._local, "scope", None)
         handle = self._handles.put(obj, scope)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybridge_port import codec
-from pybridge_port.codec import CodecError, Decoder, Encoder, IncompleteData, decode, encode
+from pybridge_port.codec import CodecError, Decoder, Encoder, IncompleteData, decode, encode, text_or_bytes
 from pybridge_port.types import Atom, BitBinary, Export, Fun, ImproperList, Pid, Port, Reference
 
 TAIL = b"XYZ"
@@ -328,6 +328,23 @@ terms = st.recursive(
     max_leaves=40,
 )
 
+STRUCT = Atom("__struct__")
+# Elixir-like data for text binaries and structs: keys that repeat from map to
+# map (short, long, non-ASCII, not UTF-8), "__struct__" as an atom and as a
+# binary, structs inside structs.
+_texts = st.binary(max_size=5) | st.sampled_from(
+    [b"id", b"name", b"__struct__", "é".encode(), b"\xff", b"k" * 16, b"k" * 17]
+)
+struct_terms = st.recursive(
+    _texts | st.integers(min_value=0, max_value=3) | st.sampled_from([STRUCT, Atom("Elixir.Date"), None]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_texts | st.sampled_from([STRUCT, Atom("id")]), inner, max_size=4)
+        | st.builds(lambda fields, name: {**fields, STRUCT: name}, st.dictionaries(_texts, inner, max_size=3), inner)
+    ),
+    max_leaves=30,
+)
+
 
 def as_decoded(value: Any) -> Any:
     """What decode(encode(value)) gives: str becomes bytes (a binary), the rest stays."""
@@ -413,6 +430,110 @@ class TestHooks:
         assert seen[:2] == [{"inner": 1}, {}]
         assert term == [("empty", []), ("outer", [("inner", 1)])]
 
+    def test_text_or_bytes_is_an_ordinary_function_too(self) -> None:
+        assert text_or_bytes(b"h\xc3\xa9") == "hé"
+        assert text_or_bytes(b"\xff") == b"\xff"
+
+    @pytest.mark.parametrize(
+        "data, value",
+        [
+            (b"m\x00\x00\x00\x03abc", "abc"),
+            (b"m\x00\x00\x00\x00", ""),
+            (b"m\x00\x00\x00\x06\xe6\x97\xa5\xe6\x9c\xac", "日本"),
+            (b"m\x00\x00\x00\x01\xff", b"\xff"),  # never in UTF-8
+            (b"m\x00\x00\x00\x02h\xc3", b"h\xc3"),  # a sequence cut short
+            (b"m\x00\x00\x00\x02\xc0\xaf", b"\xc0\xaf"),  # overlong
+            (b"m\x00\x00\x00\x03\xed\xa0\x80", b"\xed\xa0\x80"),  # a surrogate
+            (b"M\x00\x00\x00\x01\x08a", "a"),  # whole bytes: a binary
+            (b"M\x00\x00\x00\x01\x03\xe0", BitBinary(b"\xe0", 3)),
+            (b"w\x02ok", Atom("ok")),  # atoms are not binaries
+            (b"k\x00\x02ab", [97, 98]),  # nor are charlists
+        ],
+    )
+    def test_text_binaries(self, data: bytes, value: Any) -> None:
+        assert strictly_equal(Decoder(binary_hook=text_or_bytes).decode(b"\x83" + data + TAIL), (value, TAIL))
+
+    def test_text_map_keys(self) -> None:
+        # Keys repeat from map to map (the C decoder reuses their str objects): each must come out right.
+        maps = [
+            {b"id": b"1", b"name": b"\xff", "é".encode(): b"id"},
+            {b"id": b"2", b"\xff": b"name", b"": 0},
+            {b"k" * 16: 1, b"k" * 17: 2, b"K" * 16: 3},
+            {(b"id",): b"id", 1: [b"name"]},
+        ]
+        expected = [
+            {"id": "1", "name": b"\xff", "é": "id"},
+            {"id": "2", b"\xff": "name", "": 0},
+            {"k" * 16: 1, "k" * 17: 2, "K" * 16: 3},
+            {("id",): "id", 1: ["name"]},
+        ]
+        decoder = Decoder(binary_hook=text_or_bytes)
+        for _ in range(2):
+            assert strictly_equal(decoder.decode(encode(maps * 3))[0], expected * 3)
+
+    def test_struct_hook_sees_only_structs_inner_first(self) -> None:
+        seen: list[Any] = []
+
+        def hook(d: dict[Any, Any]) -> Any:
+            seen.append(d)
+            return ("struct", d[STRUCT])
+
+        date = {STRUCT: Atom("Elixir.Date"), Atom("day"): 2}
+        outer = {STRUCT: Atom("Elixir.Outer"), Atom("inner"): date, Atom("plain"): {Atom("day"): 3}}
+        term = Decoder(struct_hook=hook).decode(encode([outer, {b"__struct__": 1}, {}, {Atom("a"): date}]))[0]
+        inner = ("struct", Atom("Elixir.Date"))
+        assert term == [("struct", Atom("Elixir.Outer")), {b"__struct__": 1}, {}, {Atom("a"): inner}]
+        assert seen == [date, {**outer, Atom("inner"): inner}, date]
+
+    def test_struct_key_in_every_atom_encoding(self) -> None:
+        calls: list[str] = []
+
+        def atom_hook(name: str) -> str:
+            calls.append(name)
+            return name
+
+        decoder = Decoder(atom_hook=atom_hook, struct_hook=lambda d: d["__struct__"])
+        assert calls == ["__struct__"]  # made when the decoder is built, and cached under both encodings
+        for key in (b"w\x0a", b"d\x00\x0a", b"v\x00\x0a", b"s\x0a"):
+            assert decoder.decode(b"\x83t\x00\x00\x00\x01" + key + b"__struct__w\x01S")[0] == "S"
+        assert calls == ["__struct__", "S"]
+
+    def test_struct_key_is_compared_as_decoded(self) -> None:
+        # Names as str and binaries as text: the binary "__struct__" is then the same key as the atom.
+        decoder = Decoder(atom_hook=str, binary_hook=text_or_bytes, struct_hook=lambda d: "struct")
+        data = encode([{b"__struct__": 1}, {STRUCT: 1}, {b"__struct": 1}, {Atom("__struct"): 1}])
+        assert decoder.decode(data)[0] == ["struct", "struct", {"__struct": 1}, {"__struct": 1}]
+        # Without an atom hook the key is Atom("__struct__"), which no binary equals.
+        assert Decoder(struct_hook=lambda d: "struct").decode(data)[0] == [
+            {b"__struct__": 1},
+            "struct",
+            {b"__struct": 1},
+            {Atom("__struct"): 1},
+        ]
+
+    @settings(max_examples=100, deadline=None)
+    @given(struct_terms)
+    def test_built_in_hooks_give_what_python_hooks_give(self, value: Any) -> None:
+        # The worker's switch from Python hooks to the built-ins changes no result.
+        def hook(d: dict[Any, Any]) -> Any:
+            return ("struct", sorted(map(repr, d.items())))
+
+        built_in = Decoder(atom_hook=str, binary_hook=text_or_bytes, struct_hook=hook)
+        python = Decoder(
+            atom_hook=str,
+            binary_hook=lambda data: text_or_bytes(data),  # a call per binary: not recognised as the built-in
+            map_hook=lambda d: hook(d) if "__struct__" in d else d,
+        )
+        data = encode(value)
+        try:
+            expected = python.decode(data)
+        except CodecError as exc:  # keys that decode alike, such as the atom and the binary "id"
+            with pytest.raises(CodecError, match="equal in Python") as info:
+                built_in.decode(data)
+            assert (str(info.value), info.value.offset) == (str(exc), exc.offset)
+        else:
+            assert strictly_equal(built_in.decode(data), expected)
+
     def test_fun_hook(self) -> None:
         decoder = Decoder(fun_hook=lambda f: ("fun", type(f).__name__))
         export = Export(Atom("m"), Atom("f"), 1)
@@ -464,6 +585,10 @@ class TestHooks:
             Encoder(overrides={"bytes": str})  # type: ignore[dict-item]
         with pytest.raises(ValueError):
             Decoder(max_depth=-1)
+        with pytest.raises(TypeError, match="not both"):
+            Decoder(map_hook=dict, struct_hook=dict)
+        with pytest.raises(TypeError, match="hashable value for the atom __struct__"):
+            Decoder(atom_hook=lambda name: [name], struct_hook=dict)
 
 
 # -- Hostile input ----------------------------------------------------------------

@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybridge_port import codec
-from pybridge_port.codec import CodecError, Decoder, Encoder, IncompleteData
+from pybridge_port.codec import CodecError, Decoder, Encoder, IncompleteData, text_or_bytes
 from pybridge_port.types import Atom, BitBinary, ImproperList, Pid
-from test_codec import NEW_FUN, OLD_FUN, VECTORS, strictly_equal, terms
+from test_codec import NEW_FUN, OLD_FUN, STRUCT, VECTORS, strictly_equal, struct_terms, terms
 
 FORCED_PURE = os.environ.get("PYBRIDGE_PURE_CODEC", "") not in ("", "0")
 needs_accelerator = pytest.mark.skipif(
@@ -155,12 +155,18 @@ def recording_encoder(log: list[Any], accelerated: bool) -> Encoder:
     return Encoder(**options) if accelerated else pure(Encoder, **options)
 
 
-def recording_decoder(log: list[Any], accelerated: bool) -> Decoder:
-    """A decoder with every hook, each logging its calls."""
+def recording_decoder(log: list[Any], accelerated: bool, built_in: bool = False) -> Decoder:
+    """A decoder with every hook, each logging its calls.
+
+    ``built_in``: configured like the worker's, with names as ``str``, the
+    built-in text_or_bytes for binaries and the map hook as a struct_hook.
+    """
 
     def atom_hook(name: str) -> Any:
         log.append(("atom", name))
-        return math.inf if name == "infinity" else ("atom", name)
+        if name == "infinity":
+            return math.inf
+        return name if built_in else ("atom", name)
 
     def binary_hook(data: bytes) -> Any:
         log.append(("binary", data))
@@ -177,9 +183,11 @@ def recording_decoder(log: list[Any], accelerated: bool) -> Decoder:
         log.append(("fun", type(fun).__name__))
         return ("fun", fun)
 
-    options: dict[str, Any] = dict(
-        atom_hook=atom_hook, binary_hook=binary_hook, map_hook=map_hook, fun_hook=fun_hook, max_bignum_bytes=40
-    )
+    options: dict[str, Any] = dict(atom_hook=atom_hook, fun_hook=fun_hook, max_bignum_bytes=40)
+    if built_in:
+        options.update(binary_hook=text_or_bytes, struct_hook=map_hook)
+    else:
+        options.update(binary_hook=binary_hook, map_hook=map_hook)
     return Decoder(**options) if accelerated else pure(Decoder, **options)
 
 
@@ -187,13 +195,14 @@ def compare_decoding(data: bytes) -> None:
     """Both implementations decode ``data`` alike: plainly, and with hooks (called alike)."""
     assert_same(outcome(Decoder().decode, data), outcome(pure(Decoder).decode, data))
     assert_same(outcome(Decoder(max_depth=3).decode, data), outcome(pure(Decoder, max_depth=3).decode, data))
-    fast_log: list[Any] = []
-    reference_log: list[Any] = []
-    assert_same(
-        outcome(recording_decoder(fast_log, True).decode, data),
-        outcome(recording_decoder(reference_log, False).decode, data),
-    )
-    assert fast_log == reference_log
+    for built_in in (False, True):
+        fast_log: list[Any] = []
+        reference_log: list[Any] = []
+        assert_same(
+            outcome(recording_decoder(fast_log, True, built_in).decode, data),
+            outcome(recording_decoder(reference_log, False, built_in).decode, data),
+        )
+        assert fast_log == reference_log
 
 
 @needs_accelerator
@@ -219,6 +228,21 @@ class TestDifferential:
         data = Encoder().encode(value, compressed=compressed)
         compare_decoding(data + b"tail")
 
+    @DIFFERENTIAL
+    @given(struct_terms, st.sampled_from([False, True]))
+    def test_text_and_structs_decode_identically(self, value: Any, compressed: bool) -> None:
+        compare_decoding(Encoder().encode(value, compressed=compressed) + b"tail")
+
+    def test_more_distinct_keys_than_cache_slots(self) -> None:
+        # Thousands of short keys, each met several times: the C decoder's key
+        # cache must hand back the right str whatever collides in it.
+        keys = [f"k{i}".encode() for i in range(1500)] + [f"é{i}".encode() for i in range(100)] + [b"\xff"]
+        maps = [{keys[(i * 7 + j) % len(keys)]: j for j in range(3)} for i in range(3000)]
+        data = Encoder().encode(maps)
+        expected = [{text_or_bytes(key): value for key, value in each.items()} for each in maps]
+        assert strictly_equal(Decoder(binary_hook=text_or_bytes).decode(data), (expected, b""))
+        assert strictly_equal(pure(Decoder, binary_hook=text_or_bytes).decode(data), (expected, b""))
+
     @settings(DIFFERENTIAL, max_examples=200)
     @given(terms, st.data())
     def test_mutated_and_truncated_input_fails_alike(self, value: Any, data: st.DataObject) -> None:
@@ -231,7 +255,7 @@ class TestDifferential:
 
     # Pieces of terms, so that random sequences of them are often (nearly) valid
     # ETF: odd nesting, improper lists, maps with repeated or unhashable keys,
-    # every rare tag, bad lengths and bad sign bytes.
+    # every rare tag, bad lengths and bad sign bytes, "__struct__" keys.
     PIECES = [
         b"h\x00", b"h\x01", b"h\x02", b"i\x00\x00\x00\x02", b"l\x00\x00\x00\x01", b"l\x00\x00\x00\x02",
         b"l\x00\x00\x00\x00", b"t\x00\x00\x00\x00", b"t\x00\x00\x00\x01", b"t\x00\x00\x00\x02", b"j",
@@ -242,6 +266,7 @@ class TestDifferential:
         b"k\x00\x02ab", b"M\x00\x00\x00\x01\x03\xe0", b"M\x00\x00\x00\x01\x08a",
         b"c1.5" + b"\x00" * 27, b"q", b"Xw\x01n" + b"\x00" * 12, b"Yw\x01n" + b"\x00" * 8,
         b"Z\x00\x01w\x01n" + b"\x00" * 8, NEW_FUN, OLD_FUN, b"\xff", b"R\x00", b"P\x00\x00\x00\x02",
+        b"w\x0a__struct__", b"d\x00\x0a__struct__", b"m\x00\x00\x00\x0a__struct__", b"m\x00\x00\x00\x02id",
     ]
 
     @settings(DIFFERENTIAL, max_examples=400)
@@ -342,8 +367,8 @@ class TestHookCorners:
         def hook(value: Any) -> Any:
             raise exception("from the hook")
 
-        data = codec.encode({"a": [b"x", Atom("b"), {"c": 1}]})
-        for name in ("binary_hook", "atom_hook", "map_hook"):
+        data = codec.encode({"a": [b"x", Atom("b"), {"c": 1}, {STRUCT: Atom("S")}]})
+        for name in ("binary_hook", "atom_hook", "map_hook", "struct_hook"):
             hooks: dict[str, Any] = {name: hook}
             assert_same(outcome(Decoder(**hooks).decode, data), outcome(pure(Decoder, **hooks).decode, data))
         # A builtin raising IndexError leaves no Python frame: codec.py takes it for one of its own reads.
@@ -364,7 +389,12 @@ SENTINEL_MAP = object()
 def _error_inputs() -> list[bytes]:
     """Frames that fail at every kind of place in the C decoder (each one a different path)."""
     whole = codec.encode(
-        {"key": [1, 2.5, "three", b"four", (Atom("five"), None, True)], "big": -(7**400), 3: Pid(Atom("n"), 1, 2, 3)}
+        {
+            "key": [1, 2.5, "three", b"four", (Atom("five"), None, True)],
+            "big": -(7**400),
+            3: Pid(Atom("n"), 1, 2, 3),
+            b"\xff": {STRUCT: Atom("S"), "é": b"\xfe"},
+        }
     )
     inputs = [whole[:end] for end in range(2, len(whole))]  # truncated everywhere
     inputs += [
@@ -378,6 +408,7 @@ def _error_inputs() -> list[bytes]:
         b"\x83t\x00\x00\x00\x02a\x01a\x00a\x01a\x00",  # equal keys
         b"\x83h\x02m\x00\x00\x00\x01xXw\x01n\x00\x00",  # a rare tag, truncated
         b"\x83l\x00\x00\x00\x02m\x00\x00\x00\x01xt\x00\x00\x00\x01w\x01aw\x02\xff",  # fail with open containers
+        b"\x83t\x00\x00\x00\x02m\x00\x00\x00\x01\xffa\x01w\x0a__struct__h\x01",  # a struct, then truncated
     ]
     return inputs
 
@@ -407,17 +438,20 @@ class TestResources:
             max_bignum_bytes=1000,
         )
         plain = Decoder(max_depth=40, max_bignum_bytes=1000)
+        built_in = Decoder(
+            atom_hook=str, binary_hook=text_or_bytes, struct_hook=lambda term: SENTINEL_MAP, max_depth=40
+        )
 
         def run(iterations: int) -> None:
             done = 0
             while done < iterations:
                 for data in inputs:
-                    for each in (decoder, plain):
+                    for each in (decoder, plain, built_in):
                         try:
                             each.decode(data)
                         except CodecError:
                             pass
-                    done += 2
+                    done += 3
 
         run(len(inputs))  # the atom caches now hold SENTINEL_ATOM
         counts = [sys.getrefcount(x) for x in (*inputs, SENTINEL_ATOM, SENTINEL_BINARY, SENTINEL_MAP)]
@@ -469,13 +503,19 @@ class TestResources:
             "rare": [Pid(Atom("n"), 1, 2, 3), BitBinary(b"\x80", 1), ImproperList([1], Atom("t")), 2**300],
             "bytes": [bytearray(b"ab"), memoryview(b"cd"), b"ef"],
             (1, Atom("é")): [None, True, False, -1.5, math.nan],
+            "struct": {STRUCT: Atom("S"), "é": bytearray(b"\xff"), "inner": {STRUCT: None}},
         }
         encoder = Encoder(overrides={bytes: lambda b: {"b": b.hex()}}, default=repr)
-        decoder = Decoder(binary_hook=bytes.hex, map_hook=lambda term: term, atom_hook=str.upper)
+        decoders = (
+            Decoder(binary_hook=bytes.hex, map_hook=lambda term: term, atom_hook=str.upper),
+            Decoder(binary_hook=text_or_bytes, struct_hook=lambda term: term, atom_hook=str.upper),
+        )
 
         def run(iterations: int) -> None:
             for _ in range(iterations):
-                decoder.decode(encoder.encode(value, compressed=False))
+                data = encoder.encode(value, compressed=False)
+                for decoder in decoders:
+                    decoder.decode(data)
 
         growth = _traced_growth(run, 10_000)
         assert growth < 64 << 10, f"{growth} bytes still allocated after 10,000 round trips"

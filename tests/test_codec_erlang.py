@@ -34,9 +34,10 @@ from typing import Any, NamedTuple
 import pytest
 
 from pybridge_port import codec
-from pybridge_port.codec import decode, encode
+from pybridge_port.codec import Decoder, decode, encode, text_or_bytes
 from pybridge_port.types import Atom, BitBinary, Export, Fun, ImproperList, Pid, Port, Reference
 from test_codec import as_decoded, strictly_equal
+from test_codec_accel import pure
 
 ELIXIR = shutil.which("elixir")
 PEER_SCRIPT = Path(__file__).resolve().parent / "erlang" / "codec_peer.exs"
@@ -321,6 +322,27 @@ def test_fun_details(peer: ElixirPeer) -> None:
     assert (fun.module, fun.arity) == (Atom("Elixir.CodecPeer.Funs"), 1)
     export = decode(peer.term("opaque export", "&Enum.map/2"))[0]
     assert export == Export(Atom("Elixir.Enum"), Atom("map"), 2)
+
+
+def test_text_binaries_and_structs_as_elixir_writes_them(peer: ElixirPeer) -> None:
+    # OTP writes the atom __struct__ as ATOM_EXT (Latin-1): it must still pick out the structs.
+    data = peer.term(
+        "structs and strings",
+        '[%{"id" => "é", "raw" => <<255>>}, %{date: Date.new!(2026, 1, 2), list: [%{}], name: :"Elixir.Date"}]',
+    )
+    assert b"d\x00\x0a__struct__" in data
+    seen: list[Any] = []
+
+    def struct_hook(d: dict[Any, Any]) -> Any:
+        seen.append(d["__struct__"])
+        return (d["__struct__"], d["year"])
+
+    expected = [{"id": "é", "raw": b"\xff"}, {"date": ("Elixir.Date", 2026), "list": [{}], "name": "Elixir.Date"}]
+    for factory in (Decoder, lambda **options: pure(Decoder, **options)):
+        seen.clear()
+        decoder = factory(atom_hook=str, binary_hook=text_or_bytes, struct_hook=struct_hook)
+        assert strictly_equal(decoder.decode(data), (expected, b""))
+        assert seen == ["Elixir.Date"]
 
 
 def test_erlang_rejects_what_python_must_not_send(peer: ElixirPeer) -> None:
