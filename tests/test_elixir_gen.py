@@ -26,7 +26,7 @@ from elixir_gen.lock import generator_version, read_lock
 from elixir_gen.report import Report, report
 from elixir_gen.stubs import StubIndex
 from elixir_gen.golden import cases, render_case
-from elixir_gen.model import SpecErrors
+from elixir_gen.model import Library, SpecErrors
 from elixir_gen.render import render_library
 from elixir_gen.spec import load_spec, parse_spec
 from elixir_gen.types import Position, TypeContext, TypeFact, default_type, map_annotation, typespec
@@ -52,6 +52,16 @@ def _render_copy(case: Path, tmp_path: Path) -> Path:
     shutil.copytree(case, work, ignore=shutil.ignore_patterns("expected", "__pycache__"))
     render_case(work, tmp_path / "out")
     return tmp_path / "out"
+
+
+def _build_from(tmp_path: Path, module: str) -> Library:
+    """The library built from ``tmp_path/<module>.yaml``, whose Python module is ``tmp_path/<module>.py``."""
+    sys.path.insert(0, str(tmp_path))
+    try:
+        return build_library(load_spec(tmp_path / f"{module}.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(module, None)
 
 
 @pytest.mark.elixir
@@ -234,12 +244,7 @@ def test_spec_can_override_static_and_leave_out_the_constructor(tmp_path: Path) 
               - {name: build, elixir_name: build_here, static: false}
               - {name: build}
     '''))
-    sys.path.insert(0, str(tmp_path))
-    try:
-        library = build_library(load_spec(tmp_path / "meta.yaml"))
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("meta", None)
+    library = _build_from(tmp_path, "meta")
     functions = {fn.name: fn for fn in library.modules[0].functions}
     assert set(functions) == {"build_here", "build"}
     assert functions["build_here"].call.startswith('PyBridge.method(ref, "build"')
@@ -638,12 +643,7 @@ def test_inherited_functions_delegate_to_the_class_that_lists_them(tmp_path: Pat
             extends: tree.Base
             result_transform: Tree.Support.wrap
     '''))
-    sys.path.insert(0, str(tmp_path))
-    try:
-        library = build_library(load_spec(tmp_path / "tree.yaml"))
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("tree", None)
+    library = _build_from(tmp_path, "tree")
     fns = {m.name: {fn.name: fn for fn in m.functions} for m in library.modules}
     assert all(fn.delegate_to is None for m in ("Tree.Base", "Tree.Mid") for fn in fns[m].values() if fn.inherited_from is None)
     leaf = fns["Tree.Leaf"]
@@ -675,12 +675,7 @@ def test_boilerplate_docs_are_dropped_and_undocumented_members_get_a_reference(t
                 return k
     '''))
     (tmp_path / "plain.yaml").write_text("python_module: plain\nclasses:\n  - python_path: plain.Thing\n    methods: [{name: __len__}, {name: bare}]\n")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        library = build_library(load_spec(tmp_path / "plain.yaml"))
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("plain", None)
+    library = _build_from(tmp_path, "plain")
     docs = {fn.name: fn.doc for m in library.modules for fn in m.functions}
     assert set(docs) == {"create", "len", "bare"}
     assert not any("Initialize self" in d or "Return len(self)" in d for d in docs.values())
