@@ -236,10 +236,11 @@ def make_dispatcher(pb2: ModuleType, threads: int) -> Any:
             super().__init__(FrameWriter(-1), threads=threads, max_frame=MAX_MESSAGE)
             self.pending: dict[int, Any] = {}
             self.codec = ValueCodec(pb2, handle=self._new_handle, resolve=self._resolve_handle)
+            self.replying = threading.local()  # the scope of the reply being filled on this thread
             self.dispatch(("hello", 1, {}))
 
         def _new_handle(self, obj: Any) -> tuple[int, str, str]:
-            term = self.values.handle(obj)
+            term = self.values.handle(obj, self.replying.scope)
             return term[_ID], term[_WORKER], term[_TYPE]
 
         def _resolve_handle(self, ref: HandleRef) -> Any:
@@ -253,20 +254,20 @@ def make_dispatcher(pb2: ModuleType, threads: int) -> Any:
             if pending is None:
                 return
             reply = pb2.Reply()
-            with self.values.scope(scope):
-                try:
-                    value = term[2]
-                    if tag == ERROR:
-                        _fill_error(reply.error, value)
-                    elif type(value) is dict and value.get(STRUCT) == REF_STRUCT:
-                        # create's result is already a handle term
-                        handle = reply.ok.handle
-                        handle.id, handle.worker, handle.type = value[_ID], value[_WORKER], value[_TYPE]
-                    else:
-                        self.codec.fill(reply.ok, value)
-                except Exception as exc:
-                    reply = pb2.Reply()
-                    _fill_error(reply.error, error_term(exc))
+            self.replying.scope = scope
+            try:
+                value = term[2]
+                if tag == ERROR:
+                    _fill_error(reply.error, value)
+                elif type(value) is dict and value.get(STRUCT) == REF_STRUCT:
+                    # create's result is already a handle term
+                    handle = reply.ok.handle
+                    handle.id, handle.worker, handle.type = value[_ID], value[_WORKER], value[_TYPE]
+                else:
+                    self.codec.fill(reply.ok, value)
+            except Exception as exc:
+                reply = pb2.Reply()
+                _fill_error(reply.error, error_term(exc))
             if isinstance(pending, _Pending):
                 pending.deliver(reply)
             else:

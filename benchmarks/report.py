@@ -154,9 +154,13 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any], png_name: str)
     add("")
     add("| target | measured | met |")
     add("|---|---|---|")
-    for target, measured, met in targets(results):
+    rows = targets(results)
+    for target, measured, met in rows:
         add(f"| {target} | {measured} | {'–' if met is None else ('yes' if met else '**no**')} |")
     add("")
+    if any(met is False for *_, met in rows):
+        add("Why a target is missed, where the time goes and what would close the gap: [`benchmarks/FINDINGS.md`](../FINDINGS.md).")
+        add("")
     add("## From Elixir: floor, PyBridge (generic API) and the generated wrapper (one caller, one worker)")
     add("")
     add("| operation | floor p50 / p99 | PyBridge p50 / p99 | PyBridge rate | wrapper p50 / p99 | PyBridge ÷ floor | wrapper ÷ floor | samples |")

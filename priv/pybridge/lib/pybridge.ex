@@ -303,7 +303,8 @@ defmodule PyBridge do
           Enumerable.t()
   def stream(target, args \\ [], kwargs \\ [], opts \\ []) do
     args!(args, kwargs)
-    opts = opts |> options!([:pool, :session, :timeout, :window]) |> Keyword.put_new(:window, 32)
+    :ok = options!(opts, [:pool, :session, :timeout, :window])
+    opts = Keyword.put_new(opts, :window, 32)
 
     window = opts[:window]
 
@@ -344,7 +345,7 @@ defmodule PyBridge do
   @spec release(Ref.t(), keyword()) :: result()
   def release(ref, opts \\ []) do
     ref!(ref)
-    options!(opts, [:timeout])
+    :ok = options!(opts, [:timeout])
 
     with {:ok, prepared} <- Client.prepare(opts, ref, self(), false) do
       # The worker takes handle ids; routing by token made sure they are its own.
@@ -376,7 +377,7 @@ defmodule PyBridge do
   """
   @spec with_session((Session.t() -> result), keyword()) :: result when result: term()
   def with_session(fun, opts \\ []) when is_function(fun, 1) do
-    options!(opts, [:pool, :timeout])
+    :ok = options!(opts, [:pool, :timeout])
 
     case Client.open_session(opts) do
       {:ok, session} ->
@@ -469,7 +470,7 @@ defmodule PyBridge do
   """
   @spec ping(keyword()) :: {:ok, non_neg_integer()} | {:error, Error.t()}
   def ping(opts \\ []) do
-    options!(opts, [:pool, :session, :timeout])
+    :ok = options!(opts, [:pool, :session, :timeout])
 
     with {:ok, prepared} <- Client.prepare(opts, nil, self(), false) do
       start = System.monotonic_time()
@@ -492,7 +493,7 @@ defmodule PyBridge do
   ## Helpers
 
   defp request(opts, ref, build) do
-    options!(opts, @call_opts)
+    :ok = options!(opts, @call_opts)
     # Routed and registered here, so the handles belong to the caller (which
     # the worker monitors once, not once per Task) even when a Task does the work.
     prepared = Client.prepare(opts, ref, Client.owner())
@@ -510,7 +511,7 @@ defmodule PyBridge do
   end
 
   defp each_worker(opts, fun) do
-    options!(opts, [:pool, :session, :timeout])
+    :ok = options!(opts, [:pool, :session, :timeout])
 
     conns =
       case opts[:session] do
@@ -542,8 +543,9 @@ defmodule PyBridge do
     opts
   end
 
-  # Checks the caller's options in one pass (this runs on every call) and
-  # returns them; unknown keys are reported as `Keyword.validate!/2` does.
+  # Checks the caller's options in one pass (this runs on every call);
+  # unknown keys are reported as `Keyword.validate!/2` does.
+  @spec options!(keyword(), [atom()]) :: :ok
   defp options!(opts, allowed) when is_list(opts) do
     Enum.each(opts, fn
       {key, value} when is_atom(key) ->
@@ -552,12 +554,11 @@ defmodule PyBridge do
       _ ->
         not_options!(opts)
     end)
-
-    opts
   end
 
   defp options!(opts, _allowed), do: not_options!(opts)
 
+  @spec not_options!(term()) :: no_return()
   defp not_options!(opts),
     do: raise(ArgumentError, "expected options as a keyword list, got: #{inspect(opts)}")
 
@@ -574,6 +575,7 @@ defmodule PyBridge do
   defp option!(key, value),
     do: raise(ArgumentError, "invalid #{key} option, got: #{inspect(value)}")
 
+  @spec unknown_options!(keyword(), [atom()]) :: no_return()
   defp unknown_options!(opts, allowed) do
     unknown = for {key, _} <- opts, key not in allowed, uniq: true, do: key
 
