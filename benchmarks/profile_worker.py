@@ -70,6 +70,8 @@ def main(argv: list[str]) -> int:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
+        if not samples.isdigit():
+            continue  # py-spy's idle or unnamed frames
         n = int(samples)
         frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f for f in stack.split(";")]
         total += n

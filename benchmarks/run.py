@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sample counts (a smoke test; the numbers mean nothing)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for <date>.md and <date>.png (default: benchmarks/results)")
-    parser.add_argument("--rounds", type=int, help="rounds per measurement (default 4, 2 with --quick); ratios are the median over rounds")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement (default 8, 2 with --quick); ratios are the median over rounds")
     parser.add_argument("--runs", type=int, help="whole runs, compared in the report (default 2, 1 with --quick); figures pool every round of every run")
     parser.add_argument("--scale", type=float, help="multiply every sample count by this (default 1, or 0.002 with --quick)")
     parser.add_argument("--build", type=Path, default=HERE / ".build", help="build cache (default: benchmarks/.build)")
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = dict(QUICK if args.quick else FULL)
     if args.rounds is None:
-        args.rounds = 2 if args.quick else 4
+        args.rounds = 2 if args.quick else 8
     if args.runs is None:
         args.runs = 1 if args.quick else 2
     if args.scale is not None:
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {
         "date": datetime.date.today().isoformat(),
-        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 4) else "") + (f" --runs {args.runs}" if args.runs != (1 if args.quick else 2) else ""),
+        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 8) else "") + (f" --runs {args.runs}" if args.runs != (1 if args.quick else 2) else ""),
         "machine": machine(elixir_system),
         "load": load,
         "rounds": args.rounds,
