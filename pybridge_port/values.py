@@ -108,13 +108,11 @@ class Conversions:
                 overrides={bytes: _bytes_struct, bytearray: _bytes_struct, memoryview: _bytes_struct},
             )
             local.encoder = encoder
-        local.scope = scope
+        local.scope = scope  # for _to_term, which the encoder calls without it
         return encoder.encode(term)
 
-    def handle(self, obj: Any, scope: Hashable = None) -> dict[Atom, Any]:
-        """Store ``obj`` in ``scope`` (default: that of the encode running on this thread) and return the handle Elixir receives."""
-        if scope is None:
-            scope = getattr(self._local, "scope", None)
+    def handle(self, obj: Any, scope: Hashable) -> dict[Atom, Any]:
+        """Store ``obj`` in ``scope`` and return the handle Elixir receives."""
         handle = self._handles.put(obj, scope)
         return {STRUCT: REF_STRUCT, _ID: handle, _WORKER: self._handles.token, _TYPE: qualified_type(obj)}
 
@@ -136,7 +134,7 @@ class Conversions:
                 }
             if isinstance(obj, numpy.generic):
                 return obj.item()
-        return self.handle(obj)
+        return self.handle(obj, self._local.scope)
 
 
 def _numpy_if_loaded() -> Any:
