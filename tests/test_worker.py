@@ -355,6 +355,15 @@ class TestStreams:
         assert worker.call("worker_fixtures.take_events")[-1] == "bp:closed"
         assert worker.ok("stats")[Atom("streams")] == 0
 
+    def test_default_window_is_32(self, worker: Worker) -> None:
+        worker.send((Atom("call"), 1, "worker_fixtures.count", [100, "dw"], {}, {Atom("stream"): True}))
+        assert [worker.recv_reply()[2] for _ in range(32)] == list(range(32))
+        time.sleep(0.2)
+        produced = [e for e in worker.call("worker_fixtures.take_events") if e.startswith("dw:produced")]
+        assert len(produced) == 32, "without a window option, the credit is 32 chunks"
+        worker.send((Atom("cancel"), 1))
+        assert worker.recv_reply() == (OK, 1, None)
+
     def test_iterables_and_async_generators_stream(self, worker: Worker) -> None:
         worker.send((Atom("call"), 1, "builtins.range", [4], {}, {Atom("stream"): True}))
         assert self.collect(worker, 1) == [0, 1, 2, 3]
