@@ -18,7 +18,7 @@ from pathlib import Path
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pybridge_port.codec import Decoder, Encoder
+from pybridge_port.codec import Decoder, Encoder, text_or_bytes
 from pybridge_port.framing import FrameReader, FrameWriter, OversizedFrame
 from pybridge_port.types import Atom
 
@@ -61,18 +61,9 @@ def ndarray(array: Any) -> dict[Atom, Any]:
     }
 
 
-def _text(data: bytes) -> str | bytes:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
-
-
 def _from_struct(term: dict[Any, Any]) -> Any:
     # The worker's own conversions (values.Conversions._from_struct), client side.
-    struct = term.get("__struct__")
-    if struct is None:
-        return term
+    struct = term["__struct__"]
     if struct == "Elixir.PyBridge.Bytes":
         data = term["data"]
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -107,7 +98,7 @@ class PortClient:
         self._fd = self.process.stdin.fileno()
         self._writer = FrameWriter(self._fd)
         self._encoder = Encoder(default=lambda obj: obj.__pybridge_term__())
-        self._decoder = Decoder(atom_hook=str, binary_hook=_text, map_hook=_from_struct)
+        self._decoder = Decoder(atom_hook=str, binary_hook=text_or_bytes, struct_hook=_from_struct)
         self._ready: deque[Any] = deque()
         self.ids = itertools.count(1)
         reply = self.roundtrip((_HELLO, 1, {}))

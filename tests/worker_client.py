@@ -16,18 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pybridge_port.codec import Decoder, encode
+from pybridge_port.codec import Decoder, encode, text_or_bytes
 from pybridge_port.types import Atom
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = Path(__file__).resolve().parent / "support"
-
-
-def _text(data: bytes) -> str | bytes:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
 
 
 class Worker:
@@ -52,7 +45,7 @@ class Worker:
         self._out = self.process.stdout.fileno()
         self._buffer = b""
         self._offset = 0  # start of the first unread frame in _buffer
-        self._decoder = Decoder(binary_hook=_text)
+        self._decoder = Decoder(binary_hook=text_or_bytes)
         self._ids = iter(range(1_000_000, 1 << 62))  # tests pick small ids themselves
         self.info: dict[Any, Any] = {}
         self.stderr = ""  # what the worker wrote to stderr, read by close()
