@@ -26,7 +26,7 @@ from typing import Any
 from . import PROTOCOL_VERSION, __version__
 from .codec import Decoder
 from .errors import CallbackError, Cancelled, ProtocolError, describe
-from .executor import Executor
+from .executor import Executor, Job
 from .framing import FrameWriter, OversizedFrame
 from .handles import HandleTable
 from .types import Atom, Export, Fun
@@ -37,7 +37,6 @@ _TYPE, _MESSAGE, _TRACEBACK = Atom("type"), Atom("message"), Atom("traceback")
 DEFAULT_WINDOW = 32
 # Results of these types are never awaitable (the check is on every reply).
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
-Job = Callable[[], None]
 
 
 def error_term(exc: BaseException) -> dict[Atom, Any]:

@@ -1,10 +1,22 @@
-"""A thread pool whose limit counts running jobs, not threads.
+"""Runs jobs on threads, at most ``size`` of them at once, in arrival order.
 
-At most ``size`` jobs run Python at once, but a job that waits on something
-outside the worker (an Elixir callback) gives its slot back while it waits.
-Threads are started as needed, so nested callbacks (Elixir → Python →
-Elixir → Python …) can never exhaust the pool and deadlock; idle threads
-end after a while.
+Jobs wait in one queue. A thread that takes a job from it keeps taking the
+next one until the queue is empty (it *drains* the queue), so a burst of
+short jobs (64 no-op calls read at once) runs without a hand-off between
+threads per job: waking a thread and passing it the GIL costs more than a
+short job itself. Measured with 64 callers on 2 workers: about 51 → 30 µs of
+worker CPU per call.
+
+A slow job must not hold up the ones queued behind it, so a monitor thread
+looks at the queue every ``STALL_SECONDS`` while jobs wait, and puts another
+thread to work when no job has left the queue since it last looked. When
+nothing waits for a while, the monitor sleeps until jobs queue up again.
+
+A job that waits on something outside the worker (an Elixir callback) gives
+its slot back while it waits, and a thread is put to work on the queue at
+once. Threads are started as needed, so nested callbacks (Elixir → Python →
+Elixir → Python …) can never exhaust the pool and deadlock; idle threads end
+after a while.
 """
 
 from __future__ import annotations
@@ -12,29 +24,42 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+Job = Callable[[], None]
+
 IDLE_SECONDS = 30.0
+# How long queued jobs may stand still behind running ones before another
+# thread takes them (Python's own GIL switch interval is 5 ms).
+STALL_SECONDS = 0.002
+# The monitor sleeps after this long with nothing queued.
+MONITOR_QUIET_SECONDS = 0.5
 
 
 class Executor:
-    """Runs submitted jobs on threads, at most ``size`` of them at once."""
+    """Runs queued jobs on threads, at most ``size`` of them at once."""
 
     def __init__(self, size: int, *, name: str = "pybridge") -> None:
         if size < 1:
             raise ValueError(f"size must be a positive integer, got: {size!r}")
         self.size = size
         self._name = name
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._queue: deque[Job] = deque()
+        self._taken = 0  # jobs taken from the queue so far: the monitor's sign of progress
+        self._draining = 0  # threads taking jobs from the queue, or asked to
         # Free running slots. A counter under one plain lock: threading.Semaphore
-        # costs a Condition round trip per acquire and release, on every request.
+        # costs a Condition round trip per acquire and release.
         self._free = size
         self._slot_freed = threading.Condition(self._lock)
         self._slot_waiters = 0
-        self._idle = 0  # threads waiting for a job that no submit has claimed
+        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()  # one per pool thread asked to drain
+        self._idle = 0  # pool threads waiting for a wake-up that nobody has claimed
         self._threads = 0
+        self._monitor = threading.Condition(self._lock)
+        self._monitor_state = "none"  # "none" (not started), "watching" or "asleep"
         self._local = threading.local()
 
     @property
@@ -42,74 +67,142 @@ class Executor:
         """How many pool threads exist now."""
         return self._threads
 
-    def submit(self, job: Callable[[], None]) -> None:
-        """Run ``job()`` on a pool thread. Exceptions must be handled by the job."""
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-                start = False
-            else:
-                self._threads += 1
-                start = True
-        self._jobs.put(job)
-        if start:
-            threading.Thread(target=self._run, name=f"{self._name}-{self._threads}", daemon=True).start()
+    @property
+    def queued(self) -> int:
+        """How many jobs wait to start."""
+        return len(self._queue)
 
-    def claim(self) -> bool:
-        """Take a running slot for this thread if one is free now (for ``run(claimed=True)``)."""
+    def submit(self, job: Job) -> None:
+        """Run ``job()`` on a pool thread, after the jobs queued before it. Exceptions must be handled by the job."""
         with self._lock:
-            if self._free:
-                self._free -= 1
-                return True
-            return False
+            self._queue.append(job)
+            if not self._draining:
+                self._add_drainer()
+            self._watch()
 
-    def run(self, job: Callable[[], None], *, claimed: bool = False) -> None:
-        """Run ``job()`` on this thread, as one of the ``size`` running jobs."""
-        if not claimed:
+    def enqueue(self, jobs: Iterable[Job]) -> bool:
+        """Queue ``jobs``; True when the caller is to run them, with :meth:`drain`.
+
+        That is when no other thread takes jobs from the queue and a slot is
+        free (it is taken for the caller now, so jobs start in arrival order).
+        Otherwise the threads at the queue take them.
+        """
+        with self._lock:
+            self._queue.extend(jobs)
+            if not self._queue:
+                return False
+            if self._draining:
+                self._watch()
+                return False
+            if not self._free:
+                self._add_drainer()  # it waits for the first slot given back
+                return False
+            self._free -= 1
+            self._draining += 1
+            if len(self._queue) > 1:
+                self._watch()
+            return True
+
+    def drain(self) -> None:
+        """Run queued jobs on this thread until the queue is empty (after :meth:`enqueue` said so)."""
+        local = self._local
+        local.holds_slot = local.draining = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._draining -= 1
+                        self._release_slot()
+                        return
+                    job = self._queue.popleft()
+                    self._taken += 1
+                try:
+                    job()
+                except BaseException:  # a job's bug ends only the job
+                    sys.excepthook(*sys.exc_info())
+        finally:
+            local.holds_slot = local.draining = False
+
+    def run(self, job: Job) -> None:
+        """Run ``job()`` on this thread now, as one of the ``size`` running jobs (not queued)."""
+        local = self._local
+        with self._lock:
             self._acquire_slot()
-        self._local.holds_slot = True
+        local.holds_slot, local.draining = True, False
         try:
             job()
         except BaseException:  # as on a pool thread: a job's bug ends only the job
             sys.excepthook(*sys.exc_info())
         finally:
-            self._local.holds_slot = False
-            self._release_slot()
+            local.holds_slot = False
+            with self._lock:
+                self._release_slot()
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
         """Give this thread's slot back while the block waits on something else."""
-        holds = getattr(self._local, "holds_slot", False)
+        local = self._local
+        holds = getattr(local, "holds_slot", False)
+        draining = holds and local.draining
         if holds:
-            self._local.holds_slot = False
-            self._release_slot()
+            local.holds_slot = False
+            with self._lock:
+                self._release_slot()
+                if draining:
+                    self._draining -= 1
+                    if self._queue and not self._draining:
+                        self._add_drainer()  # the queue must not wait for this block
         try:
             yield
         finally:
             if holds:
-                self._acquire_slot()
-                self._local.holds_slot = True
+                with self._lock:
+                    self._acquire_slot()
+                    if draining:
+                        self._draining += 1
+                local.holds_slot = True
+
+    # -- with self._lock held ---------------------------------------------------------
 
     def _acquire_slot(self) -> None:
-        with self._lock:
-            while not self._free:
-                self._slot_waiters += 1
-                try:
-                    self._slot_freed.wait()
-                finally:
-                    self._slot_waiters -= 1
-            self._free -= 1
+        while not self._free:
+            self._slot_waiters += 1
+            try:
+                self._slot_freed.wait()
+            finally:
+                self._slot_waiters -= 1
+        self._free -= 1
 
     def _release_slot(self) -> None:
-        with self._lock:
-            self._free += 1
-            if self._slot_waiters:
-                self._slot_freed.notify()
+        self._free += 1
+        if self._slot_waiters:
+            self._slot_freed.notify()
 
-    def _run(self) -> None:
+    def _add_drainer(self) -> None:
+        """Wake an idle pool thread, or start one, to drain the queue."""
+        self._draining += 1
+        if self._idle:
+            self._idle -= 1
+        else:
+            self._threads += 1
+            name = f"{self._name}-{self._threads}"
+            threading.Thread(target=self._pool_thread, name=name, daemon=True).start()
+        self._wakeups.put(None)
+
+    def _watch(self) -> None:
+        """Jobs are queued behind running ones: make sure the monitor looks."""
+        if self._monitor_state == "asleep":
+            self._monitor.notify()
+        elif self._monitor_state == "none":
+            self._monitor_state = "watching"
+            threading.Thread(target=self._run_monitor, name=f"{self._name}-monitor", daemon=True).start()
+
+    # -- threads of the pool ----------------------------------------------------------
+
+    def _pool_thread(self) -> None:
         while True:
             try:
-                job = self._jobs.get(timeout=IDLE_SECONDS)
+                self._wakeups.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 with self._lock:
                     # Only leave if some idle thread is unclaimed (it may be us).
@@ -118,6 +211,24 @@ class Executor:
                         self._threads -= 1
                         return
                 continue
-            self.run(job)
+            with self._lock:
+                self._acquire_slot()
+            self.drain()
             with self._lock:
                 self._idle += 1
+
+    def _run_monitor(self) -> None:
+        quiet_limit = max(int(MONITOR_QUIET_SECONDS / STALL_SECONDS), 1)
+        quiet = 0
+        with self._lock:
+            while True:
+                quiet = 0 if self._queue else quiet + 1
+                if quiet > quiet_limit:
+                    self._monitor_state = "asleep"
+                    self._monitor.wait()  # until _watch: jobs are queued again
+                    self._monitor_state = "watching"
+                    quiet = 0
+                seen = self._taken
+                self._monitor.wait(STALL_SECONDS)
+                if self._queue and self._taken == seen and self._free:
+                    self._add_drainer()

@@ -1,12 +1,12 @@
 """The worker's serving loop: leader/follower threads over one input pipe.
 
-One thread at a time (the leader) reads frames. When a frame needs library
-code run, the leader runs the request itself, so a call costs no hand-off
-between threads, and stops being the leader while it does. Reading never
-stops while Python code runs: if input arrives meanwhile, a waiting thread
-(a watcher) is woken to read it, so pings, cancels, credit and callback
-replies are still answered at once. Further requests of the same read go to
-the pool.
+One thread at a time (the leader) reads frames. Requests that need library
+code run go to the executor's queue; when no other thread is running queued
+jobs, the leader runs them itself, so a call costs no hand-off between
+threads, and stops being the leader while it does. Reading never stops while
+Python code runs: if input arrives meanwhile, a waiting thread (a watcher) is
+woken to read it, so pings, cancels, credit and callback replies are still
+answered at once, and the requests it reads join the queue.
 
 Watchers wait on the input itself (epoll, one-shot, armed only while no one
 reads), not on the leader: when calls come one at a time, the leader is back
@@ -114,22 +114,18 @@ class Server:
                 continue
             try:
                 self._input.disarm()  # the leader reads: no watcher needed
-                jobs = self._read()
-                # Claimed while still reading, so requests start in arrival order;
-                # with every slot taken, they wait in the pool's queue instead.
-                inline = jobs.pop(0) if jobs and executor.claim() else None
+                # Queued while still reading, so requests start in arrival order.
+                run_here = executor.enqueue(self._read())
             finally:
                 self._read_lock.release()
-            for job in jobs:
-                executor.submit(job)
-            if inline is None:
-                continue
+            if not run_here:
+                continue  # another thread runs the queue: keep reading
             with self._state:
                 lonely = self._watchers == 0
             if lonely:
                 self._start_thread()
-            self._input.arm()  # input that comes while the job runs wakes a watcher
-            executor.run(inline, claimed=True)
+            self._input.arm()  # input that comes while the jobs run wakes a watcher
+            executor.drain()
 
     def _watch(self) -> bool:
         """Wait for input that nobody reads; False when this thread is not needed any more."""
