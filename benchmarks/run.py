@@ -95,7 +95,8 @@ class ElixirRun:
         project = HERE / "elixir"
         subprocess.run(["mix", "compile"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
         self.out = build_dir / f"elixir-{os.getpid()}.json"
-        args = [str(self.out), repr(float(scale)), str(rounds), str(int(throughput_s * 1000)), str(echo)]
+        python_echo = HERE / "floor" / "echo.py"
+        args = [str(self.out), repr(float(scale)), str(rounds), str(int(throughput_s * 1000)), str(echo), str(python_echo)]
         self.process = subprocess.Popen(["mix", "run", "-e", "PyBridgeBench.main()", "--", *args], cwd=project, env=env)
 
     def results(self) -> tuple[list[dict], dict]:

@@ -70,6 +70,7 @@ def test_writes_report_and_chart(run: tuple[Path, list[dict], str]) -> None:
         assert heading in text
     assert f"![chart]({chart.name})" in text
     assert "PyB÷floor" in stdout and "gRPC÷ETF" in stdout  # the printed summary table
+    assert "a bare Python echo, nothing decoded: " in text
 
 
 def test_every_path_of_every_operation_has_numbers(run: tuple[Path, list[dict], str]) -> None:
@@ -77,7 +78,7 @@ def test_every_path_of_every_operation_has_numbers(run: tuple[Path, list[dict], 
     seen = {(r["side"], r["op"], r["path"], r["round"]): r for r in records}
     expected = [("elixir", op, path) for op in OPS + THROUGHPUT for path in ELIXIR_PATHS]
     expected += [("python", op, path) for op in OPS + THROUGHPUT for path in PYTHON_PATHS]
-    expected += [("python", "maps_10k", "msgpack"), ("python", "maps_10k", "etf_codec")]
+    expected += [("python", "maps_10k", "msgpack"), ("python", "maps_10k", "etf_codec"), ("elixir", "noop", "python_echo")]
     rounds = {r["round"] for r in records}
     assert rounds == {1, 2, 3, 4}  # two runs of two rounds
     missing = [key for key in expected for round_ in rounds if key + (round_,) not in seen]

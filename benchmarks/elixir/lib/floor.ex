@@ -8,13 +8,19 @@ defmodule PyBridgeBench.Floor do
 
   defstruct [:port, :table, :owner]
 
-  def start(executable) do
+  @doc "Starts `executable` (with `args`) as the echo behind a Port."
+  def start(executable, args \\ []) do
     parent = self()
 
     owner =
       spawn_link(fn ->
         table = :ets.new(__MODULE__, [:set, :public, write_concurrency: true])
-        port = Port.open({:spawn_executable, executable}, [:binary, {:packet, 4}, :exit_status])
+        port = Port.open({:spawn_executable, executable}, [
+            :binary,
+            {:packet, 4},
+            :exit_status,
+            args: args
+          ])
         send(parent, {__MODULE__, :started, %__MODULE__{port: port, table: table, owner: self()}})
         loop(port, table)
       end)

@@ -33,6 +33,62 @@ defmodule PyBridgeBench.Profile do
     :eprof.stop()
   end
 
+  @doc """
+  Throughput of no-op calls from `callers` processes on a pool of `workers`
+  for `ms` milliseconds: calls per second, and the CPU per call of the BEAM
+  and of the Python workers (from /proc).
+
+      mix run -e 'PyBridgeBench.Profile.throughput()' -- CALLERS WORKERS MS
+  """
+  def throughput do
+    [callers, workers, ms] = Enum.map(System.argv(), &String.to_integer/1)
+    {:ok, _} = PyBridge.start_link(name: @pool, pool_size: workers, threads: String.to_integer(System.get_env("THREADS", "8")))
+    wait_for_workers(workers)
+    os_pids = for conn <- PyBridge.Client.workers(@pool), do: conn.os_pid
+    call = fn -> {:ok, nil} = PyBridge.call("benchmarks.ops.noop", [], [], pool: @pool) end
+    for _ <- 1..1000, do: call.()
+    parent = self()
+    deadline = System.monotonic_time(:millisecond) + ms
+    {_, _} = :erlang.statistics(:runtime)
+    ticks = Enum.map(os_pids, &cpu_ticks/1)
+
+    for _ <- 1..callers do
+      spawn_link(fn -> send(parent, {:calls, loop(call, deadline, 0)}) end)
+    end
+
+    calls = Enum.sum(for _ <- 1..callers, do: receive(do: ({:calls, n} -> n)))
+    {_, beam_ms} = :erlang.statistics(:runtime)
+    python_ms = Enum.sum(Enum.zip_with(Enum.map(os_pids, &cpu_ticks/1), ticks, &-/2)) * 10
+
+    IO.puts(
+      "#{callers} callers, #{workers} workers: #{round(calls * 1000 / ms)} calls/s; " <>
+        "CPU per call: BEAM #{Float.round(beam_ms * 1000 / calls, 1)} µs, " <>
+        "Python #{Float.round(python_ms * 1000 / calls, 1)} µs"
+    )
+  end
+
+  defp wait_for_workers(count) do
+    if length(PyBridge.Client.workers(@pool)) < count do
+      Process.sleep(50)
+      wait_for_workers(count)
+    end
+  end
+
+  defp loop(call, deadline, n) do
+    if System.monotonic_time(:millisecond) >= deadline do
+      n
+    else
+      call.()
+      loop(call, deadline, n + 1)
+    end
+  end
+
+  # utime + stime of an OS process, in clock ticks (1/100 s).
+  defp cpu_ticks(os_pid) do
+    fields = File.read!("/proc/#{os_pid}/stat") |> String.split(") ") |> List.last() |> String.split()
+    String.to_integer(Enum.at(fields, 11)) + String.to_integer(Enum.at(fields, 12))
+  end
+
   defp cpu_per_call(label, calls, fun) do
     for _ <- 1..div(calls, 10), do: fun.()
     {_, _} = :erlang.statistics(:runtime)
