@@ -15,12 +15,15 @@ defmodule PyBridgeBench.Floor do
     owner =
       spawn_link(fn ->
         table = :ets.new(__MODULE__, [:set, :public, write_concurrency: true])
-        port = Port.open({:spawn_executable, executable}, [
+
+        port =
+          Port.open({:spawn_executable, executable}, [
             :binary,
             {:packet, 4},
             :exit_status,
             args: args
           ])
+
         send(parent, {__MODULE__, :started, %__MODULE__{port: port, table: table, owner: self()}})
         loop(port, table)
       end)

@@ -42,7 +42,7 @@ defmodule PyBridgeBench.Profile do
   """
   def throughput do
     [callers, workers, ms] = Enum.map(System.argv(), &String.to_integer/1)
-    {:ok, _} = PyBridge.start_link(name: @pool, pool_size: workers, threads: String.to_integer(System.get_env("THREADS", "8")))
+    {:ok, _} = PyBridge.start_link(name: @pool, pool_size: workers)
     wait_for_workers(workers)
     os_pids = for conn <- PyBridge.Client.workers(@pool), do: conn.os_pid
     call = fn -> {:ok, nil} = PyBridge.call("benchmarks.ops.noop", [], [], pool: @pool) end
@@ -85,7 +85,9 @@ defmodule PyBridgeBench.Profile do
 
   # utime + stime of an OS process, in clock ticks (1/100 s).
   defp cpu_ticks(os_pid) do
-    fields = File.read!("/proc/#{os_pid}/stat") |> String.split(") ") |> List.last() |> String.split()
+    fields =
+      File.read!("/proc/#{os_pid}/stat") |> String.split(") ") |> List.last() |> String.split()
+
     String.to_integer(Enum.at(fields, 11)) + String.to_integer(Enum.at(fields, 12))
   end
 
