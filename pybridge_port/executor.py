@@ -4,19 +4,20 @@ Jobs wait in one queue. A thread that takes a job from it keeps taking the
 next one until the queue is empty (it *drains* the queue), so a burst of
 short jobs (64 no-op calls read at once) runs without a hand-off between
 threads per job: waking a thread and passing it the GIL costs more than a
-short job itself. Measured with 64 callers on 2 workers: about 51 → 30 µs of
-worker CPU per call.
+short job itself.
 
-A slow job must not hold up the ones queued behind it, so a monitor thread
-looks at the queue every ``STALL_SECONDS`` while jobs wait, and puts another
-thread to work when no job has left the queue since it last looked. When
-nothing waits for a while, the monitor sleeps until jobs queue up again.
+A monitor thread looks every ``STALL_SECONDS`` while jobs run or wait. When
+no job has started or ended since it last looked, the running ones are slow
+(or blocked): it calls ``on_stall`` (the server uses it to have waiting
+input read meanwhile) and puts another thread to work on the queue, so a
+slow job does not hold up the ones behind it. When nothing runs for a while,
+the monitor sleeps until work comes again.
 
 A job that waits on something outside the worker (an Elixir callback) gives
-its slot back while it waits, and a thread is put to work on the queue at
-once. Threads are started as needed, so nested callbacks (Elixir → Python →
-Elixir → Python …) can never exhaust the pool and deadlock; idle threads end
-after a while.
+its slot back while it waits; ``on_stall`` is called and a thread is put to
+work on the queue at once. Threads are started as needed, so nested
+callbacks (Elixir → Python → Elixir → Python …) can never exhaust the pool
+and deadlock; idle threads end after a while.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from contextlib import contextmanager
 Job = Callable[[], None]
 
 IDLE_SECONDS = 30.0
-# How long queued jobs may stand still behind running ones before another
-# thread takes them (Python's own GIL switch interval is 5 ms).
+# How long running jobs may go without one starting or ending before the
+# monitor steps in (Python's own GIL switch interval is 5 ms).
 STALL_SECONDS = 0.002
-# The monitor sleeps after this long with nothing queued.
+# The monitor sleeps after this long with nothing running or queued.
 MONITOR_QUIET_SECONDS = 0.5
 
 
@@ -48,7 +49,9 @@ class Executor:
         self._name = name
         self._lock = threading.Lock()
         self._queue: deque[Job] = deque()
-        self._taken = 0  # jobs taken from the queue so far: the monitor's sign of progress
+        self._progress = 0  # bumped when a queued job starts or ends: what the monitor watches
+        # Called (on the monitor's thread or a waiting job's) when running jobs stall.
+        self.on_stall: Callable[[], None] = lambda: None
         self._draining = 0  # threads taking jobs from the queue, or asked to
         # Free running slots. A counter under one plain lock: threading.Semaphore
         # costs a Condition round trip per acquire and release.
@@ -99,8 +102,7 @@ class Executor:
                 return False
             self._free -= 1
             self._draining += 1
-            if len(self._queue) > 1:
-                self._watch()
+            self._watch()
             return True
 
     def drain(self) -> None:
@@ -115,11 +117,12 @@ class Executor:
                         self._release_slot()
                         return
                     job = self._queue.popleft()
-                    self._taken += 1
+                self._progress += 1
                 try:
                     job()
                 except BaseException:  # a job's bug ends only the job
                     sys.excepthook(*sys.exc_info())
+                self._progress += 1
         finally:
             local.holds_slot = local.draining = False
 
@@ -146,6 +149,7 @@ class Executor:
         draining = holds and local.draining
         if holds:
             local.holds_slot = False
+            self.on_stall()
             with self._lock:
                 self._release_slot()
                 if draining:
@@ -190,7 +194,7 @@ class Executor:
         self._wakeups.put(None)
 
     def _watch(self) -> None:
-        """Jobs are queued behind running ones: make sure the monitor looks."""
+        """Jobs run or wait: make sure the monitor looks."""
         if self._monitor_state == "asleep":
             self._monitor.notify()
         elif self._monitor_state == "none":
@@ -220,15 +224,25 @@ class Executor:
     def _run_monitor(self) -> None:
         quiet_limit = max(int(MONITOR_QUIET_SECONDS / STALL_SECONDS), 1)
         quiet = 0
+        reported = -1  # the progress count at the last stall reported
         with self._lock:
             while True:
-                quiet = 0 if self._queue else quiet + 1
+                quiet = 0 if self._queue or self._draining else quiet + 1
                 if quiet > quiet_limit:
                     self._monitor_state = "asleep"
-                    self._monitor.wait()  # until _watch: jobs are queued again
+                    self._monitor.wait()  # until _watch: work came again
                     self._monitor_state = "watching"
                     quiet = 0
-                seen = self._taken
+                seen = self._progress
                 self._monitor.wait(STALL_SECONDS)
-                if self._queue and self._taken == seen and self._free:
+                if seen != self._progress or not (self._queue or self._draining):
+                    continue
+                if self._queue and self._free:
                     self._add_drainer()
+                if reported != seen:
+                    reported = seen
+                    self._lock.release()
+                    try:
+                        self.on_stall()
+                    finally:
+                        self._lock.acquire()

@@ -1,18 +1,24 @@
 """The worker's serving loop: leader/follower threads over one input pipe.
 
-One thread at a time (the leader) reads frames. Requests that need library
-code run go to the executor's queue; when no other thread is running queued
-jobs, the leader runs them itself, so a call costs no hand-off between
-threads, and stops being the leader while it does. Reading never stops while
-Python code runs: if input arrives meanwhile, a waiting thread (a watcher) is
-woken to read it, so pings, cancels, credit and callback replies are still
-answered at once, and the requests it reads join the queue.
+One thread at a time (the leader) reads frames: every frame queued on the
+pipe, with one system call. Requests that need library code run go to the
+executor's queue; when no other thread is running queued jobs, the leader
+runs them itself (no hand-off between threads) and stops being the leader
+while it does. It reads again when the queue is empty, so under load each
+read takes in everything that came meanwhile: measured with 64 callers from
+Elixir, about 19 requests per read.
 
-Watchers wait on the input itself (epoll, one-shot, armed only while no one
-reads), not on the leader: when calls come one at a time, the leader is back
-reading before the next one arrives and nobody is woken at all. Measured on
-no-op calls one at a time: waking a follower per request (the design before)
-cost 40 µs of worker CPU of 100.
+Reading does not wait for slow Python code: when running jobs stall (none
+started or ended for a few ms, or one waits on an Elixir callback), the
+executor's monitor arms the input watch, and a waiting thread (a watcher) is
+woken as soon as input arrives, to read it. So pings, cancels, credit and
+callback replies are answered within milliseconds even while a call runs for
+minutes, and the requests read meanwhile start on other threads.
+
+Watchers wait on the input itself (epoll, one-shot), not on the leader: when
+calls come one at a time, nobody but the leader is ever woken. Measured on
+no-op calls one at a time: waking a follower per request (an earlier
+design) cost 40 µs of worker CPU of 100.
 """
 
 from __future__ import annotations
@@ -37,15 +43,24 @@ class _EpollWatch:
         self._fd = fd
         self._epoll = select.epoll()
         self._epoll.register(fd, select.EPOLLONESHOT)
+        # Whether it may be armed; only saves needless disarms (a wrong guess
+        # costs a system call, or one watcher woken for nothing).
+        self._armed = False
 
     def arm(self) -> None:
+        self._armed = True
         self._epoll.modify(self._fd, select.EPOLLIN | select.EPOLLONESHOT)
 
     def disarm(self) -> None:
-        self._epoll.modify(self._fd, select.EPOLLONESHOT)
+        if self._armed:
+            self._armed = False
+            self._epoll.modify(self._fd, select.EPOLLONESHOT)
 
     def wait(self, timeout: float) -> bool:
-        return bool(self._epoll.poll(timeout, 1))
+        if self._epoll.poll(timeout, 1):
+            self._armed = False  # one-shot: it fired
+            return True
+        return False
 
 
 class _EventWatch:
@@ -72,6 +87,8 @@ class Server:
         self._dispatcher = dispatcher
         self._read_lock = threading.Lock()  # held by the leader
         self._input = (_EpollWatch if hasattr(select, "epoll") else _EventWatch)(reader.fileno())
+        # Jobs that run long (or wait on Elixir) have a watcher read what comes meanwhile.
+        dispatcher.executor.on_stall = self._input.arm
         self._state = threading.Lock()
         self._watchers = 0
         self._done = threading.Event()
@@ -124,7 +141,6 @@ class Server:
                 lonely = self._watchers == 0
             if lonely:
                 self._start_thread()
-            self._input.arm()  # input that comes while the jobs run wakes a watcher
             executor.drain()
 
     def _watch(self) -> bool:
