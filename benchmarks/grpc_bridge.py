@@ -246,7 +246,7 @@ def make_dispatcher(pb2: ModuleType, threads: int) -> Any:
         def _resolve_handle(self, ref: HandleRef) -> Any:
             return self.handles.get(ref.id, ref.worker)
 
-        def send(self, term: Any, scope: Any = None) -> None:
+        def send(self, term: Any, scope: Any = None, *, hold: bool = False) -> None:
             tag = term[0]
             if tag not in (OK, ERROR, CHUNK):
                 return  # hello, callbacks and output have no gRPC counterpart here

@@ -140,14 +140,17 @@ class Dispatcher:
 
     # -- frames ---------------------------------------------------------------
 
-    def send(self, term: Any, scope: Hashable = None) -> None:
-        """Encode and write one frame (from any thread)."""
+    def send(self, term: Any, scope: Hashable = None, *, hold: bool = False) -> None:
+        """Encode and write one frame (from any thread); ``hold``: see ``FrameWriter.hold``."""
         try:
             data = self.values.encode(term, scope)
         except Exception as exc:  # an unencodable result is the request's error, not ours
             request_id = term[1] if isinstance(term, tuple) and len(term) > 1 else None
             data = self.values.encode((ERROR, request_id, error_term(exc)), scope)
-        self.writer.send(data)
+        if hold:
+            self.writer.hold(data)
+        else:
+            self.writer.send(data)
 
     def handle_frame(self, frame: memoryview | OversizedFrame) -> Job | None:
         """Decode one frame and act on it; answers errors with error frames.
@@ -362,7 +365,10 @@ class Dispatcher:
 
     def _finish(self, request: Request, reply: tuple[Any, ...]) -> None:
         self._requests.pop(request.id, None)
-        self.send(reply, request.scope)
+        # With requests queued behind it, the reply goes out with the next
+        # write: one writev for a burst of replies. The server flushes when
+        # the queue stands still (Server._stalled).
+        self.send(reply, request.scope, hold=self.executor.queued > 0)
 
     # -- coroutines -------------------------------------------------------------
 

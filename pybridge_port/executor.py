@@ -6,12 +6,15 @@ short jobs (64 no-op calls read at once) runs without a hand-off between
 threads per job: waking a thread and passing it the GIL costs more than a
 short job itself.
 
-A monitor thread looks every ``STALL_SECONDS`` while jobs run or wait. When
-no job has started or ended since it last looked, the running ones are slow
-(or blocked): it calls ``on_stall`` (the server uses it to have waiting
-input read meanwhile) and puts another thread to work on the queue, so a
-slow job does not hold up the ones behind it. When nothing runs for a while,
-the monitor sleeps until work comes again.
+A monitor thread looks every ``STALL_SECONDS`` while jobs run or wait.
+When the job at the head of the queue has waited that long, it puts another
+thread to work on the queue (while a slot is free), so a slow job does not
+hold up the ones behind it, and jobs that wait on I/O for a few ms each
+still run side by side. When the head has waited that long, or running jobs
+have neither started nor ended since it last looked, it also calls
+``on_stall`` (the server uses it to send held replies and to have input
+read meanwhile). When nothing runs for a while, the monitor sleeps until
+work comes again.
 
 A job that waits on something outside the worker (an Elixir callback) gives
 its slot back while it waits; ``on_stall`` is called and a thread is put to
@@ -25,6 +28,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,8 +36,8 @@ from contextlib import contextmanager
 Job = Callable[[], None]
 
 IDLE_SECONDS = 30.0
-# How long running jobs may go without one starting or ending before the
-# monitor steps in (Python's own GIL switch interval is 5 ms).
+# How long a queued job may wait, or running jobs go without one starting or
+# ending, before the monitor steps in (Python's GIL switch interval is 5 ms).
 STALL_SECONDS = 0.002
 # The monitor sleeps after this long with nothing running or queued.
 MONITOR_QUIET_SECONDS = 0.5
@@ -48,11 +52,12 @@ class Executor:
         self.size = size
         self._name = name
         self._lock = threading.Lock()
-        self._queue: deque[Job] = deque()
+        self._queue: deque[tuple[float, Job]] = deque()  # (time queued, job)
         self._progress = 0  # bumped when a queued job starts or ends: what the monitor watches
         # Called (on the monitor's thread or a waiting job's) when running jobs stall.
         self.on_stall: Callable[[], None] = lambda: None
         self._draining = 0  # threads taking jobs from the queue, or asked to
+        self._starting = 0  # of those, pool threads asked that have no slot yet
         # Free running slots. A counter under one plain lock: threading.Semaphore
         # costs a Condition round trip per acquire and release.
         self._free = size
@@ -78,7 +83,7 @@ class Executor:
     def submit(self, job: Job) -> None:
         """Run ``job()`` on a pool thread, after the jobs queued before it. Exceptions must be handled by the job."""
         with self._lock:
-            self._queue.append(job)
+            self._queue.append((time.monotonic(), job))
             if not self._draining:
                 self._add_drainer()
             self._watch()
@@ -90,8 +95,9 @@ class Executor:
         free (it is taken for the caller now, so jobs start in arrival order).
         Otherwise the threads at the queue take them.
         """
+        now = time.monotonic()
         with self._lock:
-            self._queue.extend(jobs)
+            self._queue.extend((now, job) for job in jobs)
             if not self._queue:
                 return False
             if self._draining:
@@ -116,7 +122,7 @@ class Executor:
                         self._draining -= 1
                         self._release_slot()
                         return
-                    job = self._queue.popleft()
+                    _, job = self._queue.popleft()
                 self._progress += 1
                 try:
                     job()
@@ -185,6 +191,7 @@ class Executor:
     def _add_drainer(self) -> None:
         """Wake an idle pool thread, or start one, to drain the queue."""
         self._draining += 1
+        self._starting += 1
         if self._idle:
             self._idle -= 1
         else:
@@ -217,6 +224,7 @@ class Executor:
                 continue
             with self._lock:
                 self._acquire_slot()
+                self._starting -= 1
             self.drain()
             with self._lock:
                 self._idle += 1
@@ -235,12 +243,12 @@ class Executor:
                     quiet = 0
                 seen = self._progress
                 self._monitor.wait(STALL_SECONDS)
-                if seen != self._progress or not (self._queue or self._draining):
-                    continue
-                if self._queue and self._free:
+                waited = bool(self._queue) and time.monotonic() - self._queue[0][0] >= STALL_SECONDS
+                stuck = bool(self._draining) and seen == self._progress
+                if waited and self._free > self._starting:
                     self._add_drainer()
-                if reported != seen:
-                    reported = seen
+                if (waited or stuck) and reported != self._progress:
+                    reported = self._progress
                     self._lock.release()
                     try:
                         self.on_stall()

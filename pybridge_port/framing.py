@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import time
 from dataclasses import dataclass
 
 _LENGTH = struct.Struct(">I")
@@ -130,33 +131,70 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Writes frames from any thread; concurrent frames go out in one ``writev``.
+    """Writes frames from any thread; frames sent together go out in one ``writev``.
 
     A thread that finds no write in progress becomes the writer and drains
     everything queued, including frames other threads add meanwhile, so a
     burst of replies costs one system call instead of one each.
+
+    ``hold`` queues a frame without writing it, to go out with the next
+    one: for a reply with more requests queued behind it. Held frames are
+    written by the next ``send`` or ``flush``, or by the next ``hold`` once
+    the oldest of them has waited ``HOLD_SECONDS`` or ``HOLD_FRAMES`` are
+    held; whoever holds must make sure a ``flush`` follows.
     """
+
+    HOLD_SECONDS = 0.001
+    HOLD_FRAMES = 64
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._lock = threading.Lock()
-        self._queue: list[bytes | memoryview] = []
+        self._queue: list[bytes | memoryview] = []  # header, payload, header, payload, ...
+        self._held_since = 0.0  # when the oldest held frame was held; 0.0: none held
         self._writing = False
 
     def send(self, payload: bytes) -> None:
         """Queue one frame; it is written before ``send`` returns or by the thread writing now."""
-        header = _LENGTH.pack(len(payload))
         with self._lock:
+            self._queue += (_LENGTH.pack(len(payload)), payload)
             if self._writing:
-                self._queue += (header, payload)
                 return
             self._writing = True
-        batch: list[bytes | memoryview] = [header, payload]
+            batch, self._queue, self._held_since = self._queue, [], 0.0
+        self._write_batches(batch)
+
+    def hold(self, payload: bytes) -> None:
+        """Queue one frame to go out with a later write (see the class docstring)."""
+        now = time.monotonic()
+        with self._lock:
+            self._queue += (_LENGTH.pack(len(payload)), payload)
+            if self._writing:
+                return
+            if not self._held_since:
+                self._held_since = now
+            if now - self._held_since < self.HOLD_SECONDS and len(self._queue) < 2 * self.HOLD_FRAMES:
+                return
+            self._writing = True
+            batch, self._queue, self._held_since = self._queue, [], 0.0
+        self._write_batches(batch)
+
+    def flush(self) -> None:
+        """Write the frames held, if any (a write in progress takes them)."""
+        with self._lock:
+            if self._writing or not self._queue:
+                return
+            self._writing = True
+            batch, self._queue, self._held_since = self._queue, [], 0.0
+        self._write_batches(batch)
+
+    def _write_batches(self, batch: list[bytes | memoryview]) -> None:
+        """Write ``batch``, then whatever other threads queued meanwhile, as the one writer."""
         try:
             while batch:
                 self._write_all(batch)
                 with self._lock:
-                    batch, self._queue = self._queue, []
+                    batch, self._queue, self._held_since = self._queue, [], 0.0
                     self._writing = bool(batch)
         except BaseException:
             with self._lock:

@@ -87,12 +87,17 @@ class Server:
         self._dispatcher = dispatcher
         self._read_lock = threading.Lock()  # held by the leader
         self._input = (_EpollWatch if hasattr(select, "epoll") else _EventWatch)(reader.fileno())
-        # Jobs that run long (or wait on Elixir) have a watcher read what comes meanwhile.
-        dispatcher.executor.on_stall = self._input.arm
+        dispatcher.executor.on_stall = self._stalled
         self._state = threading.Lock()
         self._watchers = 0
         self._done = threading.Event()
         self._status = 0
+
+    def _stalled(self) -> None:
+        """Running jobs stall (or one waits on Elixir): replies held back go out,
+        and a watcher reads whatever input comes meanwhile."""
+        self._dispatcher.writer.flush()
+        self._input.arm()
 
     def run(self) -> int:
         """Serve until the input ends; returns the worker's exit status.

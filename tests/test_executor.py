@@ -97,6 +97,22 @@ def test_the_monitor_wakes_from_its_sleep_for_a_new_stall(monkeypatch: pytest.Mo
         thread.join(LIMIT)
 
 
+def test_jobs_that_wait_run_side_by_side_up_to_size() -> None:
+    executor = Executor(4)
+    barrier = threading.Barrier(4, timeout=LIMIT)  # broken unless 4 jobs wait at once
+    passed = threading.Semaphore(0)
+
+    def job() -> None:
+        barrier.wait()
+        passed.release()
+
+    assert executor.enqueue([job] * 4) is True
+    thread = drain_in_thread(executor)
+    for _ in range(4):
+        assert passed.acquire(timeout=LIMIT)
+    thread.join(LIMIT)
+
+
 def test_no_more_than_size_jobs_run_at_once() -> None:
     executor = Executor(2)
     lock = threading.Lock()

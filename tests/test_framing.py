@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -134,3 +135,56 @@ def test_oversized_frames_are_skipped_and_reading_goes_on(pipe: tuple[int, int])
         received += [frame if isinstance(frame, OversizedFrame) else bytes(frame) for frame in frames]
     writer.join()
     assert received == [OversizedFrame(size=10_000, limit=1000), b"ok"]
+
+
+def _available(fd: int) -> bytes:
+    """What is in the pipe now, without blocking."""
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""
+    finally:
+        os.set_blocking(fd, True)
+
+
+def test_held_frames_go_out_with_the_next_send_in_order(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    writer = FrameWriter(write_fd)
+    writer.hold(b"one")
+    writer.hold(b"two")
+    assert _available(read_fd) == b""
+    writer.send(b"three")
+    assert _frames(_available(read_fd)) == [b"one", b"two", b"three"]
+
+
+def test_flush_writes_held_frames_and_is_a_no_op_without_them(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    writer = FrameWriter(write_fd)
+    writer.flush()
+    writer.hold(b"held")
+    writer.flush()
+    writer.flush()
+    assert _frames(_available(read_fd)) == [b"held"]
+
+
+def test_holding_stops_at_the_frame_limit(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    writer = FrameWriter(write_fd)
+    writer.HOLD_SECONDS = 3600.0  # only the count can set them off
+    for index in range(FrameWriter.HOLD_FRAMES - 1):
+        writer.hold(b"%d" % index)
+    assert _available(read_fd) == b""
+    writer.hold(b"last")
+    assert len(_frames(_available(read_fd))) == FrameWriter.HOLD_FRAMES
+
+
+def test_a_frame_held_too_long_goes_out_with_the_next_hold(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    writer = FrameWriter(write_fd)
+    writer.HOLD_SECONDS = 0.01
+    writer.hold(b"first")
+    assert _available(read_fd) == b""
+    time.sleep(0.02)  # not a timing assertion: the first frame is now older than the limit, whatever the machine
+    writer.hold(b"second")
+    assert _frames(_available(read_fd)) == [b"first", b"second"]

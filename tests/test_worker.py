@@ -274,6 +274,19 @@ class TestConcurrency:
         assert [reply[1] for reply in replies][-1] == 100
         assert {reply[1]: reply[2] for reply in replies} == {100: "slow", 101: 3.0, 102: "fast"}
 
+    def test_a_reply_is_not_held_back_by_a_slow_call_behind_it(self, worker: Worker) -> None:
+        # Read at once, the first reply is held to go out with the next write
+        # (a request is queued behind it); the call behind it then blocks until
+        # a request sent only after that reply arrives opens its gate.
+        worker.send_together(
+            (Atom("call"), 1, "worker_fixtures.identity", ["first"], {}, {}),
+            (Atom("call"), 2, "worker_fixtures.gate_wait", ["reply-held"], {}, {}),
+        )
+        assert worker.recv_reply()[1:] == (1, "first")
+        worker.send((Atom("call"), 3, "worker_fixtures.gate_open", ["reply-held"], {}, {}))
+        replies = {reply[1]: reply[2] for reply in (worker.recv_reply(), worker.recv_reply())}
+        assert replies == {2: True, 3: None}
+
     def test_many_requests_in_flight_come_back_by_id(self, worker: Worker) -> None:
         for index in range(200):
             worker.send((Atom("call"), index, "operator.mul", [index, 2], {}, {}))

@@ -64,6 +64,11 @@ class Worker:
     def send(self, term: Any) -> None:
         self.send_frame(encode(term))
 
+    def send_together(self, *terms: Any) -> None:
+        """Send several requests with one write, so that the worker reads them at once."""
+        self._in.write(b"".join(struct.pack(">I", len(data)) + data for data in map(encode, terms)))
+        self._in.flush()
+
     def send_frame(self, payload: bytes) -> None:
         self._in.write(struct.pack(">I", len(payload)) + payload)
         self._in.flush()

@@ -7,12 +7,24 @@ import ctypes
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 # What generators did when they were closed, inspected by later calls.
 events: list[str] = []
+# Named events: a call can wait until a later call opens its gate.
+gates: dict[str, threading.Event] = {}
+
+
+def gate_wait(name: str, timeout: float = 30.0) -> bool:
+    """Wait until ``gate_open(name)``; False if that did not come within ``timeout``."""
+    return gates.setdefault(name, threading.Event()).wait(timeout)
+
+
+def gate_open(name: str) -> None:
+    gates.setdefault(name, threading.Event()).set()
 
 
 def slow(seconds: float, value: Any = None) -> Any:
