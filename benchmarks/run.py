@@ -36,6 +36,12 @@ from benchmarks import pyclient, report  # noqa: E402
 FULL = {"scale": 1.0, "throughput_s": 0.75}
 QUICK = {"scale": 0.002, "throughput_s": 0.05}
 
+# Idle schedulers of the BEAM spin for a while before they sleep (busy
+# waiting); on 2 cores that takes CPU from the Python workers. Measured on this
+# machine (benchmarks/FINDINGS.md): 64 callers on 1 worker went from ~37,000 to
+# ~50,000 calls/s without it. PyBridge's README recommends it for the same reason.
+BEAM_FLAGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
+
 
 def log(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
@@ -81,7 +87,7 @@ def generate_wrapper(python: str, build_dir: Path) -> Path:
 class ElixirRun:
     """The Elixir side, compiled and started as a child process."""
 
-    def __init__(self, python: str, build_dir: Path, echo: Path, generated: Path, *, scale: float, rounds: int, throughput_s: float) -> None:
+    def __init__(self, python: str, build_dir: Path, echo: Path, generated: Path, *, scale: float, rounds: int, throughput_s: float, beam_flags: str) -> None:
         if shutil.which("mix") is None:
             raise SystemExit("the Elixir side needs Elixir/Mix (scripts/bootstrap.sh installs them)")
         env = dict(
@@ -91,6 +97,7 @@ class ElixirRun:
             HEX_OFFLINE="1",
             PYBRIDGE_PYTHON=python,
             PYBRIDGE_BENCH_GENERATED=str(generated),
+            ELIXIR_ERL_OPTIONS=" ".join(filter(None, [os.environ.get("ELIXIR_ERL_OPTIONS"), beam_flags])),
         )
         project = HERE / "elixir"
         subprocess.run(["mix", "compile"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -128,7 +135,9 @@ def measure(args: argparse.Namespace, python: str, build_dir: Path, echo: Path, 
     # the two cores; --quick (numbers that mean nothing) runs both at once.
     prefix = f"run {run + 1} of {args.runs}: " if args.runs > 1 else ""
     log(prefix + "measuring from Elixir (floor, PyBridge, wrapper)")
-    elixir = ElixirRun(python, build_dir, echo, generated, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"])
+    elixir = ElixirRun(
+        python, build_dir, echo, generated, scale=settings["scale"], rounds=args.rounds, throughput_s=settings["throughput_s"], beam_flags=args.beam_flags
+    )
     if not args.quick:
         elixir_records, elixir_system = elixir.results()
     log(prefix + "measuring from Python (ETF port, gRPC, msgpack)")
@@ -151,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="the Python that runs the workers (default: this one)")
     parser.add_argument("--records", type=Path, help="also write the raw records (JSON) here")
     parser.add_argument("--wrapper", type=Path, help="use wrapper modules already generated in this folder instead of running elixir_gen")
+    parser.add_argument(
+        "--beam-flags",
+        default=BEAM_FLAGS,
+        help=f"emulator flags of the Elixir side (default {BEAM_FLAGS!r}: idle schedulers do not spin, leaving the cores to the workers; '' for the VM's defaults)",
+    )
     args = parser.parse_args(argv)
 
     settings = dict(QUICK if args.quick else FULL)
@@ -182,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {
         "date": datetime.date.today().isoformat(),
-        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 8) else "") + (f" --runs {args.runs}" if args.runs != (1 if args.quick else 2) else ""),
-        "machine": machine(elixir_system),
+        "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 8) else "") + (f" --runs {args.runs}" if args.runs != (1 if args.quick else 2) else "")
+        + (f" --beam-flags '{args.beam_flags}'" if args.beam_flags != BEAM_FLAGS else ""),
+        "machine": machine(elixir_system) + (f"; BEAM flags `{args.beam_flags}`" if args.beam_flags else "; BEAM flags: the VM's defaults"),
         "load": load,
         "rounds": args.rounds,
         "runs": [run_records for run_records, _ in runs],
