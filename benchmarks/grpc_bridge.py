@@ -288,6 +288,9 @@ def serve(socket_path: str, build_dir: Path, threads: int = 8, grpc_threads: int
     """Serve until SIGTERM or the parent closes our stdin."""
     import grpc
 
+    from pybridge_port.__main__ import keep_freed_memory
+
+    keep_freed_memory()  # as the port worker does, so large payloads compare like for like
     pb2, pb2_grpc = load_modules(build_dir)
     dispatcher = make_dispatcher(pb2, threads)
     codec = dispatcher.codec

@@ -17,6 +17,8 @@ from .server import Server
 from .types import Atom
 
 PR_SET_PDEATHSIG = 1
+# glibc mallopt parameters (malloc.h).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -96,6 +98,25 @@ def die_with_parent() -> None:
         shutdown(0, signal.SIGKILL)
 
 
+def keep_freed_memory() -> bool:
+    """Have glibc reuse the memory of large payloads instead of giving it back after each one.
+
+    By default glibc serves large allocations with fresh mmaps, or trims the
+    heap once more than a few MiB at its top are free, and an 8 MiB array
+    echoed (decoded, copied, encoded: about 32 MiB of buffers) then page-faults
+    on every byte of every buffer, on every call: 25 → 58 ms of worker CPU per
+    call (benchmarks/FINDINGS.md). Allocations up to 32 MiB (glibc's ceiling)
+    now come from the heap, and up to 64 MiB free at its top is kept: a worker
+    holds on to about what its largest recent requests used. False where the
+    C library is not glibc (nothing is changed there).
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 64 << 20))
+
+
 def shutdown(status: int = 0, children: signal.Signals = signal.SIGTERM) -> None:
     """Exit now, taking our child processes with us (we lead our process group)."""
     try:
@@ -117,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     proto_in, proto_out, real_stderr = take_protocol_fds()
     faulthandler.enable(file=os.fdopen(real_stderr, "w", closefd=False))
     die_with_parent()
+    keep_freed_memory()
     writer = FrameWriter(proto_out)
     dispatcher = Dispatcher(writer, threads=args.threads, max_frame=args.max_frame)
     if args.output == "frames":

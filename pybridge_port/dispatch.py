@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import importlib
 import inspect
 import itertools
@@ -509,13 +510,11 @@ def resolve_path(path: str) -> Any:
     A module that another thread is still importing is waited for (importlib
     holds its lock), so concurrent first calls into a slow module all succeed.
     """
-    parts = path.split(".")
-    if not all(parts):
-        raise ValueError(f"not a dotted Python path: {path!r}")
+    parts = _path_parts(path)
     obj = _import(parts[0])
-    for index, part in enumerate(parts[1:], start=1):
+    for index in range(1, len(parts)):
         try:
-            obj = getattr(obj, part)
+            obj = getattr(obj, parts[index])
             continue
         except AttributeError:
             pass
@@ -527,8 +526,18 @@ def resolve_path(path: str) -> Any:
             except ModuleNotFoundError as exc:
                 if exc.name != name:
                     raise
-        raise AttributeError(f"{'.'.join(parts[:index])} has no attribute {part!r} (resolving {path!r})")
+        raise AttributeError(f"{'.'.join(parts[:index])} has no attribute {parts[index]!r} (resolving {path!r})")
     return obj
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_parts(path: str) -> tuple[str, ...]:
+    # Only the split is cached: the objects are looked up on every call, so
+    # reassigned attributes and reloaded modules are always seen.
+    parts = tuple(path.split("."))
+    if not all(parts):
+        raise ValueError(f"not a dotted Python path: {path!r}")
+    return parts
 
 
 def _import(name: str) -> Any:

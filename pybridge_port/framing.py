@@ -203,7 +203,7 @@ class FrameWriter:
 
     def _write_all(self, chunks: list[bytes | memoryview]) -> None:
         while chunks:
-            batch = chunks[:_IOV_MAX]
+            batch = chunks if len(chunks) <= _IOV_MAX else chunks[:_IOV_MAX]
             written = os.writev(self._fd, batch)
             # Drop what was written, keep the rest of a partially written chunk.
             index = 0

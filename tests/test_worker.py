@@ -536,3 +536,12 @@ class TestOutputAndLifetime:
 def test_encoded_frames_match_what_elixir_sends() -> None:
     # The client encodes with the codec; make sure a request is the tuple a Port sends.
     assert encode((Atom("ping"), 1, "x"))[:3] == b"\x83h\x03"
+
+
+def test_the_worker_keeps_freed_memory_for_the_next_large_payload() -> None:
+    """glibc's mallopt is set where glibc is the C library (see keep_freed_memory)."""
+    import platform
+
+    from pybridge_port.__main__ import keep_freed_memory
+
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
