@@ -15,7 +15,7 @@ run: setup
 test: setup
 	$(PYTHON) -m pytest
 
-# Not one of the two commands: the full benchmark suite (about 6 minutes).
+# Not one of the two commands: the full benchmark suite (about 17 minutes, 2 runs of 8 rounds).
 bench: setup
 	$(PYTHON) -m benchmarks.run
 
