@@ -112,6 +112,8 @@ class Dispatcher:
         self.handles = HandleTable(os.urandom(8).hex())
         self.values = Conversions(self.handles, lambda fun: ElixirFunction(self, fun))
         self.executor = Executor(threads)
+        # Replies held while requests were queued (see _finish) go out when the queue empties.
+        self.executor.on_idle = writer.flush
         self.exports: frozenset[str] = frozenset()
         self._greeted = False
         self._requests: dict[Any, Request] = {}
@@ -367,8 +369,9 @@ class Dispatcher:
     def _finish(self, request: Request, reply: tuple[Any, ...]) -> None:
         self._requests.pop(request.id, None)
         # With requests queued behind it, the reply goes out with the next
-        # write: one writev for a burst of replies. The server flushes when
-        # the queue stands still (Server._stalled).
+        # write: one writev for a burst of replies. It goes at the latest when
+        # a thread finds the queue empty (executor.on_idle) or the queue
+        # stands still (Server._stalled).
         self.send(reply, request.scope, hold=self.executor.queued > 0)
 
     # -- coroutines -------------------------------------------------------------

@@ -56,6 +56,8 @@ class Executor:
         self._progress = 0  # bumped when a queued job starts or ends: what the monitor watches
         # Called (on the monitor's thread or a waiting job's) when running jobs stall.
         self.on_stall: Callable[[], None] = lambda: None
+        # Called by a thread that found the queue empty and stops draining it.
+        self.on_idle: Callable[[], None] = lambda: None
         self._draining = 0  # threads taking jobs from the queue, or asked to
         self._starting = 0  # of those, pool threads asked that have no slot yet
         # Free running slots. A counter under one plain lock: threading.Semaphore
@@ -121,7 +123,7 @@ class Executor:
                     if not self._queue:
                         self._draining -= 1
                         self._release_slot()
-                        return
+                        break
                     _, job = self._queue.popleft()
                 self._progress += 1
                 try:
@@ -131,6 +133,7 @@ class Executor:
                 self._progress += 1
         finally:
             local.holds_slot = local.draining = False
+        self.on_idle()
 
     def run(self, job: Job) -> None:
         """Run ``job()`` on this thread now, as one of the ``size`` running jobs (not queued)."""

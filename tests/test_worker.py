@@ -287,6 +287,20 @@ class TestConcurrency:
         replies = {reply[1]: reply[2] for reply in (worker.recv_reply(), worker.recv_reply())}
         assert replies == {2: True, 3: None}
 
+    def test_a_held_reply_goes_out_when_the_queue_empties(self, worker: Worker) -> None:
+        # The second request ends its job at once (its coroutine runs on), so
+        # nothing else would send the first reply until the coroutine ends.
+        worker.send((Atom("call"), 0, "worker_fixtures.async_add", [1, 2], {}, {}))
+        assert worker.recv_reply()[1:] == (0, 3)  # the event loop is running: no slow first start
+        worker.send_together(
+            (Atom("call"), 1, "worker_fixtures.identity", ["first"], {}, {}),
+            (Atom("call"), 2, "worker_fixtures.async_gate_wait", ["queue-empty"], {}, {}),
+        )
+        assert worker.recv_reply()[1:] == (1, "first")
+        worker.send((Atom("call"), 3, "worker_fixtures.gate_open", ["queue-empty"], {}, {}))
+        replies = {reply[1]: reply[2] for reply in (worker.recv_reply(), worker.recv_reply())}
+        assert replies == {2: True, 3: None}
+
     def test_many_requests_in_flight_come_back_by_id(self, worker: Worker) -> None:
         for index in range(200):
             worker.send((Atom("call"), index, "operator.mul", [index, 2], {}, {}))

@@ -23,6 +23,15 @@ def gate_wait(name: str, timeout: float = 30.0) -> bool:
     return gates.setdefault(name, threading.Event()).wait(timeout)
 
 
+async def async_gate_wait(name: str, timeout: float = 30.0) -> bool:
+    """``gate_wait`` as a coroutine (it runs on the worker's event loop)."""
+    gate = gates.setdefault(name, threading.Event())
+    deadline = time.monotonic() + timeout
+    while not gate.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return gate.is_set()
+
+
 def gate_open(name: str) -> None:
     gates.setdefault(name, threading.Event()).set()
 
