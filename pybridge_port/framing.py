@@ -160,8 +160,7 @@ class FrameWriter:
             self._queue += (_LENGTH.pack(len(payload)), payload)
             if self._writing:
                 return
-            self._writing = True
-            batch, self._queue, self._held_since = self._queue, [], 0.0
+            batch = self._start_writing()
         self._write_batches(batch)
 
     def hold(self, payload: bytes) -> None:
@@ -175,8 +174,7 @@ class FrameWriter:
                 self._held_since = now
             if now - self._held_since < self.HOLD_SECONDS and len(self._queue) < 2 * self.HOLD_FRAMES:
                 return
-            self._writing = True
-            batch, self._queue, self._held_since = self._queue, [], 0.0
+            batch = self._start_writing()
         self._write_batches(batch)
 
     def flush(self) -> None:
@@ -184,9 +182,14 @@ class FrameWriter:
         with self._lock:
             if self._writing or not self._queue:
                 return
-            self._writing = True
-            batch, self._queue, self._held_since = self._queue, [], 0.0
+            batch = self._start_writing()
         self._write_batches(batch)
+
+    def _start_writing(self) -> list[bytes | memoryview]:
+        """With the lock held: this thread becomes the writer and takes everything queued."""
+        self._writing = True
+        batch, self._queue, self._held_since = self._queue, [], 0.0
+        return batch
 
     def _write_batches(self, batch: list[bytes | memoryview]) -> None:
         """Write ``batch``, then whatever other threads queued meanwhile, as the one writer."""
@@ -194,8 +197,8 @@ class FrameWriter:
             while batch:
                 self._write_all(batch)
                 with self._lock:
-                    batch, self._queue, self._held_since = self._queue, [], 0.0
-                    self._writing = bool(batch)
+                    batch = self._start_writing()
+                    self._writing = bool(batch)  # nothing more: no longer the writer
         except BaseException:
             with self._lock:
                 self._writing = False

@@ -71,6 +71,7 @@ def test_writes_report_and_chart(run: tuple[Path, list[dict], str]) -> None:
     assert f"![chart]({chart.name})" in text
     assert "PyB÷floor" in stdout and "gRPC÷ETF" in stdout  # the printed summary table
     assert "a bare Python echo, nothing decoded: " in text
+    assert "BEAM flags `+sbwt none +sbwtdcpu none +sbwtdio none`" in text  # run.py's default, stated
 
 
 def test_every_path_of_every_operation_has_numbers(run: tuple[Path, list[dict], str]) -> None:

@@ -274,30 +274,28 @@ class TestConcurrency:
         assert [reply[1] for reply in replies][-1] == 100
         assert {reply[1]: reply[2] for reply in replies} == {100: "slow", 101: 3.0, 102: "fast"}
 
-    def test_a_reply_is_not_held_back_by_a_slow_call_behind_it(self, worker: Worker) -> None:
+    @pytest.mark.parametrize(
+        "waiter",
+        [
+            # A plain call blocks its thread: the held reply goes out when the queue stalls.
+            "worker_fixtures.gate_wait",
+            # A coroutine call ends its job at once and runs on: the held reply
+            # goes out when the queue empties, not when the coroutine ends.
+            "worker_fixtures.async_gate_wait",
+        ],
+    )
+    def test_a_held_reply_is_not_kept_behind_a_call_that_waits(self, worker: Worker, waiter: str) -> None:
         # Read at once, the first reply is held to go out with the next write
-        # (a request is queued behind it); the call behind it then blocks until
-        # a request sent only after that reply arrives opens its gate.
-        worker.send_together(
-            (Atom("call"), 1, "worker_fixtures.identity", ["first"], {}, {}),
-            (Atom("call"), 2, "worker_fixtures.gate_wait", ["reply-held"], {}, {}),
-        )
-        assert worker.recv_reply()[1:] == (1, "first")
-        worker.send((Atom("call"), 3, "worker_fixtures.gate_open", ["reply-held"], {}, {}))
-        replies = {reply[1]: reply[2] for reply in (worker.recv_reply(), worker.recv_reply())}
-        assert replies == {2: True, 3: None}
-
-    def test_a_held_reply_goes_out_when_the_queue_empties(self, worker: Worker) -> None:
-        # The second request ends its job at once (its coroutine runs on), so
-        # nothing else would send the first reply until the coroutine ends.
+        # (a request is queued behind it); the call behind it waits until a
+        # request sent only after that reply arrives opens its gate.
         worker.send((Atom("call"), 0, "worker_fixtures.async_add", [1, 2], {}, {}))
         assert worker.recv_reply()[1:] == (0, 3)  # the event loop is running: no slow first start
         worker.send_together(
             (Atom("call"), 1, "worker_fixtures.identity", ["first"], {}, {}),
-            (Atom("call"), 2, "worker_fixtures.async_gate_wait", ["queue-empty"], {}, {}),
+            (Atom("call"), 2, waiter, [waiter], {}, {}),
         )
         assert worker.recv_reply()[1:] == (1, "first")
-        worker.send((Atom("call"), 3, "worker_fixtures.gate_open", ["queue-empty"], {}, {}))
+        worker.send((Atom("call"), 3, "worker_fixtures.gate_open", [waiter], {}, {}))
         replies = {reply[1]: reply[2] for reply in (worker.recv_reply(), worker.recv_reply())}
         assert replies == {2: True, 3: None}
 
@@ -559,3 +557,14 @@ def test_the_worker_keeps_freed_memory_for_the_next_large_payload() -> None:
     from pybridge_port.__main__ import keep_freed_memory
 
     assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_a_dotted_path_is_looked_up_anew_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the split of a path is cached: an attribute reassigned later is what a call finds."""
+    from pybridge_port.dispatch import resolve_path
+
+    assert resolve_path("math.pi") == math.pi
+    monkeypatch.setattr(math, "pi", 3.0)
+    assert resolve_path("math.pi") == 3.0
+    with pytest.raises(ValueError, match="not a dotted Python path: 'math..pi'"):
+        resolve_path("math..pi")
