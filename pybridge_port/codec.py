@@ -1420,3 +1420,44 @@ def encode(term: Any, *, compressed: bool | int = False) -> bytes:
 def decode(data: bytes | bytearray | memoryview) -> tuple[Any, bytes]:
     """Decode one term with a default :class:`Decoder`; return ``(term, tail)``."""
     return _DEFAULT_DECODER.decode(data)
+
+
+def frame_head(data: bytes | memoryview) -> tuple[str, int] | None:
+    """``(tag, id)`` of a frame shaped ``{tag, id, ...}`` with an atom tag and an integer id.
+
+    Reads only the first bytes, so the sender of a frame that cannot be decoded
+    (nested too deep, over a limit) can still be answered. None when the frame
+    does not start that way.
+    """
+    view = memoryview(data)
+    if len(view) < 4 or view[0] != VERSION_MAGIC:
+        return None
+    if view[1] == SMALL_TUPLE_EXT and view[2] >= 2:
+        pos = 3
+    elif view[1] == LARGE_TUPLE_EXT and len(view) >= 6 and int.from_bytes(view[2:6], "big") >= 2:
+        pos = 6
+    else:
+        return None
+    tag = view[pos] if pos < len(view) else -1
+    if tag in (SMALL_ATOM_UTF8_EXT, SMALL_ATOM_EXT) and pos + 2 <= len(view):
+        size, pos = view[pos + 1], pos + 2
+    elif tag in (ATOM_UTF8_EXT, ATOM_EXT) and pos + 3 <= len(view):
+        size, pos = int.from_bytes(view[pos + 1 : pos + 3], "big"), pos + 3
+    else:
+        return None
+    if pos + size >= len(view):
+        return None
+    name = bytes(view[pos : pos + size]).decode("utf-8", "replace")
+    pos += size
+    tag = view[pos]
+    if tag == SMALL_INTEGER_EXT and pos + 2 <= len(view):
+        return name, view[pos + 1]
+    if tag == INTEGER_EXT and pos + 5 <= len(view):
+        return name, int.from_bytes(view[pos + 1 : pos + 5], "big", signed=True)
+    if tag == SMALL_BIG_EXT and pos + 3 <= len(view) and view[pos + 1] <= 8:
+        size, sign = view[pos + 1], view[pos + 2]
+        if pos + 3 + size > len(view):
+            return None
+        value = int.from_bytes(view[pos + 3 : pos + 3 + size], "little")
+        return name, -value if sign else value
+    return None

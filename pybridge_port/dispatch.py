@@ -1,10 +1,10 @@
 """Requests in, replies out: the worker's operations (docs/PROTOCOL.md).
 
 The reading thread decodes each frame and either answers it at once (ping,
-stats, release, cancel, callback replies) or returns a job that runs library
-code, which the server (server.py) runs on a thread of the executor's limit.
-Coroutines run on one asyncio loop thread. Every exception becomes an error frame; nothing here may end the
-worker except the end of its input.
+stats, release, cancel, credit, callback replies) or returns a job that runs
+library code, which the executor runs (executor.py). Coroutines run on one
+asyncio loop thread. Every exception becomes an error frame; nothing here
+may end the worker except the end of its input.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import PROTOCOL_VERSION, __version__
-from .codec import Decoder
+from .codec import frame_head
 from .errors import CallbackError, Cancelled, ProtocolError, describe
 from .executor import Executor, Job
 from .framing import FrameWriter, OversizedFrame
@@ -33,7 +33,9 @@ from .handles import HandleTable
 from .types import Atom, Export, Fun
 from .values import Conversions
 
-OK, ERROR, CHUNK, HELLO, CALLBACK = (Atom(name) for name in ("ok", "error", "chunk", "hello", "callback"))
+OK, ERROR, CHUNK, HELLO, CALLBACK, SCOPE_OPENED = (
+    Atom(name) for name in ("ok", "error", "chunk", "hello", "callback", "scope_opened")
+)
 _TYPE, _MESSAGE, _TRACEBACK = Atom("type"), Atom("message"), Atom("traceback")
 DEFAULT_WINDOW = 32
 # Results of these types are never awaitable (the check is on every reply).
@@ -49,12 +51,12 @@ def error_term(exc: BaseException) -> dict[Atom, Any]:
 class Request:
     """A request running (or queued) on the pool; kept for cancel and stats.
 
-    ``thread``, ``cancelled``, ``injected`` and ``task`` change under the
-    dispatcher's ``cancel_lock``: one lock for all requests, since only a
-    cancel ever contends for it.
+    ``thread``, ``cancelled``, ``injected``, ``task`` and ``waiter`` change
+    under the dispatcher's ``cancel_lock``: one lock for all requests, since
+    only a cancel ever contends for it.
     """
 
-    __slots__ = ("id", "scope", "keep", "thread", "cancelled", "injected", "task")
+    __slots__ = ("id", "scope", "keep", "thread", "cancelled", "injected", "task", "waiter")
 
     def __init__(self, request_id: Any, scope: Hashable, *, keep: bool = False) -> None:
         self.id = request_id
@@ -64,6 +66,7 @@ class Request:
         self.cancelled = False
         self.injected = False
         self.task: Any = None  # the asyncio future of a coroutine
+        self.waiter: _Waiter | None = None  # the Elixir callback it waits on
 
 
 @dataclass(eq=False)
@@ -79,11 +82,16 @@ class Stream:
 
 
 class _Waiter:
-    """One pending Elixir callback."""
+    """One pending Elixir callback: its reply, or the cancellation of the request waiting."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reply: Any = None
+
+    def answer(self, reply: Any) -> None:
+        if not self.event.is_set():
+            self.reply = reply
+            self.event.set()
 
 
 class ElixirFunction:
@@ -109,11 +117,13 @@ class Dispatcher:
     def __init__(self, writer: FrameWriter, *, threads: int = 8, max_frame: int = 0) -> None:
         self.writer = writer
         self.max_frame = max_frame
-        self.handles = HandleTable(os.urandom(8).hex())
+        self.handles = HandleTable(os.urandom(8).hex(), on_new_scope=self._scope_opened)
         self.values = Conversions(self.handles, lambda fun: ElixirFunction(self, fun))
         self.executor = Executor(threads)
-        # Replies held while requests were queued (see _finish) go out when the queue empties.
+        # Replies held while requests were queued (see _finish) go out when
+        # the queue empties or the running jobs stall.
         self.executor.on_idle = writer.flush
+        self.executor.on_stall = writer.flush
         self.exports: frozenset[str] = frozenset()
         self._greeted = False
         self._requests: dict[Any, Request] = {}
@@ -150,10 +160,17 @@ class Dispatcher:
         except Exception as exc:  # an unencodable result is the request's error, not ours
             request_id = term[1] if isinstance(term, tuple) and len(term) > 1 else None
             data = self.values.encode((ERROR, request_id, error_term(exc)), scope)
-        if hold:
-            self.writer.hold(data)
-        else:
-            self.writer.send(data)
+        try:
+            if hold:
+                self.writer.hold(data)
+            else:
+                self.writer.send(data)
+        except (BrokenPipeError, ConnectionError):
+            self.executor.stop()  # Elixir is gone: nobody is left to answer
+
+    def _scope_opened(self, scope: Hashable) -> None:
+        """Elixir monitors the owner of a scope from its first handle (docs/PROTOCOL.md)."""
+        self.send((SCOPE_OPENED, scope))
 
     def handle_frame(self, frame: memoryview | OversizedFrame) -> Job | None:
         """Decode one frame and act on it; answers errors with error frames.
@@ -163,13 +180,17 @@ class Dispatcher:
         thread or the pool); the frame's memory may be reused once this returns.
         """
         if isinstance(frame, OversizedFrame):
-            message = f"frame of {frame.size} bytes is over the limit of {frame.limit} bytes; it was skipped"
+            message = (
+                f"a frame declares {frame.size} bytes, over the limit of {frame.limit} bytes; "
+                "the input cannot be resynchronised, so the worker exits"
+            )
             self.send((ERROR, None, {_TYPE: "pybridge.CodecError", _MESSAGE: message, _TRACEBACK: []}))
             return None
         try:
             request = self.values.decode(frame)
         except Exception as exc:
-            self.send((ERROR, _request_id(frame), _decode_error(exc)))
+            head = frame_head(frame)
+            self.send((ERROR, head[1] if head else None, _decode_error(exc)))
             return None
         try:
             return self._dispatch(request)
@@ -255,23 +276,25 @@ class Dispatcher:
     def _release_scope(self, request_id: Any, scope: Hashable) -> None:
         self.send((OK, request_id, self.handles.release_scope(scope)))
 
-    def _cancel(self, request_id: Any) -> None:
+    def _cancel(self, request_id: Any) -> Job | None:
         stream = self._streams.get(request_id)
         if stream is not None:
-            self._close_stream(stream)
-            return
+            return self._close_stream(stream)
         request = self._requests.get(request_id)
         if request is None:
-            return  # finished already: its reply is on the way
+            return None  # finished already: its reply is on the way
         with self.cancel_lock:
             request.cancelled = True
-            if request.task is not None:
+            if request.waiter is not None:
+                request.waiter.answer(("cancelled", None))
+            elif request.task is not None:
                 loop = self._loop
                 if loop is not None:
                     loop.call_soon_threadsafe(request.task.cancel)
             elif request.thread is not None and not request.injected:
                 request.injected = True
                 _raise_in_thread(request.thread, Cancelled)
+        return None
 
     def _credit(self, request_id: Any, count: int) -> Job | None:
         stream = self._streams.get(request_id)
@@ -286,9 +309,8 @@ class Dispatcher:
     def _callback_reply(self, callback_id: int, reply: Any) -> None:
         waiter = self._callbacks.pop(callback_id, None)
         if waiter is None:
-            raise ProtocolError(f"callback_reply for unknown callback {callback_id!r}")
-        waiter.reply = reply
-        waiter.event.set()
+            return  # its request was cancelled meanwhile
+        waiter.answer(reply)
 
     # -- operations run on the pool ------------------------------------------------
 
@@ -444,13 +466,12 @@ class Dispatcher:
             self.send((CHUNK, request.id, item), request.scope)
         self._close_iterator(stream)
 
-    def _close_stream(self, stream: Stream) -> None:
+    def _close_stream(self, stream: Stream) -> Job | None:
         with stream.lock:
             stream.request.cancelled = True
             idle = not stream.running and not stream.finished
             stream.running = stream.running or idle
-        if idle:
-            self.executor.submit(lambda: self._close_iterator(stream))
+        return (lambda: self._close_iterator(stream)) if idle else None
 
     def _close_iterator(self, stream: Stream) -> None:
         close = getattr(stream.iterator, "close", None)
@@ -483,12 +504,25 @@ class Dispatcher:
         waiter = _Waiter()
         self._callbacks[callback_id] = waiter
         request_id = request.id if request is not None else None
-        self.send((CALLBACK, callback_id, request_id, fun, args), request.scope if request else None)
-        with self.executor.waiting():
-            waiter.event.wait()
+        if request is not None:
+            with self.cancel_lock:
+                if request.cancelled:
+                    waiter.answer(("cancelled", None))
+                request.waiter = waiter
+        try:
+            self.send((CALLBACK, callback_id, request_id, fun, args), request.scope if request else None)
+            with self.executor.waiting():
+                waiter.event.wait()  # answered by the reply, or by a cancel of the request
+        finally:
+            self._callbacks.pop(callback_id, None)
+            if request is not None:
+                with self.cancel_lock:
+                    request.waiter = None
         status, value = waiter.reply
         if status == "ok":
             return value
+        if status == "cancelled":
+            raise Cancelled(f"request {request_id!r} was cancelled while it waited on an Elixir callback")
         if isinstance(value, dict):
             raise CallbackError(
                 str(value.get("type", "Elixir error")), str(value.get("message", "")), value.get("traceback")
@@ -568,18 +602,6 @@ def _kwargs(kwargs: Any) -> dict[str, Any]:
     if isinstance(kwargs, list) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in kwargs):
         return dict(kwargs)
     raise TypeError(f"keyword arguments must be a map or a keyword list, got: {kwargs!r:.200}")
-
-
-def _request_id(frame: memoryview) -> Any:
-    """Best effort: the id of a request whose frame failed to decode with hooks."""
-    try:
-        term, _ = Decoder().decode(frame)
-    except Exception:
-        return None
-    if isinstance(term, tuple) and len(term) > 1 and isinstance(term[0], Atom):
-        request_id = term[1]
-        return request_id if isinstance(request_id, int) else None
-    return None
 
 
 def _decode_error(exc: BaseException) -> dict[Atom, Any]:

@@ -1,50 +1,64 @@
-"""Runs jobs on threads, at most ``size`` of them at once, in arrival order.
+"""The worker's threads: one reads requests, the others run them, and any can do both.
 
-Jobs wait in one queue. A thread that takes a job from it keeps taking the
-next one until the queue is empty (it *drains* the queue), so a burst of
-short jobs (64 no-op calls read at once) runs without a hand-off between
-threads per job: waking a thread and passing it the GIL costs more than a
-short job itself.
+Every thread runs the same loop (``serve``). At each turn it takes, in this
+order: the oldest queued job, if fewer than ``size`` jobs run; else the
+reading role, if no thread holds it; else it waits for a change. Reading
+means calling ``read()`` (given by the server), which blocks until requests
+arrive, answers control frames itself and returns the jobs (library code) to
+queue. So a thread that read a batch runs it itself, one job after the other
+(no hand-off between threads: waking a thread and passing it the GIL costs
+more than a short call), and reads again when the queue is empty.
 
-A monitor thread looks every ``STALL_SECONDS`` while jobs run or wait.
-When the job at the head of the queue has waited that long, it puts another
-thread to work on the queue (while a slot is free), so a slow job does not
-hold up the ones behind it, and jobs that wait on I/O for a few ms each
-still run side by side. When the head has waited that long, or running jobs
-have neither started nor ended since it last looked, it also calls
-``on_stall`` (the server uses it to send held replies and to have input
-read meanwhile). When nothing runs for a while, the monitor sleeps until
-work comes again.
+While that thread runs a job, nobody reads. A monitor thread looks every
+``STALL_SECONDS`` while there is work: when running jobs have neither started
+nor ended since it last looked, or the oldest queued job has waited that
+long, it wakes (or starts) one more thread, which reads meanwhile or takes
+the queued job, and it calls ``on_stall`` (the dispatcher sends replies it
+held back). So cancels, credit and callback replies are read within
+milliseconds while a call runs for minutes, and slow calls run side by side
+up to ``size``. When nothing has run for ``MONITOR_QUIET_SECONDS`` the
+monitor sleeps until work comes again.
 
-A job that waits on something outside the worker (an Elixir callback) gives
-its slot back while it waits; ``on_stall`` is called and a thread is put to
-work on the queue at once. Threads are started as needed, so nested
-callbacks (Elixir → Python → Elixir → Python …) can never exhaust the pool
-and deadlock; idle threads end after a while.
+A job that waits on Elixir (a callback) gives its slot back while it waits
+(``waiting``) and makes sure some thread reads, so the reply can arrive and
+nested callbacks can never exhaust the slots. Idle threads end after
+``IDLE_SECONDS``; one always stays.
+
+::
+
+    stdin ─► [reading role] ─ control frames answered inline
+                  │ jobs
+                  ▼
+             queue (arrival order) ─► up to `size` running jobs ─► replies
+                  ▲                        │ stalled 2 ms?
+                  └──── monitor ◄──────────┘ wakes one more thread
 """
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 Job = Callable[[], None]
+# What ``read`` returns: jobs to queue, or None at the end of the input.
+Read = Callable[[], "list[Job] | None"]
 
 IDLE_SECONDS = 30.0
 # How long a queued job may wait, or running jobs go without one starting or
-# ending, before the monitor steps in (Python's GIL switch interval is 5 ms).
+# ending, before the monitor adds a thread (Python's GIL switch interval is 5 ms).
 STALL_SECONDS = 0.002
 # The monitor sleeps after this long with nothing running or queued.
 MONITOR_QUIET_SECONDS = 0.5
+# What _next tells a thread to do when it is not a job.
+_READ, _END = object(), object()
 
 
 class Executor:
-    """Runs queued jobs on threads, at most ``size`` of them at once."""
+    """Reads with ``read`` and runs the jobs it returns, at most ``size`` at once."""
 
     def __init__(self, size: int, *, name: str = "pybridge") -> None:
         if size < 1:
@@ -52,29 +66,29 @@ class Executor:
         self.size = size
         self._name = name
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # idle threads wait here
+        self._slot_freed = threading.Condition(self._lock)  # callback waiters wanting a slot back
         self._queue: deque[tuple[float, Job]] = deque()  # (time queued, job)
-        self._progress = 0  # bumped when a queued job starts or ends: what the monitor watches
-        # Called (on the monitor's thread or a waiting job's) when running jobs stall.
-        self.on_stall: Callable[[], None] = lambda: None
-        # Called by a thread that found the queue empty and stops draining it.
-        self.on_idle: Callable[[], None] = lambda: None
-        self._draining = 0  # threads taking jobs from the queue, or asked to
-        self._starting = 0  # of those, pool threads asked that have no slot yet
-        # Free running slots. A counter under one plain lock: threading.Semaphore
-        # costs a Condition round trip per acquire and release.
-        self._free = size
-        self._slot_freed = threading.Condition(self._lock)
-        self._slot_waiters = 0
-        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()  # one per pool thread asked to drain
-        self._idle = 0  # pool threads waiting for a wake-up that nobody has claimed
-        self._threads = 0
+        self._running = 0  # jobs holding a slot
+        self._slot_waiters = 0  # jobs back from a callback, waiting for a slot
+        self._reading = False  # a thread holds the reading role
+        self._idle = 0  # threads waiting on _changed
+        self._threads = 0  # threads in the serving loop
+        self._progress = 0  # bumped when a job starts or ends: what the monitor watches
+        self._read: Read | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
         self._monitor = threading.Condition(self._lock)
-        self._monitor_state = "none"  # "none" (not started), "watching" or "asleep"
+        self._monitor_asleep = False
+        self._monitor_started = False
         self._local = threading.local()
+        # Called when running jobs stall, and by a thread that finds the queue empty.
+        self.on_stall: Callable[[], None] = lambda: None
+        self.on_idle: Callable[[], None] = lambda: None
 
     @property
     def threads(self) -> int:
-        """How many pool threads exist now."""
+        """How many serving threads exist now."""
         return self._threads
 
     @property
@@ -82,175 +96,162 @@ class Executor:
         """How many jobs wait to start."""
         return len(self._queue)
 
-    def submit(self, job: Job) -> None:
-        """Run ``job()`` on a pool thread, after the jobs queued before it. Exceptions must be handled by the job."""
+    def serve(self, read: Read) -> None:
+        """Serve until ``read`` returns None (or raises: then that is re-raised here)."""
+        self._read = read
         with self._lock:
-            self._queue.append((time.monotonic(), job))
-            if not self._draining:
-                self._add_drainer()
-            self._watch()
+            self._start_thread()
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
 
-    def enqueue(self, jobs: Iterable[Job]) -> bool:
-        """Queue ``jobs``; True when the caller is to run them, with :meth:`drain`.
-
-        That is when no other thread takes jobs from the queue and a slot is
-        free (it is taken for the caller now, so jobs start in arrival order).
-        Otherwise the threads at the queue take them.
-        """
-        now = time.monotonic()
+    def stop(self) -> None:
+        """End ``serve`` (threads running jobs finish them first)."""
         with self._lock:
-            self._queue.extend((now, job) for job in jobs)
-            if not self._queue:
-                return False
-            if self._draining:
-                self._watch()
-                return False
-            if not self._free:
-                self._add_drainer()  # it waits for the first slot given back
-                return False
-            self._free -= 1
-            self._draining += 1
-            self._watch()
-            return True
-
-    def drain(self) -> None:
-        """Run queued jobs on this thread until the queue is empty (after :meth:`enqueue` said so)."""
-        local = self._local
-        local.holds_slot = local.draining = True
-        try:
-            while True:
-                with self._lock:
-                    if not self._queue:
-                        self._draining -= 1
-                        self._release_slot()
-                        break
-                    _, job = self._queue.popleft()
-                self._progress += 1
-                try:
-                    job()
-                except BaseException:  # a job's bug ends only the job
-                    sys.excepthook(*sys.exc_info())
-                self._progress += 1
-        finally:
-            local.holds_slot = local.draining = False
-        self.on_idle()
+            self._done.set()
+            self._changed.notify_all()
 
     def run(self, job: Job) -> None:
-        """Run ``job()`` on this thread now, as one of the ``size`` running jobs (not queued)."""
-        local = self._local
+        """Run ``job()`` on this thread now, as one of the ``size`` running jobs (other transports)."""
         with self._lock:
-            self._acquire_slot()
-        local.holds_slot, local.draining = True, False
-        try:
-            job()
-        except BaseException:  # as on a pool thread: a job's bug ends only the job
-            sys.excepthook(*sys.exc_info())
-        finally:
-            local.holds_slot = False
-            with self._lock:
-                self._release_slot()
+            self._take_slot()
+        self._run_job(job)
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
-        """Give this thread's slot back while the block waits on something else."""
-        local = self._local
-        holds = getattr(local, "holds_slot", False)
-        draining = holds and local.draining
+        """Give this thread's slot back while the block waits on Elixir; someone reads meanwhile."""
+        holds = getattr(self._local, "holds_slot", False)
         if holds:
-            local.holds_slot = False
-            self.on_stall()
+            self._local.holds_slot = False
             with self._lock:
-                self._release_slot()
-                if draining:
-                    self._draining -= 1
-                    if self._queue and not self._draining:
-                        self._add_drainer()  # the queue must not wait for this block
+                self._running -= 1
+                if self._slot_waiters:
+                    self._slot_freed.notify()
+                if not self._reading or (self._queue and self._running < self.size):
+                    self._add_thread()
         try:
             yield
         finally:
             if holds:
                 with self._lock:
-                    self._acquire_slot()
-                    if draining:
-                        self._draining += 1
-                local.holds_slot = True
+                    self._take_slot()
+                self._local.holds_slot = True
 
-    # -- with self._lock held ---------------------------------------------------------
+    # -- the serving loop ---------------------------------------------------------
 
-    def _acquire_slot(self) -> None:
-        while not self._free:
-            self._slot_waiters += 1
+    def _serve(self) -> None:
+        """The body of every serving thread."""
+        while True:
+            with self._lock:
+                job = self._next()
+            if job is _END:
+                return
+            if job is not _READ:
+                self._run_job(job)  # type: ignore[arg-type]
+                continue
             try:
-                self._slot_freed.wait()
-            finally:
-                self._slot_waiters -= 1
-        self._free -= 1
+                jobs = self._read() if self._read is not None else None
+            except BaseException as exc:  # a bug in reading: nobody would read again
+                self._error = exc
+                jobs = None
+            now = time.monotonic()
+            with self._lock:
+                self._reading = False
+                if jobs is None:
+                    self._done.set()
+                    self._changed.notify_all()
+                elif jobs:
+                    self._queue.extend((now, job) for job in jobs)
+                    self._watch()
 
-    def _release_slot(self) -> None:
-        self._free += 1
-        if self._slot_waiters:
-            self._slot_freed.notify()
-
-    def _add_drainer(self) -> None:
-        """Wake an idle pool thread, or start one, to drain the queue."""
-        self._draining += 1
-        self._starting += 1
-        if self._idle:
+    def _next(self) -> object:
+        """With the lock: the job this thread runs next, or ``_READ``, or ``_END``."""
+        while True:
+            if self._done.is_set():
+                self._threads -= 1
+                return _END
+            if self._queue and self._running < self.size:
+                _, job = self._queue.popleft()
+                self._running += 1
+                self._progress += 1
+                return job
+            if not self._reading:
+                self._reading = True
+                return _READ
+            self._idle += 1
+            woken = self._changed.wait(IDLE_SECONDS)
             self._idle -= 1
+            if not woken and self._threads > 1 and not self._queue:
+                self._threads -= 1  # idle and not needed: one thread always stays
+                return _END
+
+    def _run_job(self, job: Job) -> None:
+        self._local.holds_slot = True
+        try:
+            job()
+        except BaseException:  # a job's bug ends only the job
+            sys.excepthook(*sys.exc_info())
+        self._local.holds_slot = False
+        with self._lock:
+            self._running -= 1
+            self._progress += 1
+            empty = not self._queue
+            if self._slot_waiters:
+                self._slot_freed.notify()
+        if empty:
+            self.on_idle()
+
+    # -- with the lock held ---------------------------------------------------------
+
+    def _take_slot(self) -> None:
+        while self._running >= self.size:
+            self._slot_waiters += 1
+            self._slot_freed.wait()
+            self._slot_waiters -= 1
+        self._running += 1
+
+    def _add_thread(self) -> None:
+        """Wake an idle thread, or start one."""
+        if self._idle:
+            self._changed.notify()
         else:
-            self._threads += 1
-            name = f"{self._name}-{self._threads}"
-            threading.Thread(target=self._pool_thread, name=name, daemon=True).start()
-        self._wakeups.put(None)
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        self._threads += 1
+        threading.Thread(target=self._serve, name=f"{self._name}-{self._threads}", daemon=True).start()
 
     def _watch(self) -> None:
-        """Jobs run or wait: make sure the monitor looks."""
-        if self._monitor_state == "asleep":
+        """There is work: make sure the monitor looks."""
+        if self._monitor_asleep:
             self._monitor.notify()
-        elif self._monitor_state == "none":
-            self._monitor_state = "watching"
+        elif not self._monitor_started:
+            self._monitor_started = True
             threading.Thread(target=self._run_monitor, name=f"{self._name}-monitor", daemon=True).start()
 
-    # -- threads of the pool ----------------------------------------------------------
-
-    def _pool_thread(self) -> None:
-        while True:
-            try:
-                self._wakeups.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    # Only leave if some idle thread is unclaimed (it may be us).
-                    if self._idle:
-                        self._idle -= 1
-                        self._threads -= 1
-                        return
-                continue
-            with self._lock:
-                self._acquire_slot()
-                self._starting -= 1
-            self.drain()
-            with self._lock:
-                self._idle += 1
+    # -- threads ------------------------------------------------------------------------
 
     def _run_monitor(self) -> None:
         quiet_limit = max(int(MONITOR_QUIET_SECONDS / STALL_SECONDS), 1)
         quiet = 0
         reported = -1  # the progress count at the last stall reported
         with self._lock:
-            while True:
-                quiet = 0 if self._queue or self._draining else quiet + 1
+            while not self._done.is_set():
+                quiet = 0 if self._queue or self._running else quiet + 1
                 if quiet > quiet_limit:
-                    self._monitor_state = "asleep"
+                    self._monitor_asleep = True
                     self._monitor.wait()  # until _watch: work came again
-                    self._monitor_state = "watching"
+                    self._monitor_asleep = False
                     quiet = 0
                 seen = self._progress
                 self._monitor.wait(STALL_SECONDS)
                 waited = bool(self._queue) and time.monotonic() - self._queue[0][0] >= STALL_SECONDS
-                stuck = bool(self._draining) and seen == self._progress
-                if waited and self._free > self._starting:
-                    self._add_drainer()
-                if (waited or stuck) and reported != self._progress:
+                stuck = bool(self._running) and seen == self._progress
+                if not (waited or stuck):
+                    continue
+                if not self._reading or (waited and self._running < self.size):
+                    self._add_thread()
+                if reported != self._progress:
                     reported = self._progress
                     self._lock.release()
                     try:

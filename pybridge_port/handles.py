@@ -1,14 +1,17 @@
 """Python objects held for Elixir, by handle id, grouped in scopes.
 
 A scope is a term chosen by Elixir (a session id, or the pid of the process
-that owns the handles); freeing a scope frees everything created in it.
+that owns the handles); freeing a scope frees everything created in it. The
+first handle of a scope is announced (``on_new_scope``), so Elixir watches
+the scope's owner only once it owns something, and frees a scope again when
+a handle lands in one it already closed.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from .errors import StaleHandle
@@ -17,8 +20,9 @@ from .errors import StaleHandle
 class HandleTable:
     """Thread-safe table of handles of one worker, identified by ``token``."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, on_new_scope: Callable[[Hashable], None] = lambda scope: None) -> None:
         self.token = token
+        self._on_new_scope = on_new_scope
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._objects: dict[int, Any] = {}
@@ -31,7 +35,13 @@ class HandleTable:
             handle = next(self._ids)
             self._objects[handle] = obj
             self._scope_of[handle] = scope
-            self._scopes.setdefault(scope, set()).add(handle)
+            members = self._scopes.get(scope)
+            new = members is None
+            if new:
+                members = self._scopes[scope] = set()
+            members.add(handle)  # type: ignore[union-attr]
+        if new and scope is not None:
+            self._on_new_scope(scope)
         return handle
 
     def get(self, handle: Any, token: Any) -> Any:

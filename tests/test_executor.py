@@ -1,23 +1,62 @@
-"""The executor (pybridge_port/executor.py): order, limits, and no job stuck behind a slow one.
+"""The executor (pybridge_port/executor.py): order, limits, reading while jobs run.
 
-Jobs here block on events rather than sleeping, so every test waits for a
-state to be reached (with a generous limit), never for a duration.
+``read`` here hands out batches from a queue, the way the server hands out
+the jobs of one read of the pipe. Jobs block on events rather than sleeping,
+so every test waits for a state to be reached (with a generous limit), never
+for a duration.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from pybridge_port import executor as executor_module
-from pybridge_port.executor import Executor
+from pybridge_port.executor import Executor, Job
 
 LIMIT = 10.0  # seconds a test waits for something that must happen
 
 
-def blocker(started: threading.Event, release: threading.Event) -> Callable[[], None]:
+class Input:
+    """Batches of jobs to read, as the server returns them; ``None`` ends the input."""
+
+    def __init__(self) -> None:
+        self.batches: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
+        self.reads = 0
+        self.readers: set[int] = set()
+
+    def read(self) -> list[Job] | None:
+        self.reads += 1
+        self.readers.add(threading.get_ident())
+        return self.batches.get()
+
+    def put(self, *jobs: Job) -> None:
+        self.batches.put(list(jobs))
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[[int], tuple[Executor, Input]]]:
+    """Starts an executor of a given size serving an Input; ends the input afterwards."""
+    running: list[tuple[Input, threading.Thread]] = []
+
+    def start(size: int) -> tuple[Executor, Input]:
+        executor, source = Executor(size), Input()
+        thread = threading.Thread(target=executor.serve, args=(source.read,), daemon=True)
+        thread.start()
+        running.append((source, thread))
+        return executor, source
+
+    yield start
+    for source, thread in running:
+        source.batches.put(None)
+        thread.join(LIMIT)
+        assert not thread.is_alive()
+
+
+def blocker(started: threading.Event, release: threading.Event) -> Job:
     def job() -> None:
         started.set()
         assert release.wait(LIMIT)
@@ -25,80 +64,63 @@ def blocker(started: threading.Event, release: threading.Event) -> Callable[[], 
     return job
 
 
-def drain_in_thread(executor: Executor) -> threading.Thread:
-    thread = threading.Thread(target=executor.drain, daemon=True)
-    thread.start()
-    return thread
-
-
-def test_the_caller_runs_a_burst_in_arrival_order_on_its_own_thread() -> None:
-    executor = Executor(4)
+def test_the_thread_that_read_a_batch_runs_it_in_order(served: Callable[[int], tuple[Executor, Input]]) -> None:
+    executor, source = served(4)
     ran: list[tuple[int, int]] = []
-    jobs = [lambda index=index: ran.append((index, threading.get_ident())) for index in range(50)]
-    assert executor.enqueue(jobs) is True
-    executor.drain()
-    assert ran == [(index, threading.get_ident()) for index in range(50)]
-    assert executor.threads == 0  # nobody else was woken
-
-
-def test_only_one_thread_is_told_to_drain() -> None:
-    executor = Executor(4)
-    started, release = threading.Event(), threading.Event()
-    assert executor.enqueue([blocker(started, release)]) is True
-    thread = drain_in_thread(executor)
-    assert started.wait(LIMIT)
     done = threading.Event()
-    assert executor.enqueue([done.set]) is False  # the draining thread, or the monitor, takes it
-    release.set()
+    source.put(*[lambda index=index: ran.append((index, threading.get_ident())) for index in range(50)], done.set)
     assert done.wait(LIMIT)
-    thread.join(LIMIT)
+    (reader,) = source.readers
+    assert ran == [(index, reader) for index in range(50)]
+    assert executor.threads == 1  # nobody else was woken
 
 
-def test_a_slow_job_does_not_hold_up_the_jobs_queued_behind_it() -> None:
-    executor = Executor(4)
+def test_input_is_read_while_a_job_runs(served: Callable[[int], tuple[Executor, Input]]) -> None:
+    executor, source = served(4)
     started, release = threading.Event(), threading.Event()
+    source.put(blocker(started, release))
+    assert started.wait(LIMIT)
     fast = threading.Event()
-    assert executor.enqueue([blocker(started, release), fast.set]) is True
-    thread = drain_in_thread(executor)
+    source.put(fast.set)  # only a second thread can read this while the first job blocks
     try:
-        assert fast.wait(LIMIT), "the monitor did not hand the queued job to another thread"
+        assert fast.wait(LIMIT), "nobody read while the first job ran"
         assert not release.is_set()
     finally:
         release.set()
-        thread.join(LIMIT)
 
 
-def test_the_monitor_wakes_from_its_sleep_for_a_new_stall(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executor_module, "MONITOR_QUIET_SECONDS", 0.01)
-    executor = Executor(4)
-    # A first stall starts the monitor; then the queue stays empty until it sleeps.
-    started, release = threading.Event(), threading.Event()
-    first = threading.Event()
-    assert executor.enqueue([blocker(started, release), first.set]) is True
-    thread = drain_in_thread(executor)
-    assert first.wait(LIMIT)
-    release.set()
-    thread.join(LIMIT)
-    pause = threading.Event()
-    for _ in range(int(LIMIT / 0.01)):
-        if executor._monitor_state == "asleep":
-            break
-        pause.wait(0.01)
-    assert executor._monitor_state == "asleep"
-
-    started, release = threading.Event(), threading.Event()
-    second = threading.Event()
-    assert executor.enqueue([blocker(started, release), second.set]) is True
-    thread = drain_in_thread(executor)
+def test_a_slow_job_does_not_hold_up_the_jobs_queued_behind_it(served: Callable[[int], tuple[Executor, Input]]) -> None:
+    executor, source = served(4)
+    started, release, fast = threading.Event(), threading.Event(), threading.Event()
+    source.put(blocker(started, release), fast.set)
     try:
-        assert second.wait(LIMIT)
+        assert fast.wait(LIMIT), "the monitor did not hand the queued job to another thread"
     finally:
         release.set()
-        thread.join(LIMIT)
 
 
-def test_jobs_that_wait_run_side_by_side_up_to_size() -> None:
-    executor = Executor(4)
+def test_the_monitor_sleeps_when_idle_and_wakes_for_new_work(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[[int], tuple[Executor, Input]]
+) -> None:
+    monkeypatch.setattr(executor_module, "MONITOR_QUIET_SECONDS", 0.01)
+    executor, source = served(4)
+    for _ in range(2):
+        started, release, behind = threading.Event(), threading.Event(), threading.Event()
+        source.put(blocker(started, release), behind.set)
+        try:
+            assert behind.wait(LIMIT)  # the monitor handed it over: it is awake
+        finally:
+            release.set()
+        pause = threading.Event()
+        for _ in range(int(LIMIT / 0.01)):
+            if executor._monitor_asleep:
+                break
+            pause.wait(0.01)
+        assert executor._monitor_asleep
+
+
+def test_jobs_that_wait_run_side_by_side_up_to_size(served: Callable[[int], tuple[Executor, Input]]) -> None:
+    executor, source = served(4)
     barrier = threading.Barrier(4, timeout=LIMIT)  # broken unless 4 jobs wait at once
     passed = threading.Semaphore(0)
 
@@ -106,15 +128,13 @@ def test_jobs_that_wait_run_side_by_side_up_to_size() -> None:
         barrier.wait()
         passed.release()
 
-    assert executor.enqueue([job] * 4) is True
-    thread = drain_in_thread(executor)
+    source.put(*[job] * 4)
     for _ in range(4):
         assert passed.acquire(timeout=LIMIT)
-    thread.join(LIMIT)
 
 
-def test_no_more_than_size_jobs_run_at_once() -> None:
-    executor = Executor(2)
+def test_no_more_than_size_jobs_run_at_once(served: Callable[[int], tuple[Executor, Input]]) -> None:
+    executor, source = served(2)
     lock = threading.Lock()
     running, peak, finished = [0], [0], threading.Semaphore(0)
     gate = threading.Event()
@@ -128,53 +148,66 @@ def test_no_more_than_size_jobs_run_at_once() -> None:
             running[0] -= 1
         finished.release()
 
-    for _ in range(8):
-        executor.submit(job)
+    source.put(*[job] * 8)
     for _ in range(8):
         assert finished.acquire(timeout=LIMIT)
     assert peak[0] == 2
 
 
-def test_a_job_waiting_outside_gives_its_slot_to_the_queue() -> None:
-    executor = Executor(1)
-    outside = threading.Event()
+def test_a_job_waiting_on_elixir_gives_its_slot_back_and_input_is_read(
+    served: Callable[[int], tuple[Executor, Input]],
+) -> None:
+    executor, source = served(1)
+    outside, done = threading.Event(), threading.Event()
     order: list[str] = []
 
     def waits() -> None:
         with executor.waiting():
+            source.put(other)  # the "callback reply": read by another thread, run in the freed slot
             assert outside.wait(LIMIT)
         order.append("waited")
+        done.set()
 
     def other() -> None:
         order.append("other")
         outside.set()
 
-    assert executor.enqueue([waits, other]) is True
-    executor.drain()  # "other" ran on another thread while "waits" waited
+    source.put(waits)
+    assert done.wait(LIMIT)
     assert order == ["other", "waited"]
 
 
-def test_submit_runs_the_job_on_a_pool_thread() -> None:
-    executor = Executor(2)
-    ran_on: list[int] = []
-    done = threading.Event()
-    executor.submit(lambda: (ran_on.append(threading.get_ident()), done.set()))
-    assert done.wait(LIMIT)
-    assert ran_on != [threading.get_ident()]
-    assert executor.threads == 1
-
-
-def test_a_failing_job_ends_only_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    executor = Executor(1)
+def test_a_failing_job_ends_only_itself(
+    capsys: pytest.CaptureFixture[str], served: Callable[[int], tuple[Executor, Input]]
+) -> None:
+    executor, source = served(1)
     after = threading.Event()
 
     def boom() -> None:
         raise RuntimeError("job bug")
 
-    assert executor.enqueue([boom, after.set]) is True
-    executor.drain()
-    assert after.is_set()
+    source.put(boom, after.set)
+    assert after.wait(LIMIT)
     assert "job bug" in capsys.readouterr().err
+
+
+def test_serve_ends_with_the_input_and_reraises_a_reading_bug() -> None:
+    executor = Executor(2)
+    batches = iter([[], None])
+    executor.serve(lambda: next(batches))  # returns: the input ended
+
+    def broken() -> list[Job] | None:
+        raise RuntimeError("reader bug")
+
+    with pytest.raises(RuntimeError, match="reader bug"):
+        Executor(2).serve(broken)
+
+
+def test_run_takes_a_slot_on_the_calling_thread() -> None:
+    executor = Executor(1)
+    ran_on: list[int] = []
+    executor.run(lambda: ran_on.append(threading.get_ident()))
+    assert ran_on == [threading.get_ident()]
 
 
 def test_size_must_be_positive() -> None:

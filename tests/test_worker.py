@@ -246,23 +246,34 @@ class TestErrors:
         assert error_of(reply)[Atom("type")] == "pybridge.StaleHandle"
         assert worker.ok("ping", "alive") == "alive"
 
-    def test_oversized_frame_is_skipped(self) -> None:
+    def test_an_oversized_frame_is_answered_and_ends_the_worker(self) -> None:
         process = Worker("--max-frame", "1000")
         try:
             process.send((Atom("ping"), 1, "x" * 5000))
             error = error_of(process.recv_reply())
             assert error[Atom("type")] == "pybridge.CodecError"
             assert "over the limit of 1000 bytes" in error[Atom("message")]
-            assert process.ok("ping", "small") == "small"
+            assert "cannot be resynchronised" in error[Atom("message")]
         finally:
-            process.close()
+            assert process.close() == 4  # EXIT_INPUT_DESYNC: the pool replaces it
+
+    @pytest.mark.parametrize("request_id", [7, 300, -5, 1 << 40])
+    def test_a_request_too_deep_to_decode_is_answered_with_its_id(self, worker: Worker, request_id: int) -> None:
+        # {:call, Id, "builtins.len", [[[...]]], [], %{}} with the list nested past max_depth.
+        head = encode((Atom("call"), request_id, "builtins.len"))
+        deep = b"l\x00\x00\x00\x01" * 100_000 + b"j" * 100_001
+        frame = head[:2] + bytes([6]) + head[3:] + deep + b"jt\x00\x00\x00\x00"
+        worker.send_frame(frame)
+        reply = worker.recv_reply()
+        assert reply[1] == request_id, reply
+        assert error_of(reply)[Atom("type")] == "pybridge.CodecError"
+        assert worker.ok("ping", "alive") == "alive"
 
 
 class TestConcurrency:
-    @pytest.fixture(params=["epoll", "no-epoll"])
-    def worker(self, request: pytest.FixtureRequest) -> Iterator[Worker]:
-        """Both ways the server wakes a reader while the leader runs a call (server.py)."""
-        process = Worker(prelude="import select; del select.epoll" if request.param == "no-epoll" else "")
+    @pytest.fixture
+    def worker(self) -> Iterator[Worker]:
+        process = Worker()
         yield process
         process.close()
 
@@ -465,6 +476,21 @@ class TestCallbacks:
             assert replies == {index: index + 100 for index in range(10)}
         finally:
             process.close()
+
+
+    def test_a_cancel_ends_the_wait_on_a_callback_and_frees_the_thread(self, worker: Worker) -> None:
+        export = Export(Atom("Elixir.M"), Atom("f"), 0)
+        worker.send((Atom("call"), 1, "worker_fixtures.apply", [export], {}, {}))
+        frame = worker.recv_reply()
+        assert frame[0] == Atom("callback")
+        worker.send((Atom("cancel"), 1))  # Elixir never answers the callback
+        reply = worker.recv_reply()
+        assert reply[1] == 1 and error_of(reply)[Atom("type")] == "pybridge.Cancelled"
+        assert "callback" in error_of(reply)[Atom("message")]
+        assert worker.ok("stats")[Atom("in_flight")] == 0
+        # A late answer to the callback is ignored, not a protocol error.
+        worker.send((Atom("callback_reply"), frame[1], (OK, 1)))
+        assert worker.ok("ping", "alive") == "alive"
 
 
 class TestOutputAndLifetime:

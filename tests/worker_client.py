@@ -47,6 +47,7 @@ class Worker:
         self._offset = 0  # start of the first unread frame in _buffer
         self._decoder = Decoder(binary_hook=text_or_bytes)
         self._ids = iter(range(1_000_000, 1 << 62))  # tests pick small ids themselves
+        self.scopes_opened: list[Any] = []  # scopes announced by {:scope_opened, scope}
         self.info: dict[Any, Any] = {}
         self.stderr = ""  # what the worker wrote to stderr, read by close()
         if hello:
@@ -98,10 +99,12 @@ class Worker:
                 self._offset = 0
 
     def recv_reply(self, timeout: float = 15.0) -> Any:
-        """The next frame that is not ``{:output, data}``."""
+        """The next frame that is not ``{:output, data}`` or ``{:scope_opened, scope}`` (kept in ``scopes_opened``)."""
         while True:
             term = self.recv(timeout)
-            if term[0] != Atom("output"):
+            if term[0] == Atom("scope_opened"):
+                self.scopes_opened.append(term[1])
+            elif term[0] != Atom("output"):
                 return term
 
     def request_raw(self, term: Any, timeout: float = 15.0) -> Any:
