@@ -339,8 +339,10 @@ class TestConcurrency:
             process.close()
 
     def test_cancel_a_running_call(self, worker: Worker) -> None:
-        worker.send((Atom("call"), 1, "worker_fixtures.busy", [30.0], {}, {}))
-        time.sleep(0.3)
+        worker.send((Atom("call"), 1, "worker_fixtures.busy", [30.0, "cancel-me"], {}, {}))
+        deadline = time.monotonic() + 15
+        while not worker.call("worker_fixtures.gate_is_open", ["cancel-me"]):
+            assert time.monotonic() < deadline, "the call never started"
         worker.send((Atom("cancel"), 1))
         reply = worker.recv_reply()
         assert reply[1] == 1
@@ -378,10 +380,17 @@ class TestStreams:
         assert self.collect(worker, 1) == [0, 1, 2, 3, 4]
         assert worker.call("worker_fixtures.take_events")[-1] == "w:closed"
 
-    def test_credit_is_backpressure(self, worker: Worker) -> None:
+    @pytest.fixture
+    def one_slot(self) -> Iterator[Worker]:
+        """A worker with one running slot: a call queued behind a stream's steps runs once they stop."""
+        process = Worker("--threads", "1")
+        yield process
+        process.close()
+
+    def test_credit_is_backpressure(self, one_slot: Worker) -> None:
+        worker = one_slot
         worker.send((Atom("call"), 1, "worker_fixtures.count", [100, "bp"], {}, {Atom("stream"): True, Atom("window"): 3}))
         assert [worker.recv_reply()[2] for _ in range(3)] == [0, 1, 2]
-        time.sleep(0.2)
         produced = [e for e in worker.call("worker_fixtures.take_events") if e.startswith("bp:produced")]
         assert len(produced) == 3, "the generator ran ahead of the credit"
         worker.send((Atom("credit"), 1, 2))
@@ -391,10 +400,10 @@ class TestStreams:
         assert worker.call("worker_fixtures.take_events")[-1] == "bp:closed"
         assert worker.ok("stats")[Atom("streams")] == 0
 
-    def test_default_window_is_32(self, worker: Worker) -> None:
+    def test_default_window_is_32(self, one_slot: Worker) -> None:
+        worker = one_slot
         worker.send((Atom("call"), 1, "worker_fixtures.count", [100, "dw"], {}, {Atom("stream"): True}))
         assert [worker.recv_reply()[2] for _ in range(32)] == list(range(32))
-        time.sleep(0.2)
         produced = [e for e in worker.call("worker_fixtures.take_events") if e.startswith("dw:produced")]
         assert len(produced) == 32, "without a window option, the credit is 32 chunks"
         worker.send((Atom("cancel"), 1))

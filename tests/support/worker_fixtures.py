@@ -41,8 +41,14 @@ def slow(seconds: float, value: Any = None) -> Any:
     return value
 
 
-def busy(seconds: float) -> str:
-    """Pure-Python work: cancellable between bytecodes."""
+def gate_is_open(name: str) -> bool:
+    return gates.setdefault(name, threading.Event()).is_set()
+
+
+def busy(seconds: float, started: str | None = None) -> str:
+    """Pure-Python work: cancellable between bytecodes; opens the gate ``started`` first."""
+    if started is not None:
+        gate_open(started)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         pass

@@ -93,7 +93,7 @@ defmodule PyBridge do
       {:ok, ["a", "bb", "ccc"]}
   """
 
-  alias PyBridge.{Client, Config, Error, Pool, Ref, Session}
+  alias PyBridge.{Client, Config, Error, Pool, Ref, Router, Session}
 
   @typedoc "A dotted path to a Python object (`\"os.path.join\"`) or a handle."
   @type target :: String.t() | Ref.t()
@@ -169,7 +169,10 @@ defmodule PyBridge do
   def call(target, args \\ [], kwargs \\ [], opts \\ []) do
     target!(target)
     args!(args, kwargs)
-    request(opts, ref_of(target), fn id, o -> {:call, id, target, args, kwargs, o} end)
+
+    request(opts, ref_of(target, args, kwargs), fn id, o ->
+      {:call, id, target, args, kwargs, o}
+    end)
   end
 
   @doc """
@@ -194,7 +197,10 @@ defmodule PyBridge do
   def create(class_path, args \\ [], kwargs \\ [], opts \\ []) do
     path!(class_path, "class_path")
     args!(args, kwargs)
-    request(opts, nil, fn id, o -> {:create, id, class_path, args, kwargs, o} end)
+
+    request(opts, ref_of(nil, args, kwargs), fn id, o ->
+      {:create, id, class_path, args, kwargs, o}
+    end)
   end
 
   @doc """
@@ -324,7 +330,7 @@ defmodule PyBridge do
 
         Client.stream(
           opts,
-          ref_of(target),
+          ref_of(target, args, kwargs),
           fn id, o -> {:call, id, target, args, kwargs, o} end,
           window
         )
@@ -347,7 +353,7 @@ defmodule PyBridge do
     ref!(ref)
     :ok = options!(opts, [:timeout])
 
-    with {:ok, prepared} <- Client.prepare(opts, ref, self(), false) do
+    with {:ok, prepared} <- Client.prepare(opts, ref, self()) do
       # The worker takes handle ids; routing by token made sure they are its own.
       Client.execute(prepared, fn id, _o -> {:release, id, [ref.id]} end)
     end
@@ -472,7 +478,7 @@ defmodule PyBridge do
   def ping(opts \\ []) do
     :ok = options!(opts, [:pool, :session, :timeout])
 
-    with {:ok, prepared} <- Client.prepare(opts, nil, self(), false) do
+    with {:ok, prepared} <- Client.prepare(opts, nil, self()) do
       start = System.monotonic_time()
 
       with {:ok, _} <- Client.execute(prepared, fn id, _o -> {:ping, id, start} end) do
@@ -494,8 +500,7 @@ defmodule PyBridge do
 
   defp request(opts, ref, build) do
     :ok = options!(opts, @call_opts)
-    # Routed and registered here, so the handles belong to the caller (which
-    # the worker monitors once, not once per Task) even when a Task does the work.
+    # Routed here, so the handles belong to the caller even when a Task does the work.
     prepared = Client.prepare(opts, ref, Client.owner())
 
     run = fn ->
@@ -505,10 +510,7 @@ defmodule PyBridge do
     if opts[:async], do: Task.async(run), else: run.()
   end
 
-  defp run_on(conn, timeout, build) do
-    prepared = %{conn: conn, owner: self(), scope: self(), timeout: timeout, ref: nil}
-    Client.execute(prepared, build)
-  end
+  defp run_on(conn, timeout, build), do: Client.execute(Client.on(conn, timeout), build)
 
   defp each_worker(opts, fun) do
     :ok = options!(opts, [:pool, :session, :timeout])
@@ -521,8 +523,8 @@ defmodule PyBridge do
         nil ->
           pool = opts[:pool] || PyBridge
 
-          with {:ok, conn} <- Client.checkout(pool, opts[:timeout]) do
-            {:ok, Enum.uniq([conn | Client.workers(pool)])}
+          with {:ok, conn} <- Router.checkout(pool, opts[:timeout]) do
+            {:ok, Enum.uniq([conn | Router.workers(pool)])}
           end
       end
 
@@ -585,6 +587,15 @@ defmodule PyBridge do
 
   defp ref_of(%Ref{} = ref), do: ref
   defp ref_of(_path), do: nil
+
+  # A request goes to the worker of the handle it targets, else of the first
+  # handle among its arguments (top level only: the scan runs on every call).
+  defp ref_of(%Ref{} = ref, _args, _kwargs), do: ref
+
+  defp ref_of(_target, args, kwargs) do
+    Enum.find(args, &is_struct(&1, Ref)) ||
+      Enum.find_value(kwargs, fn {_key, value} -> if is_struct(value, Ref), do: value end)
+  end
 
   defp target!(%Ref{}), do: :ok
   defp target!(path), do: path!(path, "target")

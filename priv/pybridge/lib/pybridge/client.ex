@@ -1,33 +1,37 @@
 defmodule PyBridge.Client do
   @moduledoc false
   # The calling side of a request, run in the caller's own process: no
-  # GenServer round trip per call. The caller picks a worker (the session's,
-  # the handle's own, or the least loaded of the pool by in-flight count),
-  # registers `id -> {alias, owner}` in the worker's public `requests` table,
-  # writes its frame to the worker's Port itself and waits for
-  # `{PyBridge.Worker, :reply, id, result}`. It waits on a monitor that is also
-  # an alias (as `GenServer.call` does): the worker's death ends the wait at
-  # once, and after a timeout the alias is gone, so a late reply is dropped by
-  # the runtime instead of piling up in the caller's mailbox.
+  # GenServer round trip per call. The caller routes (PyBridge.Router),
+  # registers `{id, alias, caller, owner}` in the worker's public `requests`
+  # table, writes its frame to the worker's Port itself and waits for
+  # `{PyBridge.Worker, :reply, id, frame}`, which it decodes itself. It waits
+  # on a monitor that is also an alias (as `GenServer.call` does): the
+  # worker's death ends the wait at once, and after a timeout the alias is
+  # gone, so a late reply is dropped by the runtime instead of piling up in
+  # the caller's mailbox. On a timeout the caller tells Python to cancel and
+  # tells the worker, which gives the request `cancel_grace` ms to end.
   #
-  # The first time a process (the "owner" of the handles it creates) uses a
-  # worker, the worker is asked to monitor it (memoised in the process
-  # dictionary), so its handles are released when it exits.
+  # The "owner" of a request is the process whose handles it creates: the
+  # caller, or the process a callback runs on behalf of.
 
-  alias PyBridge.{Error, Ref, Session, Worker}
-  alias PyBridge.Pool.Manager
+  alias PyBridge.{Conn, Error, Ref, Router, Session, Worker}
+  alias PyBridge.Worker.Replies
 
   @type prepared :: %{
-          conn: Worker.t(),
+          conn: Conn.t(),
           owner: pid(),
           scope: pid() | pos_integer(),
           timeout: timeout(),
-          ref: Ref.t() | nil
+          ref: Ref.t() | nil,
+          pool: atom(),
+          reroutable: boolean()
         }
-  @type build :: (pos_integer(), map() -> tuple())
+  @type build :: (integer(), map() -> tuple())
   @type result :: {:ok, term()} | {:error, Error.t()}
 
   @owner_key {__MODULE__, :owner}
+  # Times a request is routed again when its worker died before it was written.
+  @attempts 3
 
   @doc "The process whose handles a request from this process creates."
   @spec owner() :: pid()
@@ -40,109 +44,42 @@ defmodule PyBridge.Client do
     :ok
   end
 
-  ## Routing
-
-  @doc """
-  Picks the worker for a request and registers `owner` with it: the session's
-  worker, else the worker of the handle `ref` (the target), else the least
-  loaded worker of the pool (waiting for one to be ready if none is).
-  """
-  @spec prepare(keyword(), Ref.t() | nil, pid(), boolean()) ::
-          {:ok, prepared()} | {:error, Error.t()}
-  def prepare(opts, ref, owner, register? \\ true) do
+  @doc "Routes a request of `owner` (see PyBridge.Router)."
+  @spec prepare(keyword(), Ref.t() | nil, pid()) :: {:ok, prepared()} | {:error, Error.t()}
+  def prepare(opts, ref, owner) do
     session = opts[:session]
+    pool = opts[:pool] || PyBridge
 
-    with {:ok, conn} <- route(session, ref, opts[:pool] || PyBridge, opts[:timeout]),
-         timeout = opts[:timeout] || conn.timeout,
-         :ok <- if(register?, do: register_owner(conn, owner, timeout), else: :ok) do
-      scope = if session, do: session.id, else: owner
-      {:ok, %{conn: conn, owner: owner, scope: scope, timeout: timeout, ref: ref}}
+    with {:ok, conn, reroutable} <- Router.route(session, ref, pool, opts[:timeout]) do
+      {:ok,
+       %{
+         conn: conn,
+         owner: owner,
+         scope: if(session, do: session.id, else: owner),
+         timeout: opts[:timeout] || conn.timeout,
+         ref: ref,
+         pool: pool,
+         reroutable: reroutable
+       }}
     end
   end
 
-  defp route(%Session{worker: conn}, nil, _pool, _timeout), do: session_worker(conn)
-
-  defp route(%Session{worker: %Worker{token: token} = conn}, %Ref{worker: token}, _, _),
-    do: session_worker(conn)
-
-  defp route(%Session{worker: conn}, %Ref{} = ref, _pool, _timeout) do
-    {:error,
-     Error.new(
-       "pybridge.StaleHandle",
-       "handle #{inspect(ref)} belongs to another Python worker than the session " <>
-         "(which runs on worker #{conn.token})"
-     )}
-  end
-
-  defp route(nil, %Ref{} = ref, _pool, _timeout) do
-    case Registry.lookup(PyBridge.Registry, {:token, ref.worker}) do
-      [{_pid, %Worker{} = conn}] -> {:ok, conn}
-      [] -> {:error, stale(ref)}
-    end
-  end
-
-  defp route(nil, nil, pool, timeout), do: checkout(pool, timeout)
-
-  defp session_worker(%Worker{pid: pid} = conn) do
-    if Process.alive?(pid) do
-      {:ok, conn}
-    else
-      {:error,
-       Error.new(
-         "pybridge.WorkerExited",
-         "the session's Python worker (OS pid #{conn.os_pid}) is no longer running; " <>
-           "its handles are gone"
-       )}
-    end
-  end
-
-  @doc "The least loaded ready worker of `pool`."
-  @spec checkout(atom(), timeout() | nil) :: {:ok, Worker.t()} | {:error, Error.t()}
-  def checkout(pool, timeout) do
-    case workers(pool) do
-      [] ->
-        with :ok <- Manager.await_worker(pool, timeout) do
-          case workers(pool) do
-            [] -> {:error, Error.new("pybridge.WorkerUnavailable", "no Python worker is ready")}
-            conns -> {:ok, least_loaded(conns)}
-          end
-        end
-
-      [conn] ->
-        {:ok, conn}
-
-      conns ->
-        {:ok, least_loaded(conns)}
-    end
-  end
-
-  @doc "Every ready worker of `pool`."
-  @spec workers(atom()) :: [Worker.t()]
-  def workers(pool) do
-    for {_pid, %Worker{} = conn} <- Registry.lookup(PyBridge.Pools, pool), do: conn
-  end
-
-  defp least_loaded(conns), do: Enum.min_by(conns, &:counters.get(&1.load, 1))
-
-  defp register_owner(conn, owner, timeout) do
-    key = {__MODULE__, :registered, conn.pid, owner}
-
-    if Process.get(key) do
-      :ok
-    else
-      case call_worker(conn, {:monitor_owner, owner}, timeout) do
-        :ok ->
-          Process.put(key, true)
-          :ok
-
-        {:error, _} = error ->
-          error
-      end
-    end
+  @doc "A request to one given worker (for operations on every worker)."
+  @spec on(Conn.t(), timeout()) :: prepared()
+  def on(conn, timeout) do
+    %{
+      conn: conn,
+      owner: self(),
+      scope: self(),
+      timeout: timeout,
+      ref: nil,
+      pool: conn.pool,
+      reroutable: false
+    }
   end
 
   @doc "A `GenServer.call` to the worker process, its exit turned into an error."
-  @spec call_worker(Worker.t(), term(), timeout()) :: term()
+  @spec call_worker(Conn.t(), term(), timeout()) :: term()
   def call_worker(conn, message, timeout) do
     GenServer.call(conn.pid, message, timeout)
   catch
@@ -161,40 +98,65 @@ defmodule PyBridge.Client do
   `request_opts` is `%{scope: scope}` merged with `extra`.
   """
   @spec execute(prepared(), build(), map()) :: result()
-  def execute(%{conn: conn} = prepared, build, extra \\ %{}) do
+  def execute(prepared, build, extra \\ %{}) do
     id = System.unique_integer([:positive, :monotonic])
     frame = :erlang.term_to_binary(build.(id, Map.put(extra, :scope, prepared.scope)))
 
-    if byte_size(frame) > conn.max_frame do
-      {:error, too_big(frame, conn)}
-    else
-      mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}])
-      :counters.add(conn.load, 1, 1)
+    if byte_size(frame) > prepared.conn.max_frame,
+      do: {:error, too_big(frame, prepared.conn)},
+      else: send_and_await(prepared, id, frame, @attempts)
+  end
 
-      try do
-        send_request(conn, id, mref, prepared.owner, frame)
+  defp send_and_await(%{conn: conn} = prepared, id, frame, attempts) do
+    mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}])
+
+    case send_request(conn, id, mref, prepared.owner, frame) do
+      :ok ->
         await(prepared, id, mref)
-      after
-        :counters.sub(conn.load, 1, 1)
-      end
+
+      :closed ->
+        Process.demonitor(mref, [:flush])
+
+        with true <- prepared.reroutable and attempts > 1,
+             {:ok, other} <- Router.checkout(prepared.pool, prepared.timeout, conn.pid) do
+          send_and_await(%{prepared | conn: other}, id, frame, attempts - 1)
+        else
+          {:error, _} = error -> error
+          false -> {:error, exited(conn, :noproc, prepared.ref)}
+        end
     end
   end
 
+  # `:closed` when the worker (owner of the table and the Port) is gone: the
+  # frame was not written, so the request may go to another worker.
   defp send_request(conn, id, mref, owner, frame) do
-    true = :ets.insert(conn.requests, {id, mref, owner})
-    _ = Port.command(conn.port, frame)
-    :ok
+    true = :ets.insert(conn.requests, {id, mref, self(), owner})
+    :counters.add(conn.load, 1, 1)
+
+    try do
+      Port.command(conn.port, frame)
+      :ok
+    rescue
+      ArgumentError ->
+        :counters.sub(conn.load, 1, 1)
+        forget(conn, id)
+    end
   rescue
-    # The worker (owner of the table and the Port) is gone: the monitor
-    # reports it at once.
-    ArgumentError -> :ok
+    ArgumentError -> :closed
+  end
+
+  defp forget(conn, id) do
+    :ets.delete(conn.requests, id)
+    :closed
+  rescue
+    ArgumentError -> :closed
   end
 
   defp await(prepared, id, mref) do
     receive do
-      {Worker, :reply, ^id, result} ->
+      {Worker, :reply, ^id, frame} ->
         Process.demonitor(mref, [:flush])
-        wire_result(result)
+        wire_result(Replies.decode(frame))
 
       {:DOWN, ^mref, :process, _pid, reason} ->
         {:error, exited(prepared.conn, reason, prepared.ref)}
@@ -204,10 +166,10 @@ defmodule PyBridge.Client do
 
         # The reply may have arrived just before the alias went away.
         receive do
-          {Worker, :reply, ^id, result} -> wire_result(result)
+          {Worker, :reply, ^id, frame} -> wire_result(Replies.decode(frame))
         after
           0 ->
-            send_frame(prepared.conn, {:cancel, id})
+            cancel(prepared.conn, id)
             {:error, timed_out(prepared.timeout)}
         end
     end
@@ -215,6 +177,13 @@ defmodule PyBridge.Client do
 
   defp wire_result({:ok, value}), do: {:ok, value}
   defp wire_result({:error, error}), do: {:error, Error.from_wire(error)}
+
+  # Python is told to cancel; the worker, to see that it ends (Worker.Watch).
+  defp cancel(conn, id) do
+    send_frame(conn, {:cancel, id})
+    send(conn.pid, {Worker, :cancelled, id})
+    :ok
+  end
 
   defp send_frame(conn, term) do
     _ = Port.command(conn.port, :erlang.term_to_binary(term))
@@ -227,43 +196,40 @@ defmodule PyBridge.Client do
 
   @doc """
   A lazy stream of the items of the iterable `build` asks for. Nothing is
-  sent before it is consumed. Python sends at most `window` items ahead of
-  what the stream has taken; credit is granted as items are taken. Halting
-  early cancels the request, which closes the Python generator.
+  sent before it is consumed, and the process that consumes it owns it: its
+  death closes the Python generator. Python sends at most `window` items
+  ahead of what the stream has taken; credit is granted as items are taken.
+  Halting early cancels the request, which closes the Python generator.
   """
   @spec stream(keyword(), Ref.t() | nil, build(), pos_integer()) :: Enumerable.t()
   def stream(opts, ref, build, window) do
-    owner = owner()
-
     Stream.resource(
-      fn -> start_stream(opts, ref, owner, build, window) end,
+      fn -> start_stream(opts, ref, build, window) end,
       &next_chunk/1,
       &stop_stream/1
     )
   end
 
-  defp start_stream(opts, ref, owner, build, window) do
-    case prepare(opts, ref, owner) do
-      {:ok, %{conn: conn} = prepared} ->
-        id = System.unique_integer([:positive, :monotonic])
-        request_opts = %{scope: prepared.scope, stream: true, window: window}
-        frame = :erlang.term_to_binary(build.(id, request_opts))
-        if byte_size(frame) > conn.max_frame, do: raise(too_big(frame, conn))
-        mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}])
-        :counters.add(conn.load, 1, 1)
-        send_request(conn, id, mref, owner, frame)
-
-        %{
-          prepared: prepared,
-          id: id,
-          mref: mref,
-          batch: max(div(window, 2), 1),
-          owed: 0,
-          done: false
-        }
-
-      {:error, error} ->
-        raise error
+  defp start_stream(opts, ref, build, window) do
+    with {:ok, %{conn: conn} = prepared} <- prepare(opts, ref, owner()),
+         id = System.unique_integer([:positive, :monotonic]),
+         request_opts = %{scope: prepared.scope, stream: true, window: window},
+         frame = :erlang.term_to_binary(build.(id, request_opts)),
+         :ok <-
+           if(byte_size(frame) > conn.max_frame, do: {:error, too_big(frame, conn)}, else: :ok),
+         mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}]),
+         :ok <- send_request(conn, id, mref, prepared.owner, frame) do
+      %{
+        prepared: prepared,
+        id: id,
+        mref: mref,
+        batch: max(div(window, 2), 1),
+        owed: 0,
+        done: false
+      }
+    else
+      {:error, error} -> raise error
+      :closed -> raise exited(opts, :noproc)
     end
   end
 
@@ -271,15 +237,21 @@ defmodule PyBridge.Client do
 
   defp next_chunk(%{id: id, mref: mref, prepared: prepared} = state) do
     receive do
-      {Worker, :chunk, ^id, value} ->
-        {[value], grant_credit(state)}
+      {Worker, :chunk, ^id, frame} ->
+        case Replies.decode(frame) do
+          {:ok, value} -> {[value], grant_credit(state)}
+          {:error, error} -> raise Error.from_wire(error)
+        end
 
-      {Worker, :reply, ^id, {:ok, _}} ->
-        {:halt, %{state | done: true}}
+      {Worker, :reply, ^id, frame} ->
+        case Replies.decode(frame) do
+          {:ok, _} ->
+            {:halt, %{state | done: true}}
 
-      {Worker, :reply, ^id, {:error, error}} ->
-        Process.put({__MODULE__, :stream_done, id}, true)
-        raise Error.from_wire(error)
+          {:error, error} ->
+            Process.put({__MODULE__, :stream_done, id}, true)
+            raise Error.from_wire(error)
+        end
 
       {:DOWN, ^mref, :process, _pid, reason} ->
         Process.put({__MODULE__, :stream_done, id}, true)
@@ -301,16 +273,15 @@ defmodule PyBridge.Client do
   # passes the state from before the failing step, hence the marker).
   defp stop_stream(%{id: id, mref: mref, prepared: %{conn: conn}} = state) do
     finished = Process.delete({__MODULE__, :stream_done, id}) || state.done
-    if not finished, do: send_frame(conn, {:cancel, id})
+    if not finished, do: cancel(conn, id)
     Process.demonitor(mref, [:flush])
     flush_stream(id)
-    :counters.sub(conn.load, 1, 1)
     :ok
   end
 
   defp flush_stream(id) do
     receive do
-      {Worker, _tag, ^id, _value} -> flush_stream(id)
+      {Worker, _tag, ^id, _frame} -> flush_stream(id)
     after
       0 -> :ok
     end
@@ -323,7 +294,7 @@ defmodule PyBridge.Client do
   def open_session(opts) do
     pool = opts[:pool] || PyBridge
 
-    with {:ok, conn} <- checkout(pool, opts[:timeout]),
+    with {:ok, conn} <- Router.checkout(pool, opts[:timeout]),
          {:ok, id} <- call_worker(conn, {:open_session, self()}, opts[:timeout] || conn.timeout) do
       {:ok, %Session{id: id, pool: pool, worker: conn}}
     end
@@ -338,28 +309,28 @@ defmodule PyBridge.Client do
 
   ## Errors
 
-  @doc false
-  @spec stale(Ref.t()) :: Error.t()
-  def stale(ref) do
-    Error.new(
-      "pybridge.StaleHandle",
-      "handle #{inspect(ref)} belongs to a Python worker that is no longer running " <>
-        "(worker #{ref.worker}); the object is gone and the handle cannot be used"
-    )
-  end
-
   defp exited(conn, reason, ref \\ nil)
 
-  defp exited(_conn, :noproc, %Ref{} = ref), do: stale(ref)
+  defp exited(_conn, :noproc, %Ref{} = ref), do: Router.stale(ref)
+
+  defp exited(opts, :noproc, _ref) when is_list(opts) do
+    Error.new("pybridge.WorkerExited", "the Python worker exited before the stream started")
+  end
 
   defp exited(conn, reason, _ref) do
     why =
       case reason do
+        {:shutdown, {:python_exited, 4}} ->
+          "exited with status 4 (a frame over its max_frame: its input could not be resynchronised)"
+
         {:shutdown, {:python_exited, status}} when is_integer(status) ->
           "exited with status #{status}"
 
         {:shutdown, {:python_exited, reason}} ->
           "exited (#{inspect(reason)})"
+
+        {:shutdown, :retired} ->
+          "was retired (a cancelled call blocked outside Python did not end)"
 
         :noproc ->
           "is no longer running"

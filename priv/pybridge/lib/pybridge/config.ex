@@ -20,7 +20,8 @@ defmodule PyBridge.Config do
     imports: [],
     max_frame: 64 * 1024 * 1024,
     export_to_python: [],
-    output: :logger
+    output: :logger,
+    cancel_grace: 10_000
   ]
 
   @enforce_keys Keyword.keys(@defaults)
@@ -40,7 +41,8 @@ defmodule PyBridge.Config do
           imports: [String.t()],
           max_frame: pos_integer(),
           export_to_python: [export()],
-          output: output()
+          output: output(),
+          cancel_grace: pos_integer() | :infinity
         }
 
   @doc """
@@ -82,7 +84,14 @@ defmodule PyBridge.Config do
           &exports?/1,
           "a list of {Module, :function, arity, \"python_name\"} with unique names"
         ),
-      output: check(opts, :output, &output?/1, ":logger, {:logger, level} or an IO device")
+      output: check(opts, :output, &output?/1, ":logger, {:logger, level} or an IO device"),
+      cancel_grace:
+        check(
+          opts,
+          :cancel_grace,
+          &(pos_integer?(&1) or &1 == :infinity),
+          "a positive integer (ms) or :infinity"
+        )
     }
 
     config

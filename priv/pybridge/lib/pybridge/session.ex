@@ -16,7 +16,7 @@ defmodule PyBridge.Session do
 
   defstruct [:id, :pool, :worker]
 
-  @type t :: %__MODULE__{id: pos_integer(), pool: atom(), worker: PyBridge.Worker.t()}
+  @type t :: %__MODULE__{id: pos_integer(), pool: atom(), worker: PyBridge.Conn.t()}
 
   defimpl Inspect do
     def inspect(%PyBridge.Session{id: id, worker: worker}, _opts) do

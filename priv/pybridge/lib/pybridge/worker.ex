@@ -2,42 +2,66 @@ defmodule PyBridge.Worker do
   @moduledoc false
   # One Worker owns one Python OS process through a Port.
   #
-  # Callers do not go through this process to send: they register
-  # `id -> {alias, owner}` in the Worker's public `requests` table and write
-  # their frame to the Port themselves (`PyBridge.Client`). The Worker only
-  # decodes what Python writes (always with `binary_to_term(bin, [:safe])`) and
-  # forwards each reply to whoever registered its id, as
-  # `{PyBridge.Worker, :reply | :chunk, id, value}`. Callers monitor the Worker
-  # while they wait, so its death unblocks them at once.
+  # Callers do not go through this process to send: they register their
+  # request in the worker's public `requests` table and write their frame to
+  # the Port themselves (PyBridge.Client). Python's replies arrive here, the
+  # Port's owner, and go on undecoded to whoever registered the id
+  # (Worker.Replies). Callers monitor the Worker while they wait, so its death
+  # unblocks them at once.
   #
-  # What needs a process lives here: the handshake and startup imports, the
-  # monitors of handle owners and sessions (their scope is released with
-  # `release_scope` when they go; requests still in flight for a dead owner are
-  # cancelled first and the scope is released again once they end, so nothing
-  # they create leaks), callbacks (each run in a new process) and Python's
-  # output.
+  # What needs a process lives here, each part in its own module:
+  #   * Worker.Startup: the Port, handshake and startup imports (phases
+  #     :handshake -> :imports -> :ready);
+  #   * Worker.Replies: reply frames to their callers;
+  #   * Worker.Watch: owners, callers and sessions, released or cancelled when
+  #     they go, and cancelled requests that do not end;
+  #   * PyBridge.Callback: a process per call from Python into Elixir;
+  #   * PyBridge.Output: what Python prints.
   #
-  # The struct is the connection that callers use, published in
-  # `PyBridge.Registry` under `{:token, token}` (for handles) and in
-  # `PyBridge.Pools` under the pool name (for routing) once the worker is ready.
+  # A worker whose cancelled request has not ended after `cancel_grace` ms
+  # (a C call that cannot take the cancellation) retires: it leaves routing at
+  # once, the manager starts its replacement, and it stops when nothing but
+  # stuck requests is left in it, taking the Python process with it.
 
   use GenServer, restart: :temporary
   require Logger
 
-  alias PyBridge.{Callback, Config, Error, Output}
+  alias PyBridge.{Callback, Config, Conn, Error, Output}
+  alias PyBridge.Worker.{Replies, Startup, Watch}
 
-  defstruct [:pid, :port, :requests, :load, :token, :pool, :max_frame, :timeout, :os_pid]
+  @tick 1_000
+
+  @enforce_keys [:config, :manager, :requests, :load, :watch, :exports]
+  defstruct [
+    :config,
+    :manager,
+    :requests,
+    :load,
+    :watch,
+    :exports,
+    port: nil,
+    phase: :handshake,
+    conn: nil,
+    info: %{},
+    imports: %{},
+    output: "",
+    retiring: false
+  ]
 
   @type t :: %__MODULE__{
-          pid: pid(),
-          port: port(),
+          config: Config.t(),
+          manager: pid(),
           requests: :ets.tid(),
           load: :counters.counters_ref(),
-          token: binary(),
-          pool: atom(),
-          max_frame: pos_integer(),
-          timeout: timeout(),
-          os_pid: non_neg_integer() | nil
+          watch: Watch.t(),
+          exports: %{String.t() => {module(), atom(), non_neg_integer()}},
+          port: port() | nil,
+          phase: :handshake | :imports | :ready,
+          conn: Conn.t() | nil,
+          info: map(),
+          imports: %{pos_integer() => String.t()},
+          output: binary(),
+          retiring: boolean()
         }
 
   # Atoms the worker may send as map keys or tags: they must exist before a
@@ -45,7 +69,7 @@ defmodule PyBridge.Worker do
   @wire_atoms [:hello, :ok, :error, :chunk, :callback, :output, :worker, :pid, :python] ++
                 [:pybridge, :max_frame, :threads, :handles, :scopes, :in_flight, :streams] ++
                 [:max_rss_kb, :requests, :type, :message, :traceback, :id, :dtype, :shape] ++
-                [:data, PyBridge.Ref, PyBridge.Bytes, PyBridge.NDArray]
+                [:data, :scope_opened, PyBridge.Ref, PyBridge.Bytes, PyBridge.NDArray]
 
   @doc false
   @spec wire_atoms() :: [atom()]
@@ -61,22 +85,13 @@ defmodule PyBridge.Worker do
   @impl true
   def init({config, manager}) do
     Process.flag(:trap_exit, true)
-    requests = :ets.new(__MODULE__, [:set, :public, write_concurrency: true])
 
-    state = %{
+    state = %__MODULE__{
       config: config,
       manager: manager,
-      requests: requests,
-      port: nil,
-      phase: :handshake,
-      conn: nil,
-      info: %{},
-      imports: %{},
-      owners: %{},
-      sessions: %{},
-      monitors: %{},
-      pending_release: %{},
-      output: "",
+      requests: :ets.new(__MODULE__, [:set, :public, write_concurrency: true]),
+      load: :counters.new(1, [:write_concurrency]),
+      watch: Watch.new(config.cancel_grace),
       exports: Map.new(config.export_to_python, fn {m, f, a, name} -> {name, {m, f, a}} end)
     }
 
@@ -84,92 +99,33 @@ defmodule PyBridge.Worker do
   end
 
   @impl true
-  def handle_continue(:open, %{config: config} = state) do
-    python = Config.python(config)
-
-    port_opts = [
-      :binary,
-      :exit_status,
-      :use_stdio,
-      :hide,
-      {:packet, 4},
-      args: Config.args(config),
-      env: Enum.map(Config.env(config), &port_env/1)
-    ]
-
-    try do
-      Port.open({:spawn_executable, python}, port_opts)
-    rescue
-      error in [ErlangError, ArgumentError] ->
-        reason =
-          case error do
-            %ErlangError{original: reason} -> reason
-            other -> Exception.message(other)
-          end
-
-        message =
-          "cannot start Python executable #{inspect(python)}: #{format_posix(reason)} " <>
-            "(set the :python option or PYBRIDGE_PYTHON)"
-
-        {:stop, startup_failure(message), state}
-    else
-      port ->
-        Process.send_after(self(), {__MODULE__, :startup_timeout}, config.startup_timeout)
-        hello = {:hello, 1, %{exports: Config.export_names(config)}}
-        true = Port.command(port, :erlang.term_to_binary(hello))
+  def handle_continue(:open, state) do
+    case Startup.open(state.config) do
+      {:ok, port} ->
+        Process.send_after(self(), {__MODULE__, :startup_timeout}, state.config.startup_timeout)
         {:noreply, %{state | port: port}}
+
+      {:error, reason} ->
+        {:stop, reason, state}
     end
   end
-
-  defp port_env({key, nil}), do: {String.to_charlist(key), false}
-  defp port_env({key, value}), do: {String.to_charlist(key), String.to_charlist(value)}
-
-  defp format_posix(reason) when is_atom(reason) do
-    case :file.format_error(reason) do
-      ~c"unknown POSIX error" ++ _ -> inspect(reason)
-      text -> "#{text} (#{reason})"
-    end
-  end
-
-  defp format_posix(reason), do: inspect(reason)
 
   @impl true
-  def handle_call({:monitor_owner, pid}, _from, state) do
-    {:reply, :ok, monitor_owner(state, pid)}
-  end
-
   def handle_call({:open_session, owner}, _from, state) do
-    id = System.unique_integer([:positive, :monotonic])
-    ref = Process.monitor(owner)
-
-    {:reply, {:ok, id},
-     %{
-       state
-       | sessions: Map.put(state.sessions, id, ref),
-         monitors: Map.put(state.monitors, ref, {:session, id})
-     }}
+    {id, watch} = Watch.open_session(state.watch, owner)
+    {:reply, {:ok, id}, %{state | watch: watch}}
   end
 
   def handle_call({:close_session, id}, _from, state) do
-    case Map.pop(state.sessions, id) do
-      {nil, _} ->
-        {:reply, :ok, state}
-
-      {ref, sessions} ->
-        Process.demonitor(ref, [:flush])
-        release_scope(state, id)
-        {:reply, :ok, %{state | sessions: sessions, monitors: Map.delete(state.monitors, ref)}}
-    end
+    {:reply, :ok, %{state | watch: Watch.close_session(state.watch, id, sender(state))}}
   end
 
   @impl true
   def handle_info({port, {:data, frame}}, %{port: port} = state) do
-    case decode(frame) do
-      {:ok, term} ->
-        handle_frame(term, state)
-
-      :error ->
-        undecodable(frame, state)
+    case Replies.route(frame, state.requests, state.load) do
+      {:reply, id, _owner} -> ended(state, id)
+      {:chunk, _id, _} -> {:noreply, state}
+      _other -> decode_frame(frame, state)
     end
   end
 
@@ -188,27 +144,28 @@ defmodule PyBridge.Worker do
     end
   end
 
-  def handle_info({:EXIT, from, _reason}, state) when is_port(from) do
-    {:noreply, state}
+  def handle_info({:EXIT, from, _reason}, state) when is_port(from), do: {:noreply, state}
+  def handle_info({:EXIT, _from, reason}, state), do: {:stop, reason, state}
+
+  def handle_info({:DOWN, ref, :process, _pid, _reason}, state) do
+    watch = Watch.down(state.watch, ref, state.requests, sender(state))
+    {:noreply, %{state | watch: watch}}
   end
 
-  def handle_info({:EXIT, _from, reason}, state) do
-    {:stop, reason, state}
+  def handle_info({__MODULE__, :cancelled, id}, state) do
+    {:noreply, %{state | watch: Watch.cancelled(state.watch, id)}}
   end
 
-  def handle_info({:DOWN, ref, :process, pid, _reason}, state) do
-    case Map.pop(state.monitors, ref) do
-      {{:owner, ^pid}, monitors} ->
-        state = %{state | monitors: monitors, owners: Map.delete(state.owners, pid)}
-        {:noreply, owner_down(state, pid)}
-
-      {{:session, id}, monitors} ->
-        release_scope(state, id)
-        {:noreply, %{state | monitors: monitors, sessions: Map.delete(state.sessions, id)}}
-
-      {nil, _} ->
-        {:noreply, state}
+  def handle_info({__MODULE__, :grace_over, id}, state) do
+    case Watch.grace_over(state.watch, id, state.requests) do
+      {:stuck, watch} -> retire(%{state | watch: watch}, id)
+      {:ended, watch} -> {:noreply, %{state | watch: watch}}
     end
+  end
+
+  def handle_info({__MODULE__, :tick}, state) do
+    Process.send_after(self(), {__MODULE__, :tick}, @tick)
+    stop_if_retired(%{state | watch: Watch.tick(state.watch, state.requests)})
   end
 
   def handle_info({__MODULE__, :startup_timeout}, %{phase: phase} = state) when phase != :ready do
@@ -216,7 +173,7 @@ defmodule PyBridge.Worker do
       "Python worker did not finish starting (handshake and startup imports) " <>
         "within #{state.config.startup_timeout} ms (phase: #{phase})"
 
-    {:stop, startup_failure(message), state}
+    {:stop, Startup.failure(message), state}
   end
 
   def handle_info({__MODULE__, :startup_timeout}, state), do: {:noreply, state}
@@ -224,17 +181,6 @@ defmodule PyBridge.Worker do
   def handle_info(message, state) do
     Logger.debug("PyBridge.Worker ignored #{inspect(message)}")
     {:noreply, state}
-  end
-
-  defp python_exited(how, status, state) do
-    state = %{state | port: nil, output: Output.flush(state.output, output_target(state))}
-
-    if state.phase == :ready do
-      {:stop, {:shutdown, {:python_exited, status}}, state}
-    else
-      message = "Python worker exited with #{how} before it was ready" <> diagnose(state.config)
-      {:stop, startup_failure(message), state}
-    end
   end
 
   @impl true
@@ -246,59 +192,32 @@ defmodule PyBridge.Worker do
     :ok
   end
 
-  defp close_port(port) do
-    Port.close(port)
+  ## Frames other than replies
+
+  defp decode_frame(frame, state) do
+    :erlang.binary_to_term(frame, [:safe])
   rescue
-    ArgumentError -> true
+    ArgumentError -> {:noreply, undecodable(frame, state)}
+  else
+    term -> handle_frame(term, state)
   end
 
-  ## Frames
-
-  defp decode(frame) do
-    {:ok, :erlang.binary_to_term(frame, [:safe])}
-  rescue
-    ArgumentError -> :error
-  end
-
-  # `binary_to_term(frame, [:safe])` refuses a reply that holds an atom this
-  # node has never seen (Python code can make atoms). The request is still
-  # named in the frame's head: it gets an error instead of waiting for its
-  # timeout, and a stream is cancelled.
+  # A callback whose arguments this node cannot decode: Python's thread gets
+  # the error at once instead of waiting forever.
   defp undecodable(frame, state) do
-    case reply_head(frame) do
-      {tag, id} when tag in ["ok", "error", "chunk"] ->
-        if tag == "chunk", do: send_frame(state, {:cancel, id})
-
-        error = %{
-          type: "pybridge.CodecError",
-          message:
-            "the Python worker's reply (#{byte_size(frame)} bytes) cannot be decoded safely: " <>
-              "it holds an atom this node does not know (make it a string in Python)"
-        }
-
-        {:noreply, finish(state, id, {:error, error})}
+    case Replies.head(frame) do
+      {"callback", callback_id} ->
+        send_frame(state, {:callback_reply, callback_id, {:error, Replies.undecodable(frame)}})
 
       _ ->
         Logger.error(
-          "PyBridge: undecodable frame from Python worker #{state.info[:pid]} " <>
-            "(#{byte_size(frame)} bytes, first bytes #{inspect(binary_part(frame, 0, min(byte_size(frame), 32)))})"
+          "PyBridge: undecodable frame from Python worker #{state.info[:pid]}: " <>
+            Replies.undecodable(frame).message
         )
-
-        {:noreply, state}
     end
-  end
 
-  # `{tag, id, _}` with a UTF-8 atom tag and an integer id, as the worker encodes them.
-  defp reply_head(<<131, 104, 3, 119, size, tag::binary-size(size), rest::binary>>) do
-    case rest do
-      <<97, id, _::binary>> -> {tag, id}
-      <<98, id::signed-32, _::binary>> -> {tag, id}
-      <<110, n, 0, id::little-unsigned-size(n)-unit(8), _::binary>> -> {tag, id}
-      _ -> :error
-    end
+    state
   end
-
-  defp reply_head(_frame), do: :error
 
   defp handle_frame({tag, id, result}, %{phase: :imports} = state)
        when tag in [:ok, :error] and is_map_key(state.imports, id) do
@@ -311,41 +230,24 @@ defmodule PyBridge.Worker do
       :error ->
         error = Error.from_wire(result)
         message = "startup import #{inspect(module)} failed: " <> Exception.message(error)
-        {:stop, startup_failure(message), state}
+        {:stop, Startup.failure(message), state}
     end
   end
 
-  defp handle_frame({:ok, id, value}, state), do: {:noreply, finish(state, id, {:ok, value})}
+  # Replies to requests the worker itself sent (release_scope) or that ended already.
+  defp handle_frame({tag, id, _}, state) when tag in [:ok, :chunk] and is_integer(id),
+    do: {:noreply, state}
 
-  defp handle_frame({:chunk, id, value}, state) do
-    case :ets.lookup(state.requests, id) do
-      [{^id, alias, _owner}] -> send(alias, {__MODULE__, :chunk, id, value})
-      [] -> :ok
-    end
+  defp handle_frame({:error, id, _}, state) when is_integer(id), do: {:noreply, state}
 
-    {:noreply, state}
+  defp handle_frame({:scope_opened, scope}, state) do
+    {:noreply, %{state | watch: Watch.scope_opened(state.watch, scope, sender(state))}}
   end
-
-  defp handle_frame({:error, nil, error}, %{phase: :ready} = state) do
-    Logger.warning(
-      "PyBridge: Python worker reported: #{Exception.message(Error.from_wire(error))}"
-    )
-
-    {:noreply, state}
-  end
-
-  defp handle_frame({:error, nil, error}, state) do
-    message = "Python worker refused the handshake: " <> Exception.message(Error.from_wire(error))
-    {:stop, startup_failure(message), state}
-  end
-
-  defp handle_frame({:error, id, error}, state),
-    do: {:noreply, finish(state, id, {:error, error})}
 
   defp handle_frame({:callback, callback_id, request_id, fun, args}, state) do
     owner =
       case :ets.lookup(state.requests, request_id) do
-        [{_, _alias, owner}] -> owner
+        [{_, _alias, _caller, owner}] -> owner
         [] -> nil
       end
 
@@ -362,27 +264,27 @@ defmodule PyBridge.Worker do
     {:noreply, state}
   end
 
-  # PROTOCOL.md says a binary; the worker currently sends the Bytes struct
-  # (see .notes/runtime-vs-worker.md): take both.
-  defp handle_frame({:output, %PyBridge.Bytes{data: data}}, state),
-    do: handle_frame({:output, data}, state)
-
   defp handle_frame({:output, data}, state) when is_binary(data) do
     {:noreply, %{state | output: Output.write(state.output, data, output_target(state))}}
   end
 
+  defp handle_frame({:error, nil, error}, %{phase: :ready} = state) do
+    Logger.warning(
+      "PyBridge: Python worker reported: #{Exception.message(Error.from_wire(error))}"
+    )
+
+    {:noreply, state}
+  end
+
+  defp handle_frame({:error, nil, error}, state) do
+    message = "Python worker refused the handshake: " <> Exception.message(Error.from_wire(error))
+    {:stop, Startup.failure(message), state}
+  end
+
   defp handle_frame({:hello, 1, %{worker: token} = info}, %{phase: :handshake} = state)
        when is_binary(token) do
-    state = %{state | info: info}
-
-    imports =
-      Map.new(state.config.imports, fn module ->
-        id = System.unique_integer([:positive, :monotonic])
-        send_frame(state, {:import, id, module})
-        {id, module}
-      end)
-
-    maybe_ready(%{state | phase: :imports, imports: imports})
+    imports = Startup.send_imports(state.config, sender(state))
+    maybe_ready(%{state | info: info, phase: :imports, imports: imports})
   end
 
   defp handle_frame(frame, %{phase: :ready} = state) do
@@ -392,31 +294,18 @@ defmodule PyBridge.Worker do
 
   defp handle_frame(frame, state) do
     message = "unexpected frame from Python worker during startup: #{inspect(frame, limit: 20)}"
-    {:stop, startup_failure(message), state}
-  end
-
-  # A final reply goes to the alias of whoever registered the id (a caller that
-  # gave up has deactivated its alias, so the message is dropped).
-  defp finish(state, id, result) do
-    case :ets.take(state.requests, id) do
-      [{^id, alias, owner}] ->
-        send(alias, {__MODULE__, :reply, id, result})
-        request_ended(state, owner, id)
-
-      [] ->
-        state
-    end
+    {:stop, Startup.failure(message), state}
   end
 
   defp maybe_ready(%{imports: imports} = state) when map_size(imports) > 0,
     do: {:noreply, state}
 
   defp maybe_ready(state) do
-    conn = %__MODULE__{
+    conn = %Conn{
       pid: self(),
       port: state.port,
       requests: state.requests,
-      load: :counters.new(1, [:write_concurrency]),
+      load: state.load,
       token: state.info.worker,
       pool: state.config.name,
       max_frame: state.config.max_frame,
@@ -427,67 +316,63 @@ defmodule PyBridge.Worker do
     {:ok, _} = Registry.register(PyBridge.Registry, {:token, conn.token}, conn)
     {:ok, _} = Registry.register(PyBridge.Pools, conn.pool, conn)
     send(state.manager, {__MODULE__, :ready, self()})
+    Process.send_after(self(), {__MODULE__, :tick}, @tick)
     {:noreply, %{state | phase: :ready, conn: conn}}
   end
 
-  ## Owners and scopes
+  ## Requests ending, retiring
 
-  defp monitor_owner(state, pid) do
-    if Map.has_key?(state.owners, pid) do
-      state
+  defp ended(state, id) do
+    stop_if_retired(%{state | watch: Watch.ended(state.watch, id)})
+  end
+
+  defp retire(state, id) do
+    unless state.retiring do
+      Logger.warning(
+        "PyBridge pool #{inspect(state.config.name)}: request #{id} of Python worker " <>
+          "#{state.info[:pid]} did not end #{state.config.cancel_grace} ms after it was " <>
+          "cancelled (a call blocked outside Python); the worker takes no new calls and is " <>
+          "replaced once its other calls end"
+      )
+
+      Registry.unregister(PyBridge.Pools, state.config.name)
+      send(state.manager, {__MODULE__, :retiring, self()})
+    end
+
+    stop_if_retired(%{state | retiring: true})
+  end
+
+  defp stop_if_retired(%{retiring: true} = state) do
+    if Watch.only_stuck_left?(state.watch, state.requests),
+      do: {:stop, {:shutdown, :retired}, state},
+      else: {:noreply, state}
+  end
+
+  defp stop_if_retired(state), do: {:noreply, state}
+
+  ## Python's exit
+
+  defp python_exited(how, status, state) do
+    if state.conn, do: Registry.unregister(PyBridge.Pools, state.config.name)
+    state = %{state | port: nil, output: Output.flush(state.output, output_target(state))}
+
+    if state.phase == :ready do
+      {:stop, {:shutdown, {:python_exited, status}}, state}
     else
-      ref = Process.monitor(pid)
+      message =
+        "Python worker exited with #{how} before it was ready" <> Startup.diagnose(state.config)
 
-      %{
-        state
-        | owners: Map.put(state.owners, pid, ref),
-          monitors: Map.put(state.monitors, ref, {:owner, pid})
-      }
+      {:stop, Startup.failure(message), state}
     end
   end
 
-  # The owner is gone: nobody waits for its requests, so cancel them; what
-  # they create before they end would land in the released scope, so the scope
-  # is released again once the last of them has ended.
-  defp owner_down(state, pid) do
-    release_scope(state, pid)
-
-    case :ets.match(state.requests, {:"$1", :_, pid}) do
-      [] ->
-        state
-
-      ids ->
-        Enum.each(ids, fn [id] -> send_frame(state, {:cancel, id}) end)
-        in_flight = MapSet.new(ids, fn [id] -> id end)
-        %{state | pending_release: Map.put(state.pending_release, pid, in_flight)}
-    end
+  defp close_port(port) do
+    Port.close(port)
+  rescue
+    ArgumentError -> true
   end
 
-  defp request_ended(%{pending_release: pending} = state, _owner, _id)
-       when map_size(pending) == 0,
-       do: state
-
-  defp request_ended(state, owner, id) do
-    case Map.fetch(state.pending_release, owner) do
-      {:ok, ids} ->
-        ids = MapSet.delete(ids, id)
-
-        if MapSet.size(ids) == 0 do
-          release_scope(state, owner)
-          %{state | pending_release: Map.delete(state.pending_release, owner)}
-        else
-          %{state | pending_release: Map.put(state.pending_release, owner, ids)}
-        end
-
-      :error ->
-        state
-    end
-  end
-
-  # The reply (a count) goes to an id nobody registered, so it is dropped.
-  defp release_scope(state, scope) do
-    send_frame(state, {:release_scope, System.unique_integer([:positive, :monotonic]), scope})
-  end
+  defp sender(state), do: &send_frame(state, &1)
 
   defp send_frame(%{port: nil}, _term), do: :ok
 
@@ -496,37 +381,6 @@ defmodule PyBridge.Worker do
     :ok
   rescue
     ArgumentError -> :ok
-  end
-
-  ## Startup failures
-
-  defp startup_failure(message) do
-    {:shutdown, {:startup_failed, Error.new("pybridge.WorkerUnavailable", message)}}
-  end
-
-  # Python wrote why it could not start to the BEAM's stderr (fds are only
-  # redirected to frames once the worker runs); run the import again to put the
-  # reason in the error.
-  defp diagnose(config) do
-    python = Config.python(config)
-
-    task =
-      Task.async(fn ->
-        System.cmd(python, ["-c", "import pybridge_port.__main__"],
-          env: Config.env(config),
-          stderr_to_stdout: true
-        )
-      end)
-
-    case Task.yield(task, 10_000) || Task.shutdown(task, :brutal_kill) do
-      {:ok, {output, status}} when status != 0 ->
-        ": `#{python} -c 'import pybridge_port.__main__'` says:\n" <> String.trim(output)
-
-      _ ->
-        " (see its stderr above)"
-    end
-  catch
-    _kind, _reason -> " (see its stderr above)"
   end
 
   defp output_target(state), do: {state.config.output, state.config.name, state.info[:pid]}

@@ -114,12 +114,32 @@ defmodule PyBridge.Pool.Manager do
      }}
   end
 
+  # A worker with a stuck call leaves routing and ends by itself once its
+  # other calls are done: its slot gets a new worker now.
+  def handle_info({Worker, :retiring, pid}, state) do
+    case Enum.find(state.workers, fn {_ref, {_slot, worker}} -> worker == pid end) do
+      {ref, {slot, _}} ->
+        Process.demonitor(ref, [:flush])
+
+        state = %{
+          state
+          | workers: Map.delete(state.workers, ref),
+            ready: MapSet.delete(state.ready, pid)
+        }
+
+        {:noreply, start_worker(state, slot)}
+
+      nil ->
+        {:noreply, state}
+    end
+  end
+
   def handle_info({:DOWN, ref, :process, pid, reason}, state) do
     case Map.pop(state.workers, ref) do
       {nil, _} ->
         {:noreply, state}
 
-      {slot, workers} ->
+      {{slot, _pid}, workers} ->
         state = %{state | workers: workers}
 
         if MapSet.member?(state.ready, pid) do
@@ -147,7 +167,7 @@ defmodule PyBridge.Pool.Manager do
            {Worker, {state.config, self()}}
          ) do
       {:ok, pid} ->
-        %{state | workers: Map.put(state.workers, Process.monitor(pid), slot)}
+        %{state | workers: Map.put(state.workers, Process.monitor(pid), {slot, pid})}
 
       {:error, reason} ->
         startup_failed(state, slot, reason)

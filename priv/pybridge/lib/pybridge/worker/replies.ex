@@ -1,0 +1,108 @@
+defmodule PyBridge.Worker.Replies do
+  @moduledoc false
+  # What the worker does with a frame from Python that answers a request.
+  #
+  # The frame is not decoded here: its head (`{tag, id, ...}`, read from the
+  # first bytes) says whose it is, and the binary goes to that caller, which
+  # decodes it in its own process. So replies are decoded in parallel on every
+  # scheduler instead of one after another in the worker, and a decoded term
+  # is never copied between processes. A final reply (`:ok`, `:error`) takes
+  # the request's entry and lowers the worker's load; a `:chunk` leaves both.
+  #
+  # Frames that are not replies (hello, callbacks, output, scope notices) are
+  # decoded by the worker, with `binary_to_term(frame, [:safe])`.
+
+  alias PyBridge.Conn
+
+  # Frames this large are let go of at once (a GC of the worker's small heap),
+  # not when the worker's heap next fills up: large replies must not keep
+  # their memory in the pool after the caller is done with them.
+  @large 1024 * 1024
+
+  @type routed :: {:reply | :chunk, integer(), pid() | nil} | :unknown_id | :not_a_reply
+
+  @doc "Sends a reply frame to the caller waiting for it; what it was, for the worker's books."
+  @spec route(binary(), Conn.t() | :ets.tid(), :counters.counters_ref() | nil) :: routed()
+  def route(frame, requests, load) do
+    result =
+      case head(frame) do
+        {tag, id} when tag in ["ok", "error"] ->
+          case :ets.take(requests, id) do
+            [{^id, alias, _caller, owner}] ->
+              send(alias, {PyBridge.Worker, :reply, id, frame})
+              if load, do: :counters.sub(load, 1, 1)
+              {:reply, id, owner}
+
+            [] ->
+              :unknown_id
+          end
+
+        {"chunk", id} ->
+          case :ets.lookup(requests, id) do
+            [{^id, alias, _caller, _owner}] ->
+              send(alias, {PyBridge.Worker, :chunk, id, frame})
+              {:chunk, id, nil}
+
+            [] ->
+              :unknown_id
+          end
+
+        _ ->
+          :not_a_reply
+      end
+
+    if byte_size(frame) >= @large, do: :erlang.garbage_collect()
+    result
+  end
+
+  @doc """
+  `{tag, id}` of a frame `{tag, id, ...}` with an atom tag and an integer id,
+  as the worker encodes them, read without decoding the rest; `:error` otherwise.
+  """
+  @spec head(binary()) :: {binary(), integer()} | :error
+  def head(<<131, 104, arity, 119, size, tag::binary-size(size), rest::binary>>)
+      when arity >= 2,
+      do: id(tag, rest)
+
+  def head(<<131, 104, arity, 118, size::16, tag::binary-size(size), rest::binary>>)
+      when arity >= 2,
+      do: id(tag, rest)
+
+  def head(_frame), do: :error
+
+  defp id(tag, <<97, id, _::binary>>), do: {tag, id}
+  defp id(tag, <<98, id::signed-32, _::binary>>), do: {tag, id}
+
+  defp id(tag, <<110, n, sign, id::little-unsigned-size(n)-unit(8), _::binary>>) when n <= 8,
+    do: {tag, if(sign == 0, do: id, else: -id)}
+
+  defp id(_tag, _rest), do: :error
+
+  @doc """
+  A reply the caller decodes: `{:ok, value}` or `{:error, error_map}`. A frame
+  that `binary_to_term(.., [:safe])` refuses becomes a `pybridge.CodecError`
+  that says what in it could not be decoded.
+  """
+  @spec decode(binary()) :: {:ok, term()} | {:error, map()}
+  def decode(frame) do
+    case :erlang.binary_to_term(frame, [:safe]) do
+      {:ok, _id, value} -> {:ok, value}
+      {:error, _id, error} -> {:error, error}
+      {:chunk, _id, value} -> {:ok, value}
+    end
+  rescue
+    ArgumentError -> {:error, undecodable(frame)}
+  end
+
+  @doc "The error of a frame from Python that cannot be decoded safely."
+  @spec undecodable(binary()) :: map()
+  def undecodable(frame) do
+    %{
+      type: "pybridge.CodecError",
+      message:
+        "the Python worker's reply (#{byte_size(frame)} bytes) cannot be decoded safely: " <>
+          PyBridge.Wire.diagnose(frame),
+      traceback: []
+    }
+  end
+end
