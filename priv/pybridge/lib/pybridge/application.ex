@@ -1,7 +1,8 @@
 defmodule PyBridge.Application do
   @moduledoc false
   # Starts the registries every pool uses (`PyBridge.Registry`: worker tokens
-  # for handles, pool managers; `PyBridge.Pools`: ready workers by pool) and,
+  # for handles, pool managers; `PyBridge.Pools`: ready workers by pool), the
+  # owner of the result cache's table (`PyBridge.Cache`) and,
   # unless `config :pybridge, default_pool: false`, the pool named `PyBridge`
   # configured by `config :pybridge, ...`. An invalid configuration fails here,
   # with the ArgumentError naming the option.
@@ -13,7 +14,8 @@ defmodule PyBridge.Application do
     children =
       [
         {Registry, keys: :unique, name: PyBridge.Registry},
-        {Registry, keys: :duplicate, name: PyBridge.Pools}
+        {Registry, keys: :duplicate, name: PyBridge.Pools},
+        PyBridge.Cache
       ] ++ default_pool()
 
     Supervisor.start_link(children, strategy: :one_for_one, name: PyBridge.Supervisor)

@@ -12,13 +12,16 @@ defmodule PyBridge.Cache do
       iex> PyBridge.Cache.fetch({"doc.example", [1]}, 60_000, fn -> {:ok, :not_called} end)
       {:ok, 42}
 
+  Results are kept per pool (the `:pool` or `:session` of `opts`, as the
+  call would use): pools may run different Python environments.
+
   Only `{:ok, value}` results are kept, and only when `value` holds no
   `PyBridge.Ref`: a handle belongs to the process (or session) that created
   it and dies with it, so it cannot be shared through a cache.
 
-  The table is owned by a small process, started on first use (or put it in
-  a supervision tree: `children = [PyBridge.Cache]`). Expired entries are
-  never returned, and are swept once a minute.
+  The table is owned by a process of the `:pybridge` application's
+  supervision tree. Expired entries are never returned, and are swept once a
+  minute.
   """
 
   use GenServer
@@ -30,8 +33,12 @@ defmodule PyBridge.Cache do
   The cached result for `key`, or the result of `fun`, cached for `ttl_ms`
   milliseconds when it is `{:ok, value}` without handles.
   """
-  @spec fetch(term(), pos_integer(), (() -> result)) :: result when result: term()
-  def fetch(key, ttl_ms, fun) when is_integer(ttl_ms) and ttl_ms > 0 and is_function(fun, 0) do
+  @spec fetch(term(), pos_integer(), (() -> result), keyword()) :: result when result: term()
+  def fetch(key, ttl_ms, fun, opts \\ [])
+
+  def fetch(key, ttl_ms, fun, opts)
+      when is_integer(ttl_ms) and ttl_ms > 0 and is_function(fun, 0) and is_list(opts) do
+    key = {pool(opts), key}
     now = System.monotonic_time(:millisecond)
 
     case lookup(key, now) do
@@ -42,32 +49,39 @@ defmodule PyBridge.Cache do
         result = fun.()
 
         with {:ok, value} <- result, false <- holds_handle?(value) do
-          true = :ets.insert(table!(), {key, value, now + ttl_ms})
+          true = :ets.insert(@table, {key, value, now + ttl_ms})
         end
 
         result
     end
   end
 
-  def fetch(_key, ttl_ms, _fun) do
+  def fetch(_key, ttl_ms, _fun, _opts) do
     raise ArgumentError, "ttl_ms must be a positive integer, got: #{inspect(ttl_ms)}"
   end
 
-  @doc "Forgets the cached result for `key`."
-  @spec delete(term()) :: :ok
-  def delete(key) do
-    true = :ets.delete(table!(), key)
+  defp pool(opts) do
+    case opts[:session] do
+      %PyBridge.Session{pool: pool} -> pool
+      nil -> opts[:pool] || PyBridge
+    end
+  end
+
+  @doc "Forgets the cached result for `key` (in the pool of `opts`)."
+  @spec delete(term(), keyword()) :: :ok
+  def delete(key, opts \\ []) do
+    true = :ets.delete(@table, {pool(opts), key})
     :ok
   end
 
   @doc "Forgets every cached result."
   @spec clear() :: :ok
   def clear do
-    true = :ets.delete_all_objects(table!())
+    true = :ets.delete_all_objects(@table)
     :ok
   end
 
-  @doc "Starts the process that owns the cache's table (normally started on first use)."
+  @doc "Starts the process that owns the cache's table (the `:pybridge` application does)."
   @spec start_link(keyword()) :: GenServer.on_start()
   def start_link(opts \\ []) do
     _ = Keyword.validate!(opts, [])
@@ -85,19 +99,6 @@ defmodule PyBridge.Cache do
           _ -> :miss
         end
     end
-  end
-
-  defp table! do
-    if :ets.whereis(@table) == :undefined do
-      # Not under a supervisor: an unlinked owner, so the table outlives the
-      # caller. Two first callers may race; the loser gets :already_started.
-      case GenServer.start(__MODULE__, [], name: __MODULE__) do
-        {:ok, _pid} -> :ok
-        {:error, {:already_started, _pid}} -> :ok
-      end
-    end
-
-    @table
   end
 
   defp holds_handle?(%PyBridge.Ref{}), do: true

@@ -1,6 +1,7 @@
 defmodule PyBridge.CacheTest do
   use ExUnit.Case, async: false
 
+  import PyBridge.TestHelpers
   alias PyBridge.Cache
 
   doctest PyBridge.Cache
@@ -27,7 +28,8 @@ defmodule PyBridge.CacheTest do
 
     test "an expired entry is computed again" do
       assert {:ok, :first} = Cache.fetch(:short, 1, fn -> {:ok, :first} end)
-      Process.sleep(5)
+      deadline = System.monotonic_time(:millisecond) + 1
+      eventually(fn -> System.monotonic_time(:millisecond) > deadline end)
       assert {:ok, :second} = Cache.fetch(:short, 1, fn -> {:ok, :second} end)
     end
 
@@ -50,6 +52,22 @@ defmodule PyBridge.CacheTest do
       assert_raise ArgumentError, ~r/ttl_ms must be a positive integer, got: 0/, fn ->
         Cache.fetch(:k, 0, fn -> {:ok, 1} end)
       end
+    end
+
+    test "results are kept per pool: pools may run different Pythons" do
+      assert {:ok, :a} = Cache.fetch(:same_key, 60_000, fn -> {:ok, :a} end, pool: PoolA)
+      assert {:ok, :b} = Cache.fetch(:same_key, 60_000, fn -> {:ok, :b} end, pool: PoolB)
+      assert {:ok, :a} = Cache.fetch(:same_key, 60_000, fn -> {:ok, :x} end, pool: PoolA)
+      session = %PyBridge.Session{id: 1, pool: PoolB, worker: nil}
+      assert {:ok, :b} = Cache.fetch(:same_key, 60_000, fn -> {:ok, :x} end, session: session)
+    end
+
+    test "its table belongs to the application's supervision tree" do
+      assert [{PyBridge.Cache, pid, :worker, _}] =
+               Supervisor.which_children(PyBridge.Supervisor)
+               |> Enum.filter(&match?({PyBridge.Cache, _, _, _}, &1))
+
+      assert :ets.info(PyBridge.Cache, :owner) == pid
     end
 
     test "the table survives the process that created it" do

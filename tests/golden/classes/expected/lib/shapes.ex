@@ -34,9 +34,14 @@ defmodule Shapes do
       [:shapes],
       %{python: "shapes.area_of_square", module: __MODULE__, function: :square_area},
       fn ->
-        PyBridge.Cache.fetch({"shapes.area_of_square", [side], []}, 300_000, fn ->
-          PyBridge.call("shapes.area_of_square", [side], [], opts)
-        end)
+        PyBridge.Cache.fetch(
+          {"shapes.area_of_square", [side], []},
+          300_000,
+          fn ->
+            PyBridge.call("shapes.area_of_square", [side], [], opts)
+          end,
+          opts
+        )
       end
     )
   end
