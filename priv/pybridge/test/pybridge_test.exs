@@ -83,10 +83,11 @@ defmodule PyBridgeTest do
       assert %Task{} = task
       assert Task.await(task) == {:ok, 6}
 
-      ref = PyBridge.create("types.SimpleNamespace", [], [a: 1], async: true) |> Task.await()
-      assert {:ok, %Ref{} = ns} = ref
+      task = PyBridge.create("types.SimpleNamespace", [], [a: 1], async: true)
+      monitor = Process.monitor(task.pid)
+      assert {:ok, %Ref{} = ns} = Task.await(task)
       # The task has exited; the handle lives on because it is the caller's.
-      Process.sleep(50)
+      assert_receive {:DOWN, ^monitor, :process, _, _}
       assert PyBridge.attr(ns, "a") == {:ok, 1}
     end
 
@@ -242,8 +243,10 @@ defmodule PyBridgeTest do
     test "nothing runs until the stream is consumed" do
       PyBridge.with_session(fn session ->
         key = "lazy#{System.unique_integer()}"
+        [%{requests: served}] = PyBridge.stats!(session: session)
         stream = PyBridge.stream("#{@support}.counting", [key, 3], [], session: session)
-        Process.sleep(100)
+        # Nothing was sent: the worker has served no request since.
+        assert [%{requests: ^served}] = PyBridge.stats!(session: session)
         assert PyBridge.call!("#{@support}.events", [key], [], session: session) == []
         assert Enum.to_list(stream) == [0, 1, 2]
 

@@ -3,10 +3,11 @@ defmodule PyBridge.Config do
   # A pool's options, validated once at pool start into a struct the pool
   # manager and its workers share, and the knowledge of how to start Python:
   # which executable, which PYTHONPATH (the repository root holding
-  # `pybridge_port/`, found relative to this Mix project at compile time, then
-  # the configured extra paths) and which worker flags.
+  # `pybridge_port/`, found at run time, see `root/0`, then the configured
+  # extra paths) and which worker flags.
 
-  @repo_root Path.expand("../../../..", __DIR__)
+  # Where this file was compiled: the last resort of `root/0`.
+  @compiled_root Path.expand("../../../..", __DIR__)
 
   @defaults [
     name: PyBridge,
@@ -161,7 +162,7 @@ defmodule PyBridge.Config do
   """
   @spec python(t()) :: String.t()
   def python(%__MODULE__{python: python}) do
-    venv = Path.join(@repo_root, ".venv/bin/python")
+    venv = Path.join(root(), ".venv/bin/python")
 
     cond do
       python != nil -> executable(python)
@@ -198,12 +199,50 @@ defmodule PyBridge.Config do
         nil -> System.get_env("PYTHONPATH")
       end
 
-    root = if File.exists?(Path.join(@repo_root, "pybridge_port/__main__.py")), do: [@repo_root]
+    root = root()
+    root = if File.exists?(Path.join(root, "pybridge_port/__main__.py")), do: [root]
     paths = Enum.reject(List.wrap(root) ++ config.python_path ++ [existing], &(&1 in [nil, ""]))
 
     [{"PYTHONUNBUFFERED", "1"} | List.keydelete(config.env, "PYTHONPATH", 0)] ++
       [{"PYTHONPATH", Enum.join(paths, ":")}]
   end
+
+  @doc """
+  The PyBridge repository root (the folder holding `pybridge_port/`), found
+  when a pool starts, not when this module was compiled, so a checkout that
+  was copied or moved with its `_build` runs its own Python: `PYBRIDGE_ROOT`,
+  else the tree holding this module's compiled file, else where it was
+  compiled.
+  """
+  @spec root() :: String.t()
+  def root do
+    [System.get_env("PYBRIDGE_ROOT"), root_of(:code.which(__MODULE__))]
+    |> Enum.find(&(is_binary(&1) and worker_root?(&1)))
+    |> Kernel.||(@compiled_root)
+  end
+
+  @doc "The nearest folder above `path` that holds `pybridge_port/__main__.py`, or nil."
+  @spec root_of(term()) :: String.t() | nil
+  def root_of(path) when is_list(path), do: root_of(List.to_string(path))
+
+  def root_of(path) when is_binary(path) do
+    path
+    |> Path.expand()
+    |> Stream.iterate(&Path.dirname/1)
+    |> Stream.chunk_every(2, 1)
+    |> Enum.find_value(fn
+      [dir, dir] -> :none
+      [dir, _parent] -> if worker_root?(dir), do: dir
+    end)
+    |> case do
+      :none -> nil
+      dir -> dir
+    end
+  end
+
+  def root_of(_not_a_path), do: nil
+
+  defp worker_root?(dir), do: File.regular?(Path.join(dir, "pybridge_port/__main__.py"))
 
   @doc "Python names of the exported Elixir functions, as sent in `hello`."
   @spec export_names(t()) :: [String.t()]

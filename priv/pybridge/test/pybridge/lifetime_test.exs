@@ -79,7 +79,7 @@ defmodule PyBridge.LifetimeTest do
         end)
 
       assert_receive :calling
-      Process.sleep(100)
+      eventually(fn -> match?([%{in_flight: 1}], PyBridge.stats!(pool: pool)) end)
       Process.exit(pid, :kill)
       eventually(fn -> match?([%{in_flight: 0}], PyBridge.stats!(pool: pool)) end)
       eventually(fn -> handles(pool) == baseline end, 2_000)

