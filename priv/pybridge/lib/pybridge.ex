@@ -58,10 +58,20 @@ defmodule PyBridge do
       `pybridge_port.elixir.call("python_name", *args)`;
     * `:output` - where Python's output (prints, C-level writes, child
       processes) goes: `:logger` (default, level `:info`),
-      `{:logger, level}` or an IO device.
+      `{:logger, level}` or an IO device;
+    * `:cancel_grace` - ms a cancelled call (a timeout, or its caller died)
+      has to end in Python (default 10_000, or `:infinity`). A call blocked
+      in C (`time.sleep`, a socket read, a C extension's loop) cannot take
+      the cancellation; past the grace its worker takes no new calls, a
+      replacement starts at once, and the worker stops once its other calls
+      have ended (its handles are then stale).
 
-  A worker that dies is replaced, and its pending callers get a
-  `pybridge.WorkerExited` error. A pool whose workers keep failing to start
+  Requests go to the worker of the handle they target (or of the first handle
+  among their arguments), else to the worker with the fewest requests still
+  running in Python (cancelled calls that have not ended count), ties spread
+  at random. A worker that dies is replaced, and its pending callers get a
+  `pybridge.WorkerExited` error; a request routed to it but not yet written
+  goes to another worker. A pool whose workers keep failing to start
   (a bad executable, a startup import that raises) does not crash: calls get a
   `pybridge.WorkerUnavailable` error saying why, and the pool keeps retrying
   with backoff.
@@ -75,6 +85,24 @@ defmodule PyBridge do
       cancel it;
     * `:async` - `true` returns a `Task` whose result is `{:ok, value}` or
       `{:error, error}`.
+
+  ## What a caller gets when things go wrong
+
+    * a Python exception: `{:error, %PyBridge.Error{type: "builtins.ValueError"}}`
+      (its type, message and traceback);
+    * no answer within `:timeout`: `pybridge.Timeout`, and the call is
+      cancelled in Python (see `:cancel_grace` for calls blocked in C);
+    * a request Python cannot decode (nested deeper than 1,000 levels, over a
+      size limit) or a request over `:max_frame`: `pybridge.CodecError` at once;
+    * a reply Elixir cannot decode safely (an atom this node does not know,
+      an integer Erlang cannot hold): `pybridge.CodecError` saying which;
+    * an Elixir callback whose arguments cannot be decoded: the Python code
+      calling it gets `CallbackError` (a `pybridge.CodecError`) at once;
+    * the worker's OS process dies (a crash, `kill -9`, a limit): every
+      pending caller gets `pybridge.WorkerExited` as soon as the exit is seen;
+      later calls go to the replacement, old handles are `pybridge.StaleHandle`;
+    * the caller dies mid-call, or the process consuming a stream dies: the
+      call is cancelled and the generator closed, within about a second.
 
   ## Handles
 
