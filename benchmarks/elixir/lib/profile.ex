@@ -24,7 +24,7 @@ defmodule PyBridgeBench.Profile do
       PyBridge.call("benchmarks.ops.noop", [], [], pool: @pool)
     end)
 
-    [conn] = PyBridge.Client.workers(@pool)
+    [conn] = PyBridge.Router.workers(@pool)
     :eprof.start()
     :eprof.start_profiling([self(), conn.pid])
     for _ <- 1..calls, do: {:ok, nil} = PyBridge.call("benchmarks.ops.noop", [], [], pool: @pool)
@@ -44,7 +44,7 @@ defmodule PyBridgeBench.Profile do
     [callers, workers, ms] = Enum.map(System.argv(), &String.to_integer/1)
     {:ok, _} = PyBridge.start_link(name: @pool, pool_size: workers)
     wait_for_workers(workers)
-    os_pids = for conn <- PyBridge.Client.workers(@pool), do: conn.os_pid
+    os_pids = for conn <- PyBridge.Router.workers(@pool), do: conn.os_pid
     call = fn -> {:ok, nil} = PyBridge.call("benchmarks.ops.noop", [], [], pool: @pool) end
     for _ <- 1..1000, do: call.()
     parent = self()
@@ -68,7 +68,7 @@ defmodule PyBridgeBench.Profile do
   end
 
   defp wait_for_workers(count) do
-    if length(PyBridge.Client.workers(@pool)) < count do
+    if length(PyBridge.Router.workers(@pool)) < count do
       Process.sleep(50)
       wait_for_workers(count)
     end
