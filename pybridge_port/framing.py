@@ -19,6 +19,8 @@ HEADER_SIZE = _LENGTH.size
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 # Linux caps iovec arrays at IOV_MAX (1024).
 _IOV_MAX = 1024
+# Frames up to this size are joined to their header and written with one write().
+_SMALL = 4096
 F_SETPIPE_SZ = 1031
 
 
@@ -156,12 +158,35 @@ class FrameWriter:
 
     def send(self, payload: bytes) -> None:
         """Queue one frame; it is written before ``send`` returns or by the thread writing now."""
+        header = _LENGTH.pack(len(payload))
         with self._lock:
-            self._queue += (_LENGTH.pack(len(payload)), payload)
             if self._writing:
+                self._queue += (header, payload)
                 return
-            batch = self._start_writing()
+            self._writing = True
+            batch, self._queue, self._held_since = self._queue, [], 0.0
+        if not batch and len(payload) <= _SMALL:
+            # The common case, one small reply and nothing held: one write, no list.
+            self._write_small(header + payload)
+            return
+        batch += (header, payload)
         self._write_batches(batch)
+
+    def _write_small(self, data: bytes) -> None:
+        """Write ``data`` as the writer, then whatever others queued meanwhile."""
+        try:
+            written = os.write(self._fd, data)
+            if written < len(data):
+                self._write_all([memoryview(data)[written:]])
+        except BaseException:
+            with self._lock:
+                self._writing = False
+            raise
+        with self._lock:
+            batch = self._start_writing()
+            self._writing = bool(batch)
+        if batch:
+            self._write_batches(batch)
 
     def hold(self, payload: bytes) -> None:
         """Queue one frame to go out with a later write (see the class docstring)."""
