@@ -126,16 +126,22 @@ class PortClient:
         return self._ready.popleft()
 
     def read_available(self) -> list[Any]:
-        """Every frame complete after one read (blocks for at least one), decoded."""
-        frames = self._reader.read_frames()
-        if not frames:
-            raise EOFError("the worker closed its output")
+        """Every reply complete after one read (blocks for at least one), decoded.
+
+        Notices that are not replies (``{:scope_opened, scope}``) are skipped.
+        """
         decode = self._decoder.decode
-        terms = []
-        for frame in frames:  # decoded before the next read reuses the buffer
-            if isinstance(frame, OversizedFrame):
-                raise RuntimeError(f"a reply of {frame.size} bytes is over the client's limit")
-            terms.append(decode(frame)[0])
+        terms: list[Any] = []
+        while not terms:
+            frames = self._reader.read_frames()
+            if not frames:
+                raise EOFError("the worker closed its output")
+            for frame in frames:  # decoded before the next read reuses the buffer
+                if isinstance(frame, OversizedFrame):
+                    raise RuntimeError(f"a reply of {frame.size} bytes is over the client's limit")
+                term = decode(frame)[0]
+                if term[0] != "scope_opened":
+                    terms.append(term)
         return terms
 
     def roundtrip(self, term: Any) -> Any:
