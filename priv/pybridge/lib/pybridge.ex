@@ -46,7 +46,9 @@ defmodule PyBridge do
     * `:python_path` - extra directories put in front of `PYTHONPATH`;
     * `:env` - environment variables of the workers (a map or list of
       `{name, value}`, `nil` unsets);
-    * `:pool_size` - number of worker OS processes (default 2);
+    * `:pool_size` - number of worker OS processes on this node (default 2);
+      `0` makes a node of callers only, whose requests go to the pool's
+      workers on other nodes (see "Across nodes");
     * `:threads` - requests each worker runs at once (`--threads`, default 8);
     * `:timeout` - default timeout of a call in ms (default 30_000);
     * `:startup_timeout` - time a worker has to start, ms (default 30_000);
@@ -149,8 +151,8 @@ defmodule PyBridge do
 
       iex> %{id: {PyBridge, MyApp.Python}, type: :supervisor} =
       ...>   PyBridge.child_spec(name: MyApp.Python, pool_size: 1)
-      iex> PyBridge.child_spec(pool_size: 0)
-      ** (ArgumentError) pool_size must be a positive integer, got: 0
+      iex> PyBridge.child_spec(pool_size: -1)
+      ** (ArgumentError) pool_size must be a non-negative integer (0: callers only, workers on other nodes), got: -1
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts) do
@@ -459,10 +461,11 @@ defmodule PyBridge do
   def import_module!(name, opts \\ []), do: unwrap(import_module(name, opts))
 
   @doc """
-  Statistics of every ready worker of the pool (or of the session's worker):
-  a list of maps with `:handles` (live handles), `:scopes`, `:in_flight`,
-  `:threads`, `:max_rss_kb`, `:requests`, `:pid` (its OS pid) and `:worker`
-  (its token). Options: `:pool`, `:session`, `:timeout`.
+  Statistics of every ready worker of the pool on every connected node (or
+  of the session's worker): a list of maps with `:handles` (live handles),
+  `:scopes`, `:in_flight`, `:threads`, `:max_rss_kb`, `:requests`, `:pid`
+  (its OS pid), `:worker` (its token) and `:node` (the BEAM node it runs on).
+  Options: `:pool`, `:session`, `:timeout`.
 
       iex> {:ok, [%{handles: handles} | _]} = PyBridge.stats()
       iex> is_integer(handles)
@@ -474,7 +477,7 @@ defmodule PyBridge do
       each_worker(opts, fn conn, timeout ->
         with {:ok, stats} when is_map(stats) <-
                run_on(conn, timeout, fn id, _o -> {:stats, id} end) do
-          {:ok, Map.put(stats, :worker, conn.token)}
+          {:ok, Map.merge(stats, %{worker: conn.token, node: node(conn.pid)})}
         end
       end)
 
@@ -552,7 +555,7 @@ defmodule PyBridge do
           pool = opts[:pool] || PyBridge
 
           with {:ok, conn} <- Router.checkout(pool, opts[:timeout]) do
-            {:ok, Enum.uniq([conn | Router.workers(pool)])}
+            {:ok, Enum.uniq([conn | Router.cluster_workers(pool)])}
           end
       end
 

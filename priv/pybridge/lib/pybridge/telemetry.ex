@@ -56,6 +56,16 @@ defmodule PyBridge.Telemetry do
     if available?(), do: emit_span(prefix, metadata, fun), else: fun.()
   end
 
+  @doc """
+  Emits one event when `:telemetry` is available (the runtime's own events,
+  listed in the `PyBridge` moduledoc); does nothing otherwise.
+  """
+  @spec execute([atom()], map(), map()) :: :ok
+  def execute(event, measurements, metadata) do
+    if available?(), do: :telemetry.execute(event, measurements, metadata)
+    :ok
+  end
+
   defp emit_span(prefix, metadata, fun) do
     start = System.monotonic_time()
 
