@@ -125,7 +125,7 @@ defmodule PyBridge.Client do
   # :method, :attr, ...); bytes in are those of the reply frame, read from
   # the message before it is decoded.
   defp observed(prepared, request, id, frame) do
-    op = elem(request, 0)
+    op = with :get_attr <- elem(request, 0), do: :attr
     metadata = metadata(prepared, request)
     start = System.monotonic_time()
 
@@ -170,8 +170,8 @@ defmodule PyBridge.Client do
 
   defp target({:method, _id, ref, name, _args, _kwargs, _opts}), do: {ref, name}
   defp target({op, _id, target, _args, _kwargs, _opts}) when op in [:call, :create], do: target
-  defp target({op, _id, ref, name, _opts}) when op in [:attr], do: {ref, name}
-  defp target({op, _id, ref, name, _value, _opts}) when op in [:set_attr], do: {ref, name}
+  defp target({:get_attr, _id, target, name, _opts}), do: {target, name}
+  defp target({:set_attr, _id, ref, name, _value, _opts}), do: {ref, name}
   defp target({:import, _id, name}), do: name
   defp target(_request), do: nil
 
