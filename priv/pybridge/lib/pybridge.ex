@@ -113,6 +113,47 @@ defmodule PyBridge do
   frees the object. `release/2` frees one sooner. Handles of a worker that
   died are refused with a `pybridge.StaleHandle` error.
 
+  ## Across nodes
+
+  A pool can span the nodes of a cluster (distributed Erlang; see
+  `docs/DISTRIBUTED.md`): start the pool under the same name on every node.
+  Requests go to a worker of this node when one is ready, else to the
+  least loaded worker of another node (loads published every 100 ms).
+  `pool_size: 0` makes a node of callers only. Handles, sessions, streams and
+  callbacks work from any node (an Elixir fun passed to Python runs on the
+  caller's node). When a node goes down, callers waiting on its workers get
+  `pybridge.WorkerExited` as soon as the disconnection is seen, its handles
+  are `pybridge.StaleHandle`, and routing stops choosing it; a node that joins
+  adds its workers without a restart. `stats/1` lists the workers of every
+  node, each with its `:node`.
+
+  ## Telemetry
+
+  When the application has the `:telemetry` library (PyBridge does not depend
+  on it), the runtime emits these events; without it they cost one
+  `:persistent_term` read per request. Durations and times are in `:native`
+  units; bytes are those of the encoded frames.
+
+  | event | measurements | metadata |
+  |---|---|---|
+  | `[:pybridge, op, :start]` | `system_time`, `monotonic_time`, `bytes_out` | `pool`, `worker`, `node`, `target` |
+  | `[:pybridge, op, :stop]` | `duration`, `monotonic_time`, `bytes_out`, `bytes_in` | the same, `status` (`:ok`/`:error`), `error` |
+  | `[:pybridge, :stream, :start]` | `system_time`, `monotonic_time`, `bytes_out` | `pool`, `worker`, `node`, `target`, `window` |
+  | `[:pybridge, :stream, :stop]` | `duration`, `chunks` | `pool`, `worker`, `node`, `status` (`:ok`/`:halted`) |
+  | `[:pybridge, :callback, :stop]` | `duration` | `function`, `node` (where it ran), `status` |
+  | `[:pybridge, :queue, :wait]` | `queue_time` | `pool`, `node`, `result` (`:ok`/`:error`) |
+  | `[:pybridge, :worker, :start]` | `duration` (start to ready) | `pool`, `worker`, `os_pid`, `node` |
+  | `[:pybridge, :worker, :exit]` | `count` | `pool`, `worker`, `os_pid`, `node`, `reason` |
+  | `[:pybridge, :worker, :replaced]` | `count` | `pool`, `worker` (the pid that exited), `node`, `reason` |
+
+  `op` is `:call`, `:create`, `:method`, `:attr`, `:set_attr`, `:release`,
+  `:import`, `:stats` or `:ping`; `target` is the dotted path, or
+  `{ref_or_path, name}` for methods and attributes. `worker` is the worker's
+  token (the one in its handles) and `node` the node it runs on. A queue wait
+  is emitted only when a caller had to wait for a worker to become ready.
+  Generated wrappers with `telemetry.enabled` emit their own span around the
+  call (`PyBridge.Telemetry`).
+
   ## Callbacks
 
   An Elixir function passed as an argument is a Python callable on the other
