@@ -110,6 +110,23 @@ defmodule PyBridge.ClusterTest do
     assert node(hd(PyBridge.Router.cluster_workers(pool)).pid) == b
   end
 
+  test "the node of a handle's owner dies: the worker frees the handle", %{pool: pool} do
+    peer!("b", pool)
+    {peer_c, c} = start_peer!("c")
+    on_exit(fn -> stop_peer(peer_c) end)
+    # C is a node of callers only.
+    start_pool!(c, pool, 0)
+    handles = fn -> Enum.sum(for s <- PyBridge.stats!(pool: pool), do: s.handles) end
+
+    Node.spawn(c, PyBridge.ClusterHelpers, :hold_handles, [pool, 2, self()])
+    assert_receive {:holding, owner}, 30_000
+    assert node(owner) == c
+    eventually(fn -> handles.() == 2 end)
+
+    kill_node!(c)
+    eventually(fn -> handles.() == 0 end)
+  end
+
   test "a Python generator on B consumed on A; Python on B calling a fun of A", %{pool: pool} do
     b = peer!("b", pool)
     key = "stream_#{System.unique_integer([:positive])}"

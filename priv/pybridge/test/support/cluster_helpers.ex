@@ -13,7 +13,8 @@ defmodule PyBridge.ClusterHelpers do
     unless Node.alive?() do
       # epmd is started by `erl -sname`, not by Node.start/2.
       _ = System.cmd("epmd", ["-daemon"])
-      name = :"pybridge_test_#{System.unique_integer([:positive])}@127.0.0.1"
+      # The OS pid keeps names apart when several suites run on one machine.
+      name = :"pybridge_test_#{System.pid()}@127.0.0.1"
 
       case Node.start(name, :longnames) do
         {:ok, _} -> :ok
@@ -34,7 +35,7 @@ defmodule PyBridge.ClusterHelpers do
 
     {:ok, peer, node} =
       :peer.start(%{
-        name: :"#{label}_#{System.unique_integer([:positive])}",
+        name: :"#{label}_#{System.pid()}_#{System.unique_integer([:positive])}",
         host: ~c"127.0.0.1",
         longnames: true,
         args: [~c"-setcookie", Atom.to_charlist(Node.get_cookie()) | code_path],
@@ -78,6 +79,13 @@ defmodule PyBridge.ClusterHelpers do
   def kill_node!(node) do
     os_pid = :erpc.call(node, :os, :getpid, [])
     PyBridge.TestHelpers.kill9(List.to_string(os_pid))
+  end
+
+  @doc "Creates `n` handles in `pool`, tells `reply_to`, and lives on (their owner)."
+  def hold_handles(pool, n, reply_to) do
+    for _ <- 1..n, do: {:ok, _} = PyBridge.create("types.SimpleNamespace", [], [], pool: pool)
+    send(reply_to, {:holding, self()})
+    receive do: (:never -> :ok)
   end
 
   defp config, do: PyBridge.Config.new!([])
