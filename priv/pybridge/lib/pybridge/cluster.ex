@@ -100,7 +100,7 @@ defmodule PyBridge.Cluster do
 
   @impl true
   def init([]) do
-    :ets.new(@table, [:named_table, :public, :set, read_concurrency: true])
+    _ = :ets.new(@table, [:named_table, :public, :set, read_concurrency: true])
     :ok = :pg.join(@scope, __MODULE__, self())
     {ref, _peers} = :pg.monitor(@scope, __MODULE__)
     :ok = :net_kernel.monitor_nodes(true)
