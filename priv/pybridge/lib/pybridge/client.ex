@@ -372,16 +372,18 @@ defmodule PyBridge.Client do
     Process.demonitor(mref, [:flush])
     flush_stream(id)
 
-    Telemetry.execute(
-      [:pybridge, :stream, :stop],
-      %{duration: System.monotonic_time() - state.started, chunks: state.chunks},
-      %{
-        pool: state.prepared.pool,
-        worker: conn.token,
-        node: node(conn.pid),
-        status: if(state.done, do: :ok, else: :halted)
-      }
-    )
+    if Telemetry.available?() do
+      Telemetry.execute(
+        [:pybridge, :stream, :stop],
+        %{duration: System.monotonic_time() - state.started, chunks: state.chunks},
+        %{
+          pool: state.prepared.pool,
+          worker: conn.token,
+          node: node(conn.pid),
+          status: if(state.done, do: :ok, else: :halted)
+        }
+      )
+    end
 
     :ok
   end

@@ -18,8 +18,9 @@ defmodule PyBridge.Cluster do
   # node that joins. A remote load is therefore up to `@publish` ms old.
   #
   # A conn missing from the table (a worker that became ready since the last
-  # publication) is asked of the worker itself once (`GenServer.call(pid,
-  # :conn)`) and kept.
+  # publication) is asked of the worker itself (`GenServer.call(pid, :conn)`)
+  # and kept: the worker of a handle, or one worker of a pool none of whose
+  # remote workers is known yet (the others wait for the next publication).
 
   use GenServer
 
@@ -59,27 +60,41 @@ defmodule PyBridge.Cluster do
   def remote_workers(pool, avoid \\ nil) do
     me = node()
 
-    for pid <- :pg.get_members(@scope, {PyBridge.Pool, pool}),
-        node(pid) != me,
-        pid != avoid,
-        {conn, load} = entry(pid),
-        conn != nil,
-        do: {conn, load}
+    members =
+      for pid <- :pg.get_members(@scope, {PyBridge.Pool, pool}),
+          node(pid) != me,
+          pid != avoid,
+          do: pid
+
+    case cached(members) do
+      # Members not published yet (a node that just joined): ask one, not all.
+      [] when members != [] ->
+        case fetch(Enum.random(members)) do
+          {nil, _} -> []
+          found -> [found]
+        end
+
+      known ->
+        known
+    end
+  end
+
+  defp cached(pids) do
+    for pid <- pids, [{_, conn, load}] <- [:ets.lookup(@table, pid)], do: {conn, load}
   end
 
   @doc "The worker holding the handles of `token`, on any node."
   @spec by_token(binary()) :: Conn.t() | nil
   def by_token(token) do
     case :pg.get_members(@scope, {PyBridge.Token, token}) do
-      [pid | _] -> elem(entry(pid), 0)
-      [] -> nil
-    end
-  end
+      [pid | _] ->
+        case :ets.lookup(@table, pid) do
+          [{^pid, conn, _load}] -> conn
+          [] -> elem(fetch(pid), 0)
+        end
 
-  defp entry(pid) do
-    case :ets.lookup(@table, pid) do
-      [{^pid, conn, load}] -> {conn, load}
-      [] -> fetch(pid)
+      [] ->
+        nil
     end
   end
 
