@@ -17,6 +17,11 @@ defmodule PyBridge.Telemetry do
   there is checked once and kept in `:persistent_term`; `refresh/0` checks
   again (after loading code at run time).
 
+  The runtime emits its own events (every request, stream, callback, queue
+  wait and worker start/exit/replacement, on every node) through
+  `execute/3`, under the same check; they are listed in the `PyBridge`
+  moduledoc.
+
   Generated modules whose spec enables telemetry wrap every call:
 
       PyBridge.Telemetry.span([:my_app, :json], %{python: "json.dumps"}, fn ->

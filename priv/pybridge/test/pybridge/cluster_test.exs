@@ -147,9 +147,10 @@ defmodule PyBridge.ClusterTest do
     # This anonymous fun's module exists only on A: it must run here.
     test = self()
 
+    # It calls Python again from A (a nested call, to B: A has no worker).
     key_fun = fn s ->
       send(test, {:ran_on, node()})
-      String.length(s)
+      PyBridge.call!("builtins.len", [s], [], pool: pool)
     end
 
     assert PyBridge.call!("builtins.sorted", [["bb", "a", "ccc"]], [key: key_fun], pool: pool) ==
