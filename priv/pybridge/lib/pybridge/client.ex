@@ -292,40 +292,46 @@ defmodule PyBridge.Client do
   defp start_stream(opts, ref, build, window) do
     with {:ok, %{conn: conn} = prepared} <- prepare(opts, ref, owner()),
          id = System.unique_integer([:positive, :monotonic]),
-         request_opts = %{scope: prepared.scope, stream: true, window: window},
-         frame = :erlang.term_to_binary(build.(id, request_opts)),
+         request = build.(id, %{scope: prepared.scope, stream: true, window: window}),
+         frame = :erlang.term_to_binary(request),
          :ok <-
-           if(byte_size(frame) > conn.max_frame, do: {:error, too_big(frame, conn)}, else: :ok),
-         mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}]),
-         :ok <- send_request(conn, id, mref, prepared.owner, frame) do
-      started = System.monotonic_time()
+           if(byte_size(frame) > conn.max_frame, do: {:error, too_big(frame, conn)}, else: :ok) do
+      mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}])
 
-      if Telemetry.available?() do
-        Telemetry.execute(
-          [:pybridge, :stream, :start],
-          %{
-            system_time: System.system_time(),
-            monotonic_time: started,
-            bytes_out: byte_size(frame)
-          },
-          Map.put(metadata(prepared, build.(id, request_opts)), :window, window)
-        )
+      case send_request(conn, id, mref, prepared.owner, frame) do
+        :ok -> stream_started(prepared, request, id, mref, frame, window)
+        :closed -> raise exited(opts, :noproc)
       end
-
-      %{
-        prepared: prepared,
-        id: id,
-        mref: mref,
-        batch: max(div(window, 2), 1),
-        owed: 0,
-        done: false,
-        chunks: 0,
-        started: started
-      }
     else
       {:error, error} -> raise error
-      :closed -> raise exited(opts, :noproc)
     end
+  end
+
+  defp stream_started(prepared, request, id, mref, frame, window) do
+    started = System.monotonic_time()
+
+    if Telemetry.available?() do
+      Telemetry.execute(
+        [:pybridge, :stream, :start],
+        %{
+          system_time: System.system_time(),
+          monotonic_time: started,
+          bytes_out: byte_size(frame)
+        },
+        Map.put(metadata(prepared, request), :window, window)
+      )
+    end
+
+    %{
+      prepared: prepared,
+      id: id,
+      mref: mref,
+      batch: max(div(window, 2), 1),
+      owed: 0,
+      done: false,
+      chunks: 0,
+      started: started
+    }
   end
 
   defp next_chunk(%{done: true} = state), do: {:halt, state}
