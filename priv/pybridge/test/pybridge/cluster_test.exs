@@ -68,6 +68,28 @@ defmodule PyBridge.ClusterTest do
              PyBridge.call("math.sqrt", [-1], [], pool: pool)
   end
 
+  test "local workers are preferred; remote ones take over when there are none" do
+    pool = :"mixed_#{System.unique_integer([:positive])}"
+    start_supervised!({PyBridge, name: pool, pool_size: 1}, id: :mixed)
+    b = peer!("b", pool)
+    eventually(fn -> length(PyBridge.Router.workers(pool)) == 1 end)
+    pids = os_pid_by_node(pool)
+    assert Map.keys(pids) |> Enum.sort() == Enum.sort([node(), b])
+
+    # Even with calls in flight here, a local worker is chosen.
+    slow = Task.async(fn -> PyBridge.call("time.sleep", [0.5], [], pool: pool) end)
+
+    for _ <- 1..20,
+        do: assert(PyBridge.call!("os.getpid", [], [], pool: pool) == pids[node()])
+
+    assert {:ok, nil} = Task.await(slow)
+
+    # The local pool stops: its callers' requests go to B.
+    stop_supervised!(:mixed)
+    start_supervised!({PyBridge, name: pool, pool_size: 0}, id: :callers)
+    assert PyBridge.call!("os.getpid", [], [], pool: pool) == pids[b]
+  end
+
   test "handles, sessions and owners across nodes", %{pool: pool} do
     b = peer!("b", pool)
     [b_pid] = Map.values(os_pid_by_node(pool))
