@@ -60,6 +60,18 @@ defmodule PyBridge.ClusterTest do
 
     assert seen == MapSet.new(Map.values(pids))
 
+    # The least loaded remote worker is chosen: with a long call in flight
+    # on one node (its load published within 100 ms), calls go to the other.
+    busy = Task.async(fn -> PyBridge.call("time.sleep", [3], [], pool: pool) end)
+    stats = eventually(fn -> Enum.find(PyBridge.stats!(pool: pool), &(&1.in_flight >= 1)) end)
+    [idle] = Map.values(pids) -- [stats.pid]
+
+    eventually(fn ->
+      Enum.all?(1..10, fn _ -> PyBridge.call!("os.getpid", [], [], pool: pool) == idle end)
+    end)
+
+    assert {:ok, nil} = Task.await(busy, 15_000)
+
     # A large payload goes through and back (one message each way).
     big = :binary.copy("x", 4 * 1024 * 1024)
     assert PyBridge.call!("builtins.len", [big], [], pool: pool) == byte_size(big)
