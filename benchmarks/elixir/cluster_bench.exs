@@ -112,7 +112,11 @@ defmodule ClusterBench do
 end
 
 IO.puts("#{callers} callers, #{seconds} s per row, operator.add(1, 2)\n")
-IO.puts(String.pad_trailing("workers", 34) <> String.pad_leading("calls/s", 10) <> String.pad_leading("CPU us/call", 14))
+
+IO.puts(
+  String.pad_trailing("workers", 34) <>
+    String.pad_leading("calls/s", 10) <> String.pad_leading("CPU us/call", 14)
+)
 
 {:ok, local} = PyBridge.start_link(name: Local, pool_size: 1)
 ClusterBench.wait_for(Local, 1)
