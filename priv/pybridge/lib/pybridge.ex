@@ -46,7 +46,9 @@ defmodule PyBridge do
     * `:python_path` - extra directories put in front of `PYTHONPATH`;
     * `:env` - environment variables of the workers (a map or list of
       `{name, value}`, `nil` unsets);
-    * `:pool_size` - number of worker OS processes (default 2);
+    * `:pool_size` - number of worker OS processes on this node (default 2);
+      `0` makes a node of callers only, whose requests go to the pool's
+      workers on other nodes (see "Across nodes");
     * `:threads` - requests each worker runs at once (`--threads`, default 8);
     * `:timeout` - default timeout of a call in ms (default 30_000);
     * `:startup_timeout` - time a worker has to start, ms (default 30_000);
@@ -111,6 +113,47 @@ defmodule PyBridge do
   frees the object. `release/2` frees one sooner. Handles of a worker that
   died are refused with a `pybridge.StaleHandle` error.
 
+  ## Across nodes
+
+  A pool can span the nodes of a cluster (distributed Erlang; see
+  `docs/DISTRIBUTED.md`): start the pool under the same name on every node.
+  Requests go to a worker of this node when one is ready, else to the
+  least loaded worker of another node (loads published every 100 ms).
+  `pool_size: 0` makes a node of callers only. Handles, sessions, streams and
+  callbacks work from any node (an Elixir fun passed to Python runs on the
+  caller's node). When a node goes down, callers waiting on its workers get
+  `pybridge.WorkerExited` as soon as the disconnection is seen, its handles
+  are `pybridge.StaleHandle`, and routing stops choosing it; a node that joins
+  adds its workers without a restart. `stats/1` lists the workers of every
+  node, each with its `:node`.
+
+  ## Telemetry
+
+  When the application has the `:telemetry` library (PyBridge does not depend
+  on it), the runtime emits these events; without it they cost one
+  `:persistent_term` read per request. Durations and times are in `:native`
+  units; bytes are those of the encoded frames.
+
+  | event | measurements | metadata |
+  |---|---|---|
+  | `[:pybridge, op, :start]` | `system_time`, `monotonic_time`, `bytes_out` | `pool`, `worker`, `node`, `target` |
+  | `[:pybridge, op, :stop]` | `duration`, `monotonic_time`, `bytes_out`, `bytes_in` | the same, `status` (`:ok`/`:error`), `error` |
+  | `[:pybridge, :stream, :start]` | `system_time`, `monotonic_time`, `bytes_out` | `pool`, `worker`, `node`, `target`, `window` |
+  | `[:pybridge, :stream, :stop]` | `duration`, `chunks` | `pool`, `worker`, `node`, `status` (`:ok`/`:halted`) |
+  | `[:pybridge, :callback, :stop]` | `duration` | `function`, `node` (where it ran), `status` |
+  | `[:pybridge, :queue, :wait]` | `queue_time` | `pool`, `node`, `result` (`:ok`/`:error`) |
+  | `[:pybridge, :worker, :start]` | `duration` (start to ready) | `pool`, `worker`, `os_pid`, `node` |
+  | `[:pybridge, :worker, :exit]` | `count` | `pool`, `worker`, `os_pid`, `node`, `reason` |
+  | `[:pybridge, :worker, :replaced]` | `count` | `pool`, `worker` (the pid that exited), `node`, `reason` |
+
+  `op` is `:call`, `:create`, `:method`, `:attr`, `:set_attr`, `:release`,
+  `:import`, `:stats` or `:ping`; `target` is the dotted path, or
+  `{ref_or_path, name}` for methods and attributes. `worker` is the worker's
+  token (the one in its handles) and `node` the node it runs on. A queue wait
+  is emitted only when a caller had to wait for a worker to become ready.
+  Generated wrappers with `telemetry.enabled` emit their own span around the
+  call (`PyBridge.Telemetry`).
+
   ## Callbacks
 
   An Elixir function passed as an argument is a Python callable on the other
@@ -149,8 +192,8 @@ defmodule PyBridge do
 
       iex> %{id: {PyBridge, MyApp.Python}, type: :supervisor} =
       ...>   PyBridge.child_spec(name: MyApp.Python, pool_size: 1)
-      iex> PyBridge.child_spec(pool_size: 0)
-      ** (ArgumentError) pool_size must be a positive integer, got: 0
+      iex> PyBridge.child_spec(pool_size: -1)
+      ** (ArgumentError) pool_size must be a non-negative integer (0: callers only, workers on other nodes), got: -1
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts) do
@@ -459,10 +502,11 @@ defmodule PyBridge do
   def import_module!(name, opts \\ []), do: unwrap(import_module(name, opts))
 
   @doc """
-  Statistics of every ready worker of the pool (or of the session's worker):
-  a list of maps with `:handles` (live handles), `:scopes`, `:in_flight`,
-  `:threads`, `:max_rss_kb`, `:requests`, `:pid` (its OS pid) and `:worker`
-  (its token). Options: `:pool`, `:session`, `:timeout`.
+  Statistics of every ready worker of the pool on every connected node (or
+  of the session's worker): a list of maps with `:handles` (live handles),
+  `:scopes`, `:in_flight`, `:threads`, `:max_rss_kb`, `:requests`, `:pid`
+  (its OS pid), `:worker` (its token) and `:node` (the BEAM node it runs on).
+  Options: `:pool`, `:session`, `:timeout`.
 
       iex> {:ok, [%{handles: handles} | _]} = PyBridge.stats()
       iex> is_integer(handles)
@@ -474,7 +518,7 @@ defmodule PyBridge do
       each_worker(opts, fn conn, timeout ->
         with {:ok, stats} when is_map(stats) <-
                run_on(conn, timeout, fn id, _o -> {:stats, id} end) do
-          {:ok, Map.put(stats, :worker, conn.token)}
+          {:ok, Map.merge(stats, %{worker: conn.token, node: node(conn.pid)})}
         end
       end)
 
@@ -552,7 +596,7 @@ defmodule PyBridge do
           pool = opts[:pool] || PyBridge
 
           with {:ok, conn} <- Router.checkout(pool, opts[:timeout]) do
-            {:ok, Enum.uniq([conn | Router.workers(pool)])}
+            {:ok, Enum.uniq([conn | Router.cluster_workers(pool)])}
           end
       end
 

@@ -486,8 +486,10 @@ defmodule PyBridgeTest do
   describe "child_spec/1 and start_link/1" do
     test "validate every option with a clear error" do
       for {opts, message} <- [
-            {[pool_size: 0], "pool_size must be a positive integer, got: 0"},
-            {[pool_size: :many], "pool_size must be a positive integer, got: :many"},
+            {[pool_size: -1],
+             "pool_size must be a non-negative integer (0: callers only, workers on other nodes), got: -1"},
+            {[pool_size: :many],
+             "pool_size must be a non-negative integer (0: callers only, workers on other nodes), got: :many"},
             {[threads: -1], "threads must be a positive integer, got: -1"},
             {[timeout: 0], "timeout must be a positive integer or :infinity, got: 0"},
             {[max_frame: "big"], "max_frame must be a positive integer (bytes), got: \"big\""},

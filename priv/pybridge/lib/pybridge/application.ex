@@ -2,7 +2,9 @@ defmodule PyBridge.Application do
   @moduledoc false
   # Starts the registries every pool uses (`PyBridge.Registry`: worker tokens
   # for handles, pool managers; `PyBridge.Pools`: ready workers by pool), the
-  # owner of the result cache's table (`PyBridge.Cache`) and,
+  # owner of the result cache's table (`PyBridge.Cache`), the `:pg` scope in
+  # which workers of every node meet and what this node knows of the others
+  # (`PyBridge.Cluster`, see docs/DISTRIBUTED.md) and,
   # unless `config :pybridge, default_pool: false`, the pool named `PyBridge`
   # configured by `config :pybridge, ...`. An invalid configuration fails here,
   # with the ArgumentError naming the option.
@@ -11,11 +13,16 @@ defmodule PyBridge.Application do
 
   @impl true
   def start(_type, _args) do
+    # Whether :telemetry is there is checked once, here (PyBridge.Telemetry).
+    _ = PyBridge.Telemetry.refresh()
+
     children =
       [
         {Registry, keys: :unique, name: PyBridge.Registry},
         {Registry, keys: :duplicate, name: PyBridge.Pools},
-        PyBridge.Cache
+        PyBridge.Cache,
+        %{id: :pg, start: {:pg, :start_link, [PyBridge.Cluster.scope()]}},
+        PyBridge.Cluster
       ] ++ default_pool()
 
     Supervisor.start_link(children, strategy: :one_for_one, name: PyBridge.Supervisor)

@@ -9,8 +9,18 @@ defmodule PyBridge.Callback do
   # `CallbackError`. Handles its nested calls create belong to the process
   # that made the original request (`owner`), not to this short-lived one, so
   # a handle it returns to Python stays alive.
+  #
+  # Across nodes: an Elixir fun runs on the node of the caller that passed it
+  # (`start_remote/5`, spawned there with `Node.spawn/4`), because that node
+  # has its code (a fun's module may exist only there, and a fun closing over
+  # node-local state, a named process or an ETS table, means that node's).
+  # The frame goes there undecoded and is decoded there; the reply comes back
+  # to the worker as `{PyBridge.Worker, :frame, frame}` (a Port can only be
+  # written on its own node). Exported names run on the worker's node, with
+  # its pool's `:export_to_python`.
 
-  alias PyBridge.Client
+  alias PyBridge.{Client, Telemetry, Worker}
+  alias PyBridge.Worker.Replies
 
   @spec start(port(), pos_integer(), term(), term(), list(), pid() | nil, %{
           optional(String.t()) => {module(), atom(), non_neg_integer()}
@@ -22,7 +32,7 @@ defmodule PyBridge.Callback do
         Process.put(:"$callers", [owner])
       end
 
-      reply = run(fun, args, exports)
+      reply = observed(fun, args, exports)
       frame = encode(callback_id, reply, max_frame)
 
       try do
@@ -32,6 +42,64 @@ defmodule PyBridge.Callback do
         ArgumentError -> true
       end
     end)
+  end
+
+  @doc """
+  Runs the callback of the undecoded `frame` on `node` (the node of the
+  request's caller) and sends the reply frame to `worker`.
+  """
+  @spec start_remote(node(), pid(), binary(), pid() | nil, pos_integer()) :: pid()
+  def start_remote(node, worker, frame, owner, max_frame) do
+    Node.spawn(node, __MODULE__, :run_remote, [worker, frame, owner, max_frame])
+  end
+
+  @doc false
+  @spec run_remote(pid(), binary(), pid() | nil, pos_integer()) :: term()
+  def run_remote(worker, frame, owner, max_frame) do
+    if is_pid(owner) do
+      Client.inherit_owner(owner)
+      Process.put(:"$callers", [owner])
+    end
+
+    reply =
+      try do
+        :erlang.binary_to_term(frame, [:safe])
+      rescue
+        ArgumentError -> {:undecodable, Replies.undecodable(frame)}
+      end
+
+    {callback_id, result} =
+      case reply do
+        {:callback, callback_id, _request_id, fun, args} ->
+          {callback_id, observed(fun, args, %{})}
+
+        {:undecodable, error} ->
+          {:ok, callback_id, _} = Replies.callback_id(frame)
+          {callback_id, {:error, error}}
+      end
+
+    send(worker, {Worker, :frame, encode(callback_id, result, max_frame)})
+  end
+
+  defp observed(fun, args, exports) do
+    if Telemetry.available?() do
+      start = System.monotonic_time()
+      result = run(fun, args, exports)
+
+      Telemetry.execute(
+        [:pybridge, :callback, :stop],
+        %{duration: System.monotonic_time() - start},
+        %{
+          function: if(is_function(fun), do: inspect(fun), else: fun),
+          node: node(),
+          status: elem(result, 0)
+        }
+      )
+
+      result
+    else
+      run(fun, args, exports)
+    end
   end
 
   defp run(fun, args, exports) do

@@ -13,8 +13,16 @@ defmodule PyBridge.Client do
   #
   # The "owner" of a request is the process whose handles it creates: the
   # caller, or the process a callback runs on behalf of.
+  #
+  # A worker on another node cannot be written to from here: the request goes
+  # to the Worker process as one message holding the frame (see
+  # PyBridge.Worker), and so do cancels and stream credit. Everything else,
+  # the monitor-alias, the wait and the decoding, is the same.
+  #
+  # Telemetry (PyBridge.Telemetry, events in the PyBridge moduledoc) costs one
+  # `:persistent_term` read per request when `:telemetry` is not loaded.
 
-  alias PyBridge.{Conn, Error, Ref, Router, Session, Worker}
+  alias PyBridge.{Conn, Error, Ref, Router, Session, Telemetry, Worker}
   alias PyBridge.Worker.Replies
 
   @type prepared :: %{
@@ -100,12 +108,72 @@ defmodule PyBridge.Client do
   @spec execute(prepared(), build(), map()) :: result()
   def execute(prepared, build, extra \\ %{}) do
     id = System.unique_integer([:positive, :monotonic])
-    frame = :erlang.term_to_binary(build.(id, Map.put(extra, :scope, prepared.scope)))
+    request = build.(id, Map.put(extra, :scope, prepared.scope))
+    frame = :erlang.term_to_binary(request)
 
-    if byte_size(frame) > prepared.conn.max_frame,
-      do: {:error, too_big(frame, prepared.conn)},
-      else: send_and_await(prepared, id, frame, @attempts)
+    cond do
+      byte_size(frame) > prepared.conn.max_frame -> {:error, too_big(frame, prepared.conn)}
+      Telemetry.available?() -> observed(prepared, request, id, frame)
+      true -> decoded(send_and_await(prepared, id, frame, @attempts))
+    end
   end
+
+  defp decoded({:frame, frame}), do: wire_result(Replies.decode(frame))
+  defp decoded({:error, _} = error), do: error
+
+  # `[:pybridge, op, :start | :stop]` around a request (op: :call, :create,
+  # :method, :attr, ...); bytes in are those of the reply frame, read from
+  # the message before it is decoded.
+  defp observed(prepared, request, id, frame) do
+    op = with :get_attr <- elem(request, 0), do: :attr
+    metadata = metadata(prepared, request)
+    start = System.monotonic_time()
+
+    Telemetry.execute(
+      [:pybridge, op, :start],
+      %{system_time: System.system_time(), monotonic_time: start, bytes_out: byte_size(frame)},
+      metadata
+    )
+
+    reply = send_and_await(prepared, id, frame, @attempts)
+    result = decoded(reply)
+    stop = System.monotonic_time()
+
+    {status, extra} =
+      case result do
+        {:ok, _} -> {:ok, %{}}
+        {:error, error} -> {:error, %{error: error}}
+      end
+
+    Telemetry.execute(
+      [:pybridge, op, :stop],
+      %{
+        duration: stop - start,
+        monotonic_time: stop,
+        bytes_out: byte_size(frame),
+        bytes_in: if(match?({:frame, _}, reply), do: byte_size(elem(reply, 1)), else: 0)
+      },
+      Map.merge(metadata, Map.put(extra, :status, status))
+    )
+
+    result
+  end
+
+  defp metadata(%{conn: conn, pool: pool}, request) do
+    %{
+      pool: pool,
+      worker: conn.token,
+      node: node(conn.pid),
+      target: target(request)
+    }
+  end
+
+  defp target({:method, _id, ref, name, _args, _kwargs, _opts}), do: {ref, name}
+  defp target({op, _id, target, _args, _kwargs, _opts}) when op in [:call, :create], do: target
+  defp target({:get_attr, _id, target, name, _opts}), do: {target, name}
+  defp target({:set_attr, _id, ref, name, _value, _opts}), do: {ref, name}
+  defp target({:import, _id, name}), do: name
+  defp target(_request), do: nil
 
   defp send_and_await(%{conn: conn} = prepared, id, frame, attempts) do
     mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}])
@@ -128,7 +196,13 @@ defmodule PyBridge.Client do
   end
 
   # `:closed` when the worker (owner of the table and the Port) is gone: the
-  # frame was not written, so the request may go to another worker.
+  # frame was not written, so the request may go to another worker. A remote
+  # worker's death is seen by the monitor instead.
+  defp send_request(%Conn{pid: pid}, id, mref, owner, frame) when node(pid) != node() do
+    send(pid, {Worker, :request, id, mref, self(), owner, frame})
+    :ok
+  end
+
   defp send_request(conn, id, mref, owner, frame) do
     true = :ets.insert(conn.requests, {id, mref, self(), owner})
     :counters.add(conn.load, 1, 1)
@@ -156,7 +230,7 @@ defmodule PyBridge.Client do
     receive do
       {Worker, :reply, ^id, frame} ->
         Process.demonitor(mref, [:flush])
-        wire_result(Replies.decode(frame))
+        {:frame, frame}
 
       {:DOWN, ^mref, :process, _pid, reason} ->
         {:error, exited(prepared.conn, reason, prepared.ref)}
@@ -166,7 +240,7 @@ defmodule PyBridge.Client do
 
         # The reply may have arrived just before the alias went away.
         receive do
-          {Worker, :reply, ^id, frame} -> wire_result(Replies.decode(frame))
+          {Worker, :reply, ^id, frame} -> {:frame, frame}
         after
           0 ->
             cancel(prepared.conn, id)
@@ -182,6 +256,11 @@ defmodule PyBridge.Client do
   defp cancel(conn, id) do
     send_frame(conn, {:cancel, id})
     send(conn.pid, {Worker, :cancelled, id})
+    :ok
+  end
+
+  defp send_frame(%Conn{pid: pid}, term) when node(pid) != node() do
+    send(pid, {Worker, :frame, :erlang.term_to_binary(term)})
     :ok
   end
 
@@ -213,24 +292,46 @@ defmodule PyBridge.Client do
   defp start_stream(opts, ref, build, window) do
     with {:ok, %{conn: conn} = prepared} <- prepare(opts, ref, owner()),
          id = System.unique_integer([:positive, :monotonic]),
-         request_opts = %{scope: prepared.scope, stream: true, window: window},
-         frame = :erlang.term_to_binary(build.(id, request_opts)),
+         request = build.(id, %{scope: prepared.scope, stream: true, window: window}),
+         frame = :erlang.term_to_binary(request),
          :ok <-
-           if(byte_size(frame) > conn.max_frame, do: {:error, too_big(frame, conn)}, else: :ok),
-         mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}]),
-         :ok <- send_request(conn, id, mref, prepared.owner, frame) do
-      %{
-        prepared: prepared,
-        id: id,
-        mref: mref,
-        batch: max(div(window, 2), 1),
-        owed: 0,
-        done: false
-      }
+           if(byte_size(frame) > conn.max_frame, do: {:error, too_big(frame, conn)}, else: :ok) do
+      mref = :erlang.monitor(:process, conn.pid, [{:alias, :demonitor}])
+
+      case send_request(conn, id, mref, prepared.owner, frame) do
+        :ok -> stream_started(prepared, request, id, mref, frame, window)
+        :closed -> raise exited(opts, :noproc)
+      end
     else
       {:error, error} -> raise error
-      :closed -> raise exited(opts, :noproc)
     end
+  end
+
+  defp stream_started(prepared, request, id, mref, frame, window) do
+    started = System.monotonic_time()
+
+    if Telemetry.available?() do
+      Telemetry.execute(
+        [:pybridge, :stream, :start],
+        %{
+          system_time: System.system_time(),
+          monotonic_time: started,
+          bytes_out: byte_size(frame)
+        },
+        Map.put(metadata(prepared, request), :window, window)
+      )
+    end
+
+    %{
+      prepared: prepared,
+      id: id,
+      mref: mref,
+      batch: max(div(window, 2), 1),
+      owed: 0,
+      done: false,
+      chunks: 0,
+      started: started
+    }
   end
 
   defp next_chunk(%{done: true} = state), do: {:halt, state}
@@ -239,7 +340,7 @@ defmodule PyBridge.Client do
     receive do
       {Worker, :chunk, ^id, frame} ->
         case Replies.decode(frame) do
-          {:ok, value} -> {[value], grant_credit(state)}
+          {:ok, value} -> {[value], grant_credit(%{state | chunks: state.chunks + 1})}
           {:error, error} -> raise Error.from_wire(error)
         end
 
@@ -276,6 +377,20 @@ defmodule PyBridge.Client do
     if not finished, do: cancel(conn, id)
     Process.demonitor(mref, [:flush])
     flush_stream(id)
+
+    if Telemetry.available?() do
+      Telemetry.execute(
+        [:pybridge, :stream, :stop],
+        %{duration: System.monotonic_time() - state.started, chunks: state.chunks},
+        %{
+          pool: state.prepared.pool,
+          worker: conn.token,
+          node: node(conn.pid),
+          status: if(state.done, do: :ok, else: :halted)
+        }
+      )
+    end
+
     :ok
   end
 
@@ -334,6 +449,9 @@ defmodule PyBridge.Client do
 
         :noproc ->
           "is no longer running"
+
+        :noconnection ->
+          "runs on node #{node(conn.pid)}, which went down or lost its connection,"
 
         other ->
           "stopped (#{Exception.format_exit(other)})"

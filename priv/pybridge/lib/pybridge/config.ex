@@ -35,7 +35,7 @@ defmodule PyBridge.Config do
           python: String.t() | nil,
           python_path: [String.t()],
           env: [{String.t(), String.t() | nil}],
-          pool_size: pos_integer(),
+          pool_size: non_neg_integer(),
           threads: pos_integer(),
           timeout: timeout(),
           startup_timeout: pos_integer(),
@@ -66,7 +66,13 @@ defmodule PyBridge.Config do
       python: check(opts, :python, &(is_nil(&1) or non_empty_string?(&1)), "a path or nil"),
       python_path: check(opts, :python_path, &list_of_strings?/1, "a list of strings"),
       env: env!(opts[:env]),
-      pool_size: check(opts, :pool_size, &pos_integer?/1, "a positive integer"),
+      pool_size:
+        check(
+          opts,
+          :pool_size,
+          &(is_integer(&1) and &1 >= 0),
+          "a non-negative integer (0: callers only, workers on other nodes)"
+        ),
       threads: check(opts, :threads, &pos_integer?/1, "a positive integer"),
       timeout:
         check(

@@ -11,6 +11,11 @@ defmodule PyBridge.Conn do
   # comes and forwards the reply to `alias`. `load` counts requests sent and
   # not yet answered by Python, so a request cancelled but still running in
   # Python still counts: callers add, the worker subtracts.
+  #
+  # Callers on other nodes hold the same struct (PyBridge.Cluster), but
+  # `port`, `requests` and `load` only work on the worker's node: for a conn
+  # whose `pid` is remote, requests go to `pid` as messages and the load is
+  # the one the worker's node publishes.
 
   @enforce_keys [:pid, :port, :requests, :load, :token, :pool, :max_frame, :timeout, :os_pid]
   defstruct @enforce_keys
@@ -27,7 +32,7 @@ defmodule PyBridge.Conn do
           os_pid: non_neg_integer() | nil
         }
 
-  @doc "Requests sent to this worker and not yet answered by Python."
+  @doc "Requests sent to this worker and not yet answered by Python (a worker of this node)."
   @spec load(t()) :: non_neg_integer()
   def load(%__MODULE__{load: load}), do: :counters.get(load, 1)
 end

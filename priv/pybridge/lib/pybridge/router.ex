@@ -7,8 +7,13 @@ defmodule PyBridge.Router do
   # picked at random, so callers arriving together spread over the pool.
   # Only the last case may be routed again if the worker dies before the
   # request is written.
+  #
+  # Across nodes (PyBridge.Cluster): local workers are always preferred;
+  # only when the pool has none ready here does a request go to the remote
+  # worker with the lowest published load. Handles and sessions go to their
+  # worker wherever it runs (a handle's token names its worker on any node).
 
-  alias PyBridge.{Conn, Error, Ref, Session}
+  alias PyBridge.{Cluster, Conn, Error, Ref, Session, Telemetry}
   alias PyBridge.Pool.Manager
 
   @doc "The worker for a request: `{:ok, conn, reroutable?}` or an error."
@@ -30,14 +35,23 @@ defmodule PyBridge.Router do
 
   def route(nil, %Ref{} = ref, _pool, _timeout) do
     case Registry.lookup(PyBridge.Registry, {:token, ref.worker}) do
-      [{_pid, %Conn{} = conn}] -> {:ok, conn, false}
-      [] -> {:error, stale(ref)}
+      [{_pid, %Conn{} = conn}] ->
+        {:ok, conn, false}
+
+      [] ->
+        case Cluster.by_token(ref.worker) do
+          %Conn{} = conn -> {:ok, conn, false}
+          nil -> {:error, stale(ref)}
+        end
     end
   end
 
   def route(nil, nil, pool, timeout) do
     with {:ok, conn} <- checkout(pool, timeout), do: {:ok, conn, true}
   end
+
+  # A remote worker's death is seen by the monitor the caller takes when it sends.
+  defp session_worker(%Conn{pid: pid} = conn) when node(pid) != node(), do: {:ok, conn, false}
 
   defp session_worker(%Conn{pid: pid} = conn) do
     if Process.alive?(pid) do
@@ -57,10 +71,16 @@ defmodule PyBridge.Router do
   def checkout(pool, timeout, avoid \\ nil) do
     case workers(pool, avoid) do
       [] ->
-        with :ok <- Manager.await_worker(pool, timeout) do
+        with :error <- remote(pool, avoid),
+             :ok <- await_worker(pool, timeout) do
           case workers(pool, avoid) do
-            [] -> {:error, Error.new("pybridge.WorkerUnavailable", "no Python worker is ready")}
-            conns -> {:ok, least_loaded(conns)}
+            [] ->
+              with :error <- remote(pool, avoid) do
+                {:error, Error.new("pybridge.WorkerUnavailable", "no Python worker is ready")}
+              end
+
+            conns ->
+              {:ok, least_loaded(conns)}
           end
         end
 
@@ -72,10 +92,51 @@ defmodule PyBridge.Router do
     end
   end
 
-  @doc "Every ready worker of `pool`."
+  @doc "Every ready worker of `pool` on this node."
   @spec workers(atom(), pid() | nil) :: [Conn.t()]
   def workers(pool, avoid \\ nil) do
     for {pid, %Conn{} = conn} <- Registry.lookup(PyBridge.Pools, pool), pid != avoid, do: conn
+  end
+
+  @doc "Every ready worker of `pool` on every connected node, this node's first."
+  @spec cluster_workers(atom()) :: [Conn.t()]
+  def cluster_workers(pool) do
+    workers(pool) ++ Enum.map(Cluster.remote_workers(pool), &elem(&1, 0))
+  end
+
+  # The remote worker with the lowest published load, ties spread at random.
+  defp remote(pool, avoid) do
+    case Cluster.remote_workers(pool, avoid) do
+      [] ->
+        :error
+
+      loads ->
+        {before, rest} = Enum.split(loads, :erlang.phash2(make_ref(), length(loads)))
+        {conn, _load} = Enum.min_by(rest ++ before, &elem(&1, 1))
+        {:ok, conn}
+    end
+  end
+
+  # The only place a caller waits for a worker: reported as a queue wait.
+  defp await_worker(pool, timeout) do
+    if Telemetry.available?() do
+      start = System.monotonic_time()
+      result = Manager.await_worker(pool, timeout)
+
+      Telemetry.execute(
+        [:pybridge, :queue, :wait],
+        %{queue_time: System.monotonic_time() - start},
+        %{
+          pool: pool,
+          node: node(),
+          result: if(result == :ok, do: :ok, else: :error)
+        }
+      )
+
+      result
+    else
+      Manager.await_worker(pool, timeout)
+    end
   end
 
   # The minimum, scanning from a random place so that ties spread.
@@ -90,7 +151,8 @@ defmodule PyBridge.Router do
     Error.new(
       "pybridge.StaleHandle",
       "handle #{inspect(ref)} belongs to a Python worker that is no longer running " <>
-        "(worker #{ref.worker}); the object is gone and the handle cannot be used"
+        "on any connected node (worker #{ref.worker}); the object is gone and the handle " <>
+        "cannot be used"
     )
   end
 end

@@ -17,6 +17,11 @@ defmodule PyBridge.Telemetry do
   there is checked once and kept in `:persistent_term`; `refresh/0` checks
   again (after loading code at run time).
 
+  The runtime emits its own events (every request, stream, callback, queue
+  wait and worker start/exit/replacement, on every node) through
+  `execute/3`, under the same check; they are listed in the `PyBridge`
+  moduledoc.
+
   Generated modules whose spec enables telemetry wrap every call:
 
       PyBridge.Telemetry.span([:my_app, :json], %{python: "json.dumps"}, fn ->
@@ -54,6 +59,16 @@ defmodule PyBridge.Telemetry do
   def span(prefix, metadata, fun)
       when is_list(prefix) and is_map(metadata) and is_function(fun, 0) do
     if available?(), do: emit_span(prefix, metadata, fun), else: fun.()
+  end
+
+  @doc """
+  Emits one event when `:telemetry` is available (the runtime's own events,
+  listed in the `PyBridge` moduledoc); does nothing otherwise.
+  """
+  @spec execute([atom()], map(), map()) :: :ok
+  def execute(event, measurements, metadata) do
+    if available?(), do: :telemetry.execute(event, measurements, metadata)
+    :ok
   end
 
   defp emit_span(prefix, metadata, fun) do

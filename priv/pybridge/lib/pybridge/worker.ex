@@ -18,6 +18,14 @@ defmodule PyBridge.Worker do
   #   * PyBridge.Callback: a process per call from Python into Elixir;
   #   * PyBridge.Output: what Python prints.
   #
+  # Requests from callers on other nodes (where the Port and the table cannot
+  # be reached) come as one message holding the encoded frame,
+  # `{Worker, :request, id, alias, caller, owner, frame}`: the worker does for
+  # them what a local caller does itself, so the payload crosses the network
+  # once. Their cancels and stream credit come as `{Worker, :frame, frame}`.
+  # A callback (an Elixir fun) of a remote caller runs on the caller's node
+  # (PyBridge.Callback).
+  #
   # A worker whose cancelled request has not ended after `cancel_grace` ms
   # (a C call that cannot take the cancellation) retires: it leaves routing at
   # once, the manager starts its replacement, and it stops when nothing but
@@ -26,7 +34,7 @@ defmodule PyBridge.Worker do
   use GenServer, restart: :temporary
   require Logger
 
-  alias PyBridge.{Callback, Config, Conn, Error, Output}
+  alias PyBridge.{Callback, Cluster, Config, Conn, Error, Output, Telemetry}
   alias PyBridge.Worker.{Replies, Startup, Watch}
 
   @tick 1_000
@@ -45,7 +53,8 @@ defmodule PyBridge.Worker do
     info: %{},
     imports: %{},
     output: "",
-    retiring: false
+    retiring: false,
+    started: nil
   ]
 
   @type t :: %__MODULE__{
@@ -61,7 +70,8 @@ defmodule PyBridge.Worker do
           info: map(),
           imports: %{pos_integer() => String.t()},
           output: binary(),
-          retiring: boolean()
+          retiring: boolean(),
+          started: integer() | nil
         }
 
   # Atoms the worker may send as map keys or tags: they must exist before a
@@ -92,7 +102,8 @@ defmodule PyBridge.Worker do
       requests: :ets.new(__MODULE__, [:set, :public, write_concurrency: true]),
       load: :counters.new(1, [:write_concurrency]),
       watch: Watch.new(config.cancel_grace),
-      exports: Map.new(config.export_to_python, fn {m, f, a, name} -> {name, {m, f, a}} end)
+      exports: Map.new(config.export_to_python, fn {m, f, a, name} -> {name, {m, f, a}} end),
+      started: System.monotonic_time()
     }
 
     {:ok, state, {:continue, :open}}
@@ -120,6 +131,9 @@ defmodule PyBridge.Worker do
     {:reply, :ok, %{state | watch: Watch.close_session(state.watch, id, sender(state))}}
   end
 
+  # A caller on another node that has not seen this worker published yet.
+  def handle_call(:conn, _from, state), do: {:reply, state.conn, state}
+
   @impl true
   def handle_info({port, {:data, frame}}, %{port: port} = state) do
     case Replies.route(frame, state.requests, state.load) do
@@ -127,6 +141,18 @@ defmodule PyBridge.Worker do
       {:chunk, _id, _} -> {:noreply, state}
       _other -> decode_frame(frame, state)
     end
+  end
+
+  def handle_info({__MODULE__, :request, id, alias, caller, owner, frame}, state) do
+    true = :ets.insert(state.requests, {id, alias, caller, owner})
+    :counters.add(state.load, 1, 1)
+    write(state, frame)
+    {:noreply, state}
+  end
+
+  def handle_info({__MODULE__, :frame, frame}, state) do
+    write(state, frame)
+    {:noreply, state}
   end
 
   def handle_info({port, {:exit_status, status}}, %{port: port} = state) do
@@ -184,8 +210,16 @@ defmodule PyBridge.Worker do
   end
 
   @impl true
-  def terminate(_reason, state) do
+  def terminate(reason, state) do
     _ = Output.flush(state.output, output_target(state))
+
+    Telemetry.execute([:pybridge, :worker, :exit], %{count: 1}, %{
+      pool: state.config.name,
+      worker: state.info[:worker],
+      os_pid: state.info[:pid],
+      node: node(),
+      reason: reason
+    })
 
     # Closing stdin makes the worker exit (and kill its process group).
     if state.port, do: close_port(state.port)
@@ -195,6 +229,28 @@ defmodule PyBridge.Worker do
   ## Frames other than replies
 
   defp decode_frame(frame, state) do
+    case Replies.head(frame) do
+      {"callback", _} -> callback(frame, state)
+      _ -> decode_other(frame, state)
+    end
+  end
+
+  # An Elixir fun runs on the node of the caller that passed it (where its
+  # code and the state it closes over live): a callback of a request from
+  # another node goes there undecoded. A callback by exported name, or of a
+  # local caller, runs here.
+  defp callback(frame, state) do
+    with {:ok, request_id, false} <- Replies.callback_request(frame),
+         [{_, _alias, caller, owner}] when node(caller) != node() <-
+           :ets.lookup(state.requests, request_id) do
+      Callback.start_remote(node(caller), self(), frame, owner, state.config.max_frame)
+      {:noreply, state}
+    else
+      _ -> decode_other(frame, state)
+    end
+  end
+
+  defp decode_other(frame, state) do
     :erlang.binary_to_term(frame, [:safe])
   rescue
     ArgumentError -> {:noreply, undecodable(frame, state)}
@@ -315,7 +371,15 @@ defmodule PyBridge.Worker do
 
     {:ok, _} = Registry.register(PyBridge.Registry, {:token, conn.token}, conn)
     {:ok, _} = Registry.register(PyBridge.Pools, conn.pool, conn)
+    :ok = Cluster.join(conn)
     send(state.manager, {__MODULE__, :ready, self()})
+
+    Telemetry.execute(
+      [:pybridge, :worker, :start],
+      %{duration: System.monotonic_time() - state.started},
+      %{pool: conn.pool, worker: conn.token, os_pid: conn.os_pid, node: node()}
+    )
+
     Process.send_after(self(), {__MODULE__, :tick}, @tick)
     {:noreply, %{state | phase: :ready, conn: conn}}
   end
@@ -336,6 +400,7 @@ defmodule PyBridge.Worker do
       )
 
       Registry.unregister(PyBridge.Pools, state.config.name)
+      Cluster.leave_pool(state.config.name, self())
       send(state.manager, {__MODULE__, :retiring, self()})
     end
 
@@ -353,7 +418,11 @@ defmodule PyBridge.Worker do
   ## Python's exit
 
   defp python_exited(how, status, state) do
-    if state.conn, do: Registry.unregister(PyBridge.Pools, state.config.name)
+    if state.conn do
+      Registry.unregister(PyBridge.Pools, state.config.name)
+      Cluster.leave_pool(state.config.name, self())
+    end
+
     state = %{state | port: nil, output: Output.flush(state.output, output_target(state))}
 
     if state.phase == :ready do
@@ -373,6 +442,15 @@ defmodule PyBridge.Worker do
   end
 
   defp sender(state), do: &send_frame(state, &1)
+
+  defp write(%{port: nil}, _frame), do: :ok
+
+  defp write(%{port: port}, frame) do
+    _ = Port.command(port, frame)
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
 
   defp send_frame(%{port: nil}, _term), do: :ok
 

@@ -10,12 +10,15 @@ defmodule PyBridge.Pool.Manager do
   #
   # Callers never talk to the Manager on the fast path: ready workers are
   # found in `PyBridge.Pools`. Only when none is ready do they ask it
-  # (`await_worker/2`) to wait for one.
+  # (`await_worker/2`) to wait for one, here or on another node: the Manager
+  # watches the pool's `:pg` group, so a worker of another node that joins
+  # wakes the waiters too. A pool of `pool_size: 0` starts no workers (a node
+  # of callers only) and routes every request to other nodes.
 
   use GenServer
   require Logger
 
-  alias PyBridge.{Config, Error, Worker}
+  alias PyBridge.{Cluster, Config, Error, Telemetry, Worker}
 
   @trip_after 3
   @max_backoff 30_000
@@ -68,7 +71,11 @@ defmodule PyBridge.Pool.Manager do
 
   @impl true
   def init(config) do
+    {pg, members} = :pg.monitor(Cluster.scope(), {PyBridge.Pool, config.name})
+
     state = %{
+      pg: pg,
+      remote: Enum.count(members, &(node(&1) != node())),
       config: config,
       workers: %{},
       ready: MapSet.new(),
@@ -83,19 +90,34 @@ defmodule PyBridge.Pool.Manager do
 
   @impl true
   def handle_continue(:start, state) do
-    {:noreply, Enum.reduce(1..state.config.pool_size, state, &start_worker(&2, &1))}
+    {:noreply, Enum.reduce(1..state.config.pool_size//1, state, &start_worker(&2, &1))}
   end
 
   @impl true
   def handle_call(:await_worker, from, state) do
     cond do
-      MapSet.size(state.ready) > 0 -> {:reply, :ok, state}
+      MapSet.size(state.ready) > 0 or state.remote > 0 -> {:reply, :ok, state}
       state.tripped -> {:reply, {:error, state.error}, state}
       true -> {:noreply, %{state | waiters: [from | state.waiters]}}
     end
   end
 
   @impl true
+  def handle_info({ref, :join, _group, pids}, %{pg: ref} = state) do
+    case Enum.count(pids, &(node(&1) != node())) do
+      0 ->
+        {:noreply, state}
+
+      joined ->
+        Enum.each(state.waiters, &GenServer.reply(&1, :ok))
+        {:noreply, %{state | remote: state.remote + joined, waiters: []}}
+    end
+  end
+
+  def handle_info({ref, :leave, _group, pids}, %{pg: ref} = state) do
+    {:noreply, %{state | remote: max(state.remote - Enum.count(pids, &(node(&1) != node())), 0)}}
+  end
+
   def handle_info({Worker, :ready, pid}, state) do
     Enum.each(state.waiters, &GenServer.reply(&1, :ok))
 
@@ -147,6 +169,13 @@ defmodule PyBridge.Pool.Manager do
             "PyBridge pool #{inspect(state.config.name)}: Python worker #{inspect(pid)} " <>
               "exited (#{format_reason(reason)}); starting a new one"
           )
+
+          Telemetry.execute([:pybridge, :worker, :replaced], %{count: 1}, %{
+            pool: state.config.name,
+            worker: pid,
+            node: node(),
+            reason: reason
+          })
 
           {:noreply, start_worker(%{state | ready: MapSet.delete(state.ready, pid)}, slot)}
         else

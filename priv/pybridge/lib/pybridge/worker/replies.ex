@@ -70,13 +70,46 @@ defmodule PyBridge.Worker.Replies do
 
   def head(_frame), do: :error
 
-  defp id(tag, <<97, id, _::binary>>), do: {tag, id}
-  defp id(tag, <<98, id::signed-32, _::binary>>), do: {tag, id}
+  defp id(tag, rest) do
+    case integer(rest) do
+      {id, _rest} -> {tag, id}
+      :error -> :error
+    end
+  end
 
-  defp id(tag, <<110, n, sign, id::little-unsigned-size(n)-unit(8), _::binary>>) when n <= 8,
-    do: {tag, if(sign == 0, do: id, else: -id)}
+  defp integer(<<97, id, rest::binary>>), do: {id, rest}
+  defp integer(<<98, id::signed-32, rest::binary>>), do: {id, rest}
 
-  defp id(_tag, _rest), do: :error
+  defp integer(<<110, n, sign, id::little-unsigned-size(n)-unit(8), rest::binary>>) when n <= 8,
+    do: {if(sign == 0, do: id, else: -id), rest}
+
+  defp integer(_rest), do: :error
+
+  @doc """
+  Of a callback frame `{:callback, callback_id, request_id, fun, args}`:
+  `{:ok, request_id, named?}`, `named?` when `fun` is an exported name (a
+  binary) rather than an Elixir fun, read without decoding the frame.
+  """
+  @spec callback_request(binary()) :: {:ok, integer(), boolean()} | :error
+  def callback_request(<<131, 104, 5, 119, 8, "callback", rest::binary>>) do
+    with {_callback_id, rest} <- integer(rest),
+         {request_id, <<fun_tag, _::binary>>} <- integer(rest) do
+      {:ok, request_id, fun_tag == 109}
+    end
+  end
+
+  def callback_request(_frame), do: :error
+
+  @doc "`{:ok, callback_id, request_id}` of a callback frame, read without decoding it."
+  @spec callback_id(binary()) :: {:ok, integer(), integer()} | :error
+  def callback_id(<<131, 104, 5, 119, 8, "callback", rest::binary>>) do
+    with {callback_id, rest} <- integer(rest),
+         {request_id, _} <- integer(rest) do
+      {:ok, callback_id, request_id}
+    end
+  end
+
+  def callback_id(_frame), do: :error
 
   @doc """
   A reply the caller decodes: `{:ok, value}` or `{:error, error_map}`. A frame

@@ -164,7 +164,7 @@ defmodule PyBridge.Worker.Watch do
         watch
 
       {timer, cancelled} ->
-        Process.cancel_timer(timer)
+        _ = Process.cancel_timer(timer)
         %{watch | cancelled: cancelled, stuck: MapSet.delete(watch.stuck, id)}
     end
   end
