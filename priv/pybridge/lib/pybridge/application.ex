@@ -10,6 +10,9 @@ defmodule PyBridge.Application do
 
   @impl true
   def start(_type, _args) do
+    # Loads the atoms of converted values (dates, sets...): replies are decoded with [:safe].
+    _ = PyBridge.Values.atoms()
+
     children =
       [
         {Registry, keys: :unique, name: PyBridge.Registry},
