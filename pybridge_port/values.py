@@ -36,7 +36,7 @@ from .codec import Decoder, Encoder, text_or_bytes
 from .handles import HandleTable
 from .types import Atom, Export, Fun
 
-__all__ = ["Conversions", "elixir_struct", "from_elixir", "qualified_type", "record_fields", "register", "to_elixir"]
+__all__ = ["Conversions", "as_records", "elixir_struct", "from_elixir", "qualified_type", "record_fields", "register", "to_elixir"]
 
 STRUCT = Atom("__struct__")
 REF_STRUCT = Atom("Elixir.PyBridge.Ref")
@@ -361,22 +361,49 @@ def record_fields(obj: Any) -> dict[str, Any]:
     return dict(vars(obj))
 
 
+def as_records(value: Any) -> Any:
+    """``value`` with its records as dicts of their fields, at any depth.
+
+    Records are dataclass instances, named tuples and pydantic models
+    (``TypedDict``s are dicts already). Lists, tuples and dict values are
+    rebuilt around the converted records; anything else is left as it is
+    (and converted as usual when it is sent). This is what Elixir asks for
+    with ``PyBridge.Values.as_map/2``.
+    """
+    return _as_records(value, set())
+
+
+def _as_records(value: Any, path: set[int]) -> Any:
+    cls = type(value)
+    if cls in _LEAVES:
+        return value
+    if id(value) in path:
+        raise ValueError(f"a {qualified_type(value)} contains itself: it cannot be sent as a map of its fields")
+    path.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {key: _as_records(item, path) for key, item in value.items()}
+        if isinstance(value, list):
+            return [_as_records(item, path) for item in value]
+        if _converter(cls) is not None:
+            return value  # a value with a conversion of its own (a registered record too)
+        if _is_namedtuple(cls) or _is_record(value):
+            return {name: _as_records(item, path) for name, item in record_fields(value).items()}
+        if isinstance(value, tuple):
+            return tuple(_as_records(item, path) for item in value)
+        return value
+    finally:
+        path.discard(id(value))
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _is_record(obj: Any) -> bool:
     if dataclasses.is_dataclass(type(obj)):
         return True
     pydantic = sys.modules.get("pydantic")
     return pydantic is not None and isinstance(obj, pydantic.BaseModel)
-
-
-class _RecordsEncoder(Encoder):
-    """An encoder for replies asked as records: named tuples go to ``default`` instead of being tuples."""
-
-    __slots__ = ()
-
-    def _resolve(self, obj: Any) -> Any:
-        if _is_namedtuple(type(obj)) and self._default is not None:
-            return self._default
-        return super()._resolve(obj)
 
 
 class Conversions:
@@ -429,22 +456,16 @@ class Conversions:
 
     # -- Python → Elixir ---------------------------------------------------
 
-    def encode(self, term: Any, scope: Hashable = None, *, records: bool = False) -> bytes:
-        """Encode a frame; objects that are not plain data become handles in ``scope``.
-
-        With ``records``, dataclasses, named tuples and pydantic models are
-        sent as maps of their fields (at any depth) instead of handles and tuples.
-        """
+    def encode(self, term: Any, scope: Hashable = None) -> bytes:
+        """Encode a frame; objects that are not plain data become handles in ``scope``."""
         local = self._local
-        name = "records_encoder" if records else "encoder"
-        encoder: Encoder | None = getattr(local, name, None)
+        encoder: Encoder | None = getattr(local, "encoder", None)
         if encoder is None:
-            encoder_class = _RecordsEncoder if records else Encoder
-            encoder = encoder_class(
-                default=self._to_record_term if records else self._to_term,
+            encoder = Encoder(
+                default=self._to_term,
                 overrides={bytes: _bytes_struct, bytearray: _bytes_struct, memoryview: _bytes_struct},
             )
-            setattr(local, name, encoder)
+            local.encoder = encoder
         local.scope = scope  # for _to_term, which the encoder calls without it
         return encoder.encode(term)
 
@@ -452,11 +473,6 @@ class Conversions:
         """Store ``obj`` in ``scope`` and return the handle Elixir receives."""
         handle = self._handles.put(obj, scope)
         return {STRUCT: REF_STRUCT, _ID: handle, _WORKER: self._handles.token, _TYPE: qualified_type(obj)}
-
-    def _to_record_term(self, obj: Any) -> Any:
-        if _is_namedtuple(type(obj)) or _is_record(obj):
-            return record_fields(obj)
-        return self._to_term(obj)
 
     def _to_term(self, obj: Any) -> Any:
         # Called only for objects the encoder does not know: plain data never comes here.

@@ -272,14 +272,23 @@ class TestRecords:
     def test_as_records_they_are_maps_of_their_fields_at_any_depth(self, conversions: Conversions) -> None:
         order = Order([Row(1, dt.date(2024, 1, 2))], Point(1, 2))
         movie: Movie = {"title": "Alien", "year": 1979}
-        term = as_elixir(conversions.encode((order, movie, PlainPair(1, 2)), records=True))
+        term = as_elixir(conversions.encode(values.as_records((order, movie, PlainPair(1, 2)))))
         assert term == (
             {"rows": [{"id": 1, "when": date_term(2024, 1, 2)}], "point": {"x": 1, "y": 2}},
             {"title": "Alien", "year": 1979},
             {"a": 1, "b": 2},
         )
-        # The same thread's plain encoder is not affected.
-        assert as_elixir(conversions.encode(Row(3, dt.date(2024, 1, 4)))) == (3, date_term(2024, 1, 4))
+
+    def test_as_records_leaves_values_with_conversions_alone(self, conversions: Conversions, registry: None) -> None:
+        values.register(Point, "MyApp.Point")
+        value = values.as_records([Point(1, 2), {1}, Row(1, dt.date(2024, 1, 2))])
+        assert value == [Point(1, 2), {1}, {"id": 1, "when": dt.date(2024, 1, 2)}]
+
+    def test_a_record_that_contains_itself_is_a_clear_error(self) -> None:
+        order = Order([], Point(1, 2))
+        order.rows.append(order)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="contains itself"):
+            values.as_records(order)
 
     def test_pydantic_models_as_records(self, conversions: Conversions) -> None:
         pydantic = pytest.importorskip("pydantic")
@@ -290,7 +299,7 @@ class TestRecords:
 
         user = User(name="ada", joined=dt.date(2024, 1, 2))
         assert as_elixir(conversions.encode(user))[STRUCT] == Atom("Elixir.PyBridge.Ref")
-        assert as_elixir(conversions.encode(user, records=True)) == {"name": "ada", "joined": date_term(2024, 1, 2)}
+        assert as_elixir(conversions.encode(values.as_records(user))) == {"name": "ada", "joined": date_term(2024, 1, 2)}
 
 
 class TestNumpyAndPandas:

@@ -53,11 +53,10 @@ defmodule PyBridge.Values do
 
   A dataclass or a pydantic model that Python returns is a handle by default:
   such objects are mutable and have methods, and a copy of their fields
-  would lose both (a later method call would act on another object). Named
-  tuples are immutable and arrive as tuples; `TypedDict`s are dicts at run
-  time and arrive as maps. Replies encoded with records as maps (the worker's
-  `Conversions.encode(..., records=True)`) carry all four as maps of their
-  fields, with string keys, at any depth.
+  would not be the object (a later method call would act on another one).
+  Named tuples are immutable values and arrive as tuples; `TypedDict`s are
+  dicts at run time and arrive as maps. `to_map/2` asks for the fields of
+  any of them as a map with string keys, records inside converted too.
 
   ## Your own structs and classes
 
@@ -122,6 +121,29 @@ defmodule PyBridge.Values do
     :imag,
     :microseconds
   ]
+
+  @doc """
+  The fields of the record behind `ref` (a dataclass, named tuple or
+  pydantic model) as a map with string keys; records inside it are maps
+  too, other values convert as usual. `value` may also be a list, tuple or
+  map holding handles. Takes the options of `PyBridge.call/4`.
+
+      iex> {:ok, url} = PyBridge.create("urllib.parse.urlparse", ["https://example.com/a?b=1"])
+      iex> {:ok, %{"scheme" => "https", "path" => "/a", "query" => "b=1"}} = PyBridge.Values.to_map(url)
+  """
+  @spec to_map(term(), PyBridge.options()) :: PyBridge.result() | Task.t()
+  def to_map(value, opts \\ []),
+    do: PyBridge.call("pybridge_port.values.as_records", [value], [], opts)
+
+  @doc """
+  Like `to_map/2`, but returns the map or raises `PyBridge.Error`.
+
+      iex> PyBridge.create!("urllib.parse.urlparse", ["https://example.com/"]) |> PyBridge.Values.to_map!() |> Map.get("netloc")
+      "example.com"
+  """
+  @spec to_map!(term(), PyBridge.options()) :: term()
+  def to_map!(value, opts \\ []),
+    do: PyBridge.call!("pybridge_port.values.as_records", [value], [], opts)
 
   @doc false
   @spec atoms() :: [atom()]

@@ -5,6 +5,10 @@ defmodule PyBridge.ValuesTest do
 
   alias PyBridge.{Complex, Error, Ref, Timedelta}
 
+  doctest PyBridge.Timedelta
+  doctest PyBridge.Complex
+  doctest PyBridge.Values
+
   @support "pybridge_values_support"
 
   defmodule Point do
@@ -182,6 +186,21 @@ defmodule PyBridge.ValuesTest do
                PyBridge.call("#{@support}.order")
 
       assert PyBridge.call("#{@support}.row") == {:ok, {1, "a"}}
+    end
+
+    test "to_map/2 gives the fields of a record, records inside it included" do
+      {:ok, order} = PyBridge.call("#{@support}.order")
+
+      assert PyBridge.Values.to_map(order) ==
+               {:ok,
+                %{
+                  "id" => 7,
+                  "rows" => [%{"id" => 1, "label" => "a"}, %{"id" => 2, "label" => "b"}]
+                }}
+
+      assert PyBridge.Values.to_map([order, %{"k" => order}]) |> elem(1) |> Enum.count() == 2
+      # The handle is still the object: identity is kept where it matters.
+      assert PyBridge.attr(order, "id") == {:ok, 7}
     end
   end
 
