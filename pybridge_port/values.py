@@ -12,6 +12,10 @@ reach ``struct_hook``, which the decoder calls only for maps with a
 ``__struct__`` key, and Python objects the encoder does not know reach its
 ``default`` (``Conversions._to_term``), one dictionary look-up by type.
 
+Records (dataclasses, named tuples, pydantic models) are sent as maps of
+their fields only when asked, with :func:`as_records`; by default
+dataclasses and pydantic models are handles and named tuples are tuples.
+
 Users add their own pairs of an Elixir struct and a Python class with
 :func:`register` (both ways), :func:`to_elixir` or :func:`from_elixir`, in a
 module the pool imports at start (the pool's ``imports`` option).
