@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import enum
 import math
 import pathlib
 import sys
 import threading
-import uuid
-import zoneinfo
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import decimal
 
 from .codec import Decoder, Encoder, text_or_bytes
 from .handles import HandleTable
@@ -127,6 +127,8 @@ def _aware_from(fields: dict[str, Any]) -> Any:
         # A zone of the tz database: the same zone on the Python side, if it
         # knows it and agrees on the offset (fold picks the second of two
         # wall times that happen twice when DST ends).
+        import zoneinfo  # only here: the worker need not load it to start
+
         try:
             tzinfo = zoneinfo.ZoneInfo(zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -157,6 +159,8 @@ def _mapset_from(fields: dict[str, Any]) -> Any:
 
 
 def _decimal_from(fields: dict[str, Any]) -> decimal.Decimal:
+    import decimal
+
     sign = 1 if fields["sign"] == -1 else 0
     coef = fields["coef"]
     if coef == "NaN":
@@ -282,11 +286,15 @@ _TO_ELIXIR: dict[type, Callable[[Any], Any]] = {
     dt.timedelta: _timedelta_term,
     set: _set_term,
     frozenset: _set_term,
-    decimal.Decimal: _decimal_term,
     complex: lambda value: {STRUCT: _COMPLEX, _REAL: value.real, _IMAG: value.imag},
-    uuid.UUID: str,
     pathlib.PurePath: str,
     enum.Enum: lambda member: member.value,
+}
+# The same by "module.QualName", for classes of modules the worker does not
+# import to start: an object of one exists only once its module is loaded.
+_TO_ELIXIR_BY_NAME: dict[str, Callable[[Any], Any]] = {
+    "decimal.Decimal": _decimal_term,
+    "uuid.UUID": str,
 }
 
 # Converter by exact type, the MRO walked once per type: None means "no
@@ -302,7 +310,7 @@ def _converter(cls: type) -> Callable[[Any], Any] | None:
         pass
     found = None
     for base in cls.__mro__:
-        found = _TO_ELIXIR.get(base)
+        found = _TO_ELIXIR.get(base) or _TO_ELIXIR_BY_NAME.get(f"{base.__module__}.{base.__qualname__}")
         if found is not None:
             break
     if len(_by_type) < _BY_TYPE_LIMIT:
