@@ -381,3 +381,31 @@ def test_describe_keeps_a_traceback_without_worker_frames_whole() -> None:
     except ValueError as exc:
         lines = describe(exc)[2]
     assert "test_values.py" in lines[1] and lines[-1].startswith("ValueError")
+
+
+def _atoms_in(term: Any) -> set[str]:
+    if isinstance(term, Atom):
+        return {term.name}
+    if isinstance(term, dict):
+        return set().union(*(_atoms_in(k) | _atoms_in(v) for k, v in term.items())) if term else set()
+    if isinstance(term, (list, tuple)):
+        return set().union(*(_atoms_in(item) for item in term)) if term else set()
+    return set()
+
+
+def test_every_atom_the_conversions_send_is_loaded_by_the_elixir_runtime(conversions: Conversions) -> None:
+    """Elixir decodes replies with [:safe]: PyBridge.Values must name each atom so that it exists."""
+    import re
+
+    from worker_client import ROOT
+
+    source = (ROOT / "priv" / "pybridge" / "lib" / "pybridge" / "values.ex").read_text()
+    block = source[source.index("@atoms [") : source.index("]", source.index("@atoms ["))]
+    loaded = {f"Elixir.{name}" for name in re.findall(r"^\s+([A-Z][\w.]*),?$", block, re.M)}
+    loaded |= set(re.findall(r"^\s+:(\w+),?$", block, re.M))
+    sent = set()
+    for python, _ in BOTH_WAYS + ONE_WAY:
+        sent |= _atoms_in(as_elixir(conversions.encode(python)))
+    sent |= _atoms_in(as_elixir(conversions.encode(decimal.Decimal("NaN"))))
+    sent -= {"__struct__", "nan", "infinity", "neg_infinity"}  # atoms of every Elixir node
+    assert sent <= loaded, f"add to PyBridge.Values @atoms: {sorted(sent - loaded)}"
