@@ -359,6 +359,11 @@ class TestWorker:
         lines = worker.recv_reply()[2][Atom("traceback")]
         assert "in failing_stream" in lines[1] and not any("pybridge_port" in line for line in lines), lines
 
+    def test_a_coroutine_traceback_starts_at_the_coroutine(self, worker: Worker) -> None:
+        lines = worker.request("call", "values_fixtures.fail_later", ["late"], {}, {})[2][Atom("traceback")]
+        assert "in fail_later" in lines[1] and lines[-1] == "LookupError: late", lines
+        assert not any("pybridge_port" in line for line in lines), lines
+
     def test_errors_at_the_call_site_show_no_worker_frames(self, worker: Worker) -> None:
         for target, args in (("math.sqrt", [-1]), ("values_fixtures.fail", []), ("values_fixtures.nope", [])):
             lines = worker.request("call", target, args, {}, {})[2][Atom("traceback")]

@@ -46,3 +46,7 @@ def _helper(message: str) -> None:
 def failing_stream() -> Iterator[int]:
     yield 1
     raise KeyError("in the stream")
+
+
+async def fail_later(message: str) -> None:
+    raise LookupError(message)
