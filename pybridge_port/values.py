@@ -240,7 +240,7 @@ def _datetime_term(value: dt.datetime) -> Any:
     dst = value.dst() or dt.timedelta(0)
     tzinfo = value.tzinfo
     abbr = value.tzname() or ""
-    if offset == dt.timedelta(0) and tzinfo in (dt.timezone.utc, None) or getattr(tzinfo, "key", None) == "UTC":
+    if (offset == dt.timedelta(0) and tzinfo == dt.timezone.utc) or getattr(tzinfo, "key", None) == "UTC":
         zone, abbr = "Etc/UTC", "UTC"
     else:
         # A zone of the tz database keeps its name (zoneinfo's key, pytz's
