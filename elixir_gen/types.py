@@ -358,6 +358,14 @@ NDARRAY = Named("PyBridge.NDArray.t()", "match?(%PyBridge.NDArray{{}}, {v})")
 REF = Named("PyBridge.Ref.t()", "match?(%PyBridge.Ref{{}}, {v})")
 NO_RETURN = Named("no_return()", "")
 ANY_FUN = Named("fun()", "is_function({v})")
+# Everyday values the bridge converts both ways (docs/PROTOCOL.md, Values).
+MAPSET = Named("MapSet.t()", "is_struct({v}, MapSet)")
+COMPLEX = Named("PyBridge.Complex.t()", "match?(%PyBridge.Complex{{}}, {v})")
+TIMEDELTA = Named("PyBridge.Timedelta.t()", "match?(%PyBridge.Timedelta{{}}, {v})")
+DATE = Named("Date.t()", "is_struct({v}, Date)")
+TIME = Named("Time.t()", "is_struct({v}, Time)")
+NAIVE_DATETIME = Named("NaiveDateTime.t()", "is_struct({v}, NaiveDateTime)")
+DATETIME = Named("DateTime.t()", "is_struct({v}, DateTime)")
 ANY_LIST = ListOf(TERM)
 ANY_MAP = MapOf(TERM, TERM)
 ANY_TUPLE = TupleOf(None)
@@ -466,17 +474,15 @@ _SCALARS_BOTH: dict[str, EType] = {
     "Dict": ANY_MAP,
     "tuple": ANY_TUPLE,
     "Tuple": ANY_TUPLE,
-    "set": ANY_LIST,
-    "Set": ANY_LIST,
-    "frozenset": ANY_LIST,
-    "FrozenSet": ANY_LIST,
-    "AbstractSet": ANY_LIST,
-    "MutableSet": ANY_LIST,
     "Counter": ANY_MAP,
     "OrderedDict": ANY_MAP,
     "defaultdict": ANY_MAP,
     "DefaultDict": ANY_MAP,
-    "complex": REF,
+    "complex": COMPLEX,
+    "datetime.date": DATE,
+    "datetime.time": TIME,
+    "datetime.datetime": union(NAIVE_DATETIME, DATETIME),
+    "datetime.timedelta": TIMEDELTA,
     "type": REF,
     "Type": REF,
     "NoReturn": NO_RETURN,
@@ -560,8 +566,10 @@ class _Mapper:
             return union(NDARRAY, REF)
         if name in ("list", "List") and args:
             return ListOf(self.type(args[0]))
-        if name in ("set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet") and args:
-            return ListOf(self.type(args[0]))
+        if name in ("set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet"):
+            # A Python set arrives as a MapSet; either is sent as one (a list as a list).
+            elem = self.type(args[0]) if args else TERM
+            return union(ListOf(elem), MAPSET) if arg else MAPSET
         if name in ("tuple", "Tuple") and args:
             return self.tuple_of(args)
         if name in ("dict", "Dict", "OrderedDict", "defaultdict", "DefaultDict", "Counter") and args:
@@ -657,12 +665,22 @@ class _Mapper:
 
     def enum(self, fact: TypeFact) -> EType:
         if fact.base is None:
-            return REF  # a plain Enum member is an object: a handle
+            # A plain Enum member arrives as its value; only a handle is a member for sure.
+            values = self.enum_values(fact)
+            return union(values, REF) if self.pos is Position.ARG else values
         if fact.base == "str":
             return STRING
         if fact.base == "int" and fact.values and len(fact.values) <= 12 and all(isinstance(v, int) and not isinstance(v, bool) for v in fact.values):
             return union(*(Literal(str(v)) for v in fact.values))
         return self.type(PyType(fact.base))
+
+    def enum_values(self, fact: TypeFact) -> EType:
+        values = fact.values or []
+        if values and len(values) <= 12 and all(type(v) is int for v in values):
+            return union(*(Literal(str(v)) for v in values))
+        if values and all(type(v) is str for v in values):
+            return STRING
+        return TERM
 
     def typeddict(self, fact: TypeFact) -> EType:
         assert fact.fields is not None

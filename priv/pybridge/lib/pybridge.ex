@@ -106,6 +106,33 @@ defmodule PyBridge do
     * the caller dies mid-call, or the process consuming a stream dies: the
       call is cancelled and the generator closed, within about a second.
 
+  ## Values
+
+  Plain data converts as you would expect (strings ↔ `str`, maps ↔ `dict`,
+  tuples ↔ `tuple`, `nil` ↔ `None`...), and so do everyday values, both ways:
+
+  | Elixir | Python |
+  |---|---|
+  | `Date`, `Time`, `NaiveDateTime` | `datetime.date`, `datetime.time`, naive `datetime` |
+  | `DateTime` | aware `datetime` (offset and zone kept) |
+  | `PyBridge.Timedelta` | `datetime.timedelta` |
+  | `MapSet` | `set` (and `frozenset`) |
+  | `%Decimal{}` | `decimal.Decimal` |
+  | `PyBridge.Complex` | `complex` |
+  | `PyBridge.Bytes` | `bytes` |
+  | string | `uuid.UUID`, `pathlib.PurePath` (from Python) |
+  | the member's value | `enum.Enum` member (from Python) |
+  | map of the fields | any other struct (from Elixir) |
+
+  Microseconds are kept. Other Python objects (dataclasses included) come
+  back as handles. `PyBridge.Values` has the details, and how to pair your
+  own structs with Python classes.
+
+      iex> PyBridge.call("datetime.date.fromisoformat", ["2024-01-02"])
+      {:ok, ~D[2024-01-02]}
+      iex> PyBridge.call("builtins.sorted", [MapSet.new([3, 1])])
+      {:ok, [1, 3]}
+
   ## Handles
 
   A handle belongs to the process that created it, or to the session it was

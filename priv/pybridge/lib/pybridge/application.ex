@@ -15,6 +15,8 @@ defmodule PyBridge.Application do
   def start(_type, _args) do
     # Whether :telemetry is there is checked once, here (PyBridge.Telemetry).
     _ = PyBridge.Telemetry.refresh()
+    # Loads the atoms of converted values (dates, sets...): replies are decoded with [:safe].
+    _ = PyBridge.Values.atoms()
 
     children =
       [
