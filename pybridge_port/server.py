@@ -28,9 +28,11 @@ import sys
 import threading
 
 from .dispatch import Dispatcher, HandshakeRefused, Job
-from .framing import FrameReader
+from .framing import FrameReader, OversizedFrame
 
 EXIT_HANDSHAKE_REFUSED = 3
+# A length prefix over --max-frame: the input cannot be resynchronised (sysexits' EX_DATAERR).
+EXIT_FRAMING_LOST = 65
 EXIT_INTERNAL_ERROR = 70
 # A watcher idle this long ends if another one is watching too.
 WATCHER_IDLE_SECONDS = 10.0
@@ -173,6 +175,10 @@ class Server:
                 job = self._dispatcher.handle_frame(frame)
             except HandshakeRefused:
                 self._finish(EXIT_HANDSHAKE_REFUSED)
+                return []
+            if isinstance(frame, OversizedFrame):  # answered above; nothing more can be read
+                self._dispatcher.writer.flush()
+                self._finish(EXIT_FRAMING_LOST)
                 return []
             if job is not None:
                 jobs.append(job)

@@ -246,14 +246,32 @@ class TestErrors:
         assert error_of(reply)[Atom("type")] == "pybridge.StaleHandle"
         assert worker.ok("ping", "alive") == "alive"
 
-    def test_oversized_frame_is_skipped(self) -> None:
+    @pytest.mark.parametrize("prefix", [2**31 - 1, 2**32 - 1, 1001])
+    def test_an_oversized_length_is_answered_at_once_and_the_worker_exits(self, prefix: int) -> None:
+        """The body is never read (a garbage prefix declares bytes that never come): the
+        worker says why at once and exits with status 65, its input still open."""
+        process = Worker("--max-frame", "1000")
+        try:
+            assert process.ok("ping", "before") == "before"
+            process._in.write(struct.pack(">I", prefix) + b"garbage that never ends")
+            process._in.flush()
+            reply = process.recv_reply(timeout=10)
+            assert reply[1] is None
+            error = error_of(reply)
+            assert error[Atom("type")] == "pybridge.CodecError"
+            assert f"a frame of {prefix} bytes is over the limit of 1000 bytes" in error[Atom("message")]
+            assert "exits" in error[Atom("message")]
+            assert process.process.wait(10) == 65
+        finally:
+            process.close()
+
+    def test_a_frame_over_the_limit_ends_the_worker_too(self) -> None:
         process = Worker("--max-frame", "1000")
         try:
             process.send((Atom("ping"), 1, "x" * 5000))
-            error = error_of(process.recv_reply())
-            assert error[Atom("type")] == "pybridge.CodecError"
+            error = error_of(process.recv_reply(timeout=10))
             assert "over the limit of 1000 bytes" in error[Atom("message")]
-            assert process.ok("ping", "small") == "small"
+            assert process.process.wait(10) == 65
         finally:
             process.close()
 
