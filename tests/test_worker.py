@@ -233,6 +233,17 @@ class TestErrors:
         assert error_of(reply)[Atom("type")].endswith("CodecError")
         assert worker.ok("ping", "alive") == "alive"
 
+    def test_an_integer_over_erlangs_limit_is_an_error_naming_size_and_limit(self, worker: Worker) -> None:
+        # binary_to_term refuses it; before, Elixir could only guess why (issue #12, item 7).
+        reply = worker.request("call", "builtins.eval", ["(1 << (8 * 4194297)) - 1"], {}, {})
+        assert reply[0] == ERROR, "the worker sent an integer Erlang cannot decode"
+        error = reply[2]
+        assert error[Atom("type")].endswith("CodecError")
+        assert "an integer of 4194297 bytes cannot be encoded: Erlang's limit is 4194296 bytes" in error[Atom("message")]
+        assert worker.ok("ping", "alive") == "alive"
+        # At the limit it travels.
+        assert worker.call("builtins.eval", ["(1 << (8 * 4194296)) - 1"]) == (1 << (8 * 4194296)) - 1
+
     def test_hostile_frames_get_errors_and_the_worker_lives(self, worker: Worker) -> None:
         worker.send_frame(b"\x83\xff garbage")
         assert error_of(worker.recv_reply())[Atom("type")] == "pybridge.CodecError"
