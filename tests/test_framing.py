@@ -119,9 +119,9 @@ def test_a_frame_larger_than_the_buffer_grows_it(pipe: tuple[int, int]) -> None:
     assert received == payloads
 
 
-def _read_in_thread(reader: FrameReader) -> list[object]:
+def _read_in_thread(reader: FrameReader) -> list[memoryview | OversizedFrame]:
     """``read_frames`` on a thread; fails if it blocks (it must not wait for more input)."""
-    result: list[object] = []
+    result: list[memoryview | OversizedFrame] = []
     thread = threading.Thread(target=lambda: result.extend(reader.read_frames()), daemon=True)
     thread.start()
     thread.join(10)
@@ -149,8 +149,14 @@ def test_an_oversized_length_is_returned_at_once_and_ends_the_input(pipe: tuple[
 def test_an_oversized_length_split_across_reads(pipe: tuple[int, int]) -> None:
     read_fd, write_fd = pipe
     reader = FrameReader(read_fd, max_frame=1000, buffer_size=256)
-    os.write(write_fd, struct.pack(">I", 2**31 - 1)[:2])
-    writer = threading.Thread(target=lambda: (time.sleep(0.05), os.write(write_fd, struct.pack(">I", 2**31 - 1)[2:])))
+    header = struct.pack(">I", 2**31 - 1)
+    os.write(write_fd, header[:2])
+
+    def rest_later() -> None:
+        time.sleep(0.05)  # so the reader has likely read the first half alone
+        os.write(write_fd, header[2:])
+
+    writer = threading.Thread(target=rest_later)
     writer.start()
     assert _read_in_thread(reader) == [OversizedFrame(size=2**31 - 1, limit=1000)]
     writer.join()
