@@ -40,6 +40,8 @@
 #define BINARY_EXT 109
 #define SMALL_BIG_EXT 110
 #define LARGE_BIG_EXT 111
+/* codec.ERLANG_MAX_BIG_BYTES: the largest integer binary_to_term accepts (64-bit VM). */
+#define ERLANG_MAX_BIG_BYTES 4194296
 #define SMALL_ATOM_EXT 115
 #define MAP_EXT 116
 #define ATOM_UTF8_EXT 118
@@ -1417,9 +1419,13 @@ encode_big(Output *out, PyObject *obj)
         return -1;
     }
     nbytes = (bits + 7) >> 3;
-    if (!FITS_U32(nbytes) || nbytes > (size_t)(PY_SSIZE_T_MAX - 16)) {
+    if (nbytes > ERLANG_MAX_BIG_BYTES) {
+        /* Erlang could not decode it; the same message as codec._big_over_limit. */
         Py_DECREF(magnitude);
-        raise_instance(PyObject_CallFunction(CodecError, "s", "an integer of more than 2**32 bytes cannot be encoded"));
+        raise_instance(PyObject_CallFunction(
+            CodecError, "N",
+            PyUnicode_FromFormat("an integer of %zu bytes cannot be encoded: Erlang's limit is %d bytes (%d bits)",
+                                 nbytes, ERLANG_MAX_BIG_BYTES, 8 * ERLANG_MAX_BIG_BYTES)));
         return -1;
     }
     if (out_reserve(out, 6 + (Py_ssize_t)nbytes) < 0) {

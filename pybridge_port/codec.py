@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -142,8 +143,13 @@ _TAG_NAMES.update({DIST_HEADER: "DIST_HEADER", DIST_FRAG_HEADER: "DIST_FRAG_HEAD
 
 DEFAULT_MAX_DEPTH = 1000
 DEFAULT_MAX_DECOMPRESSED_SIZE = 64 << 20
-# Erlang's own limit on integers is 2**26 bits, so nothing it sends is refused.
+# Above Erlang's own limit (ERLANG_MAX_BIG_BYTES), so nothing it sends is refused.
 DEFAULT_MAX_BIGNUM_BYTES = 1 << 23
+MAX_ATOM_CHARACTERS = 255
+ERLANG_MAX_BIG_BYTES = 4_194_296
+"""The largest integer magnitude, in bytes, that ``binary_to_term`` accepts on a
+64-bit VM (524,287 64-bit digits; measured with LARGE_BIG_EXT of growing sizes on
+OTP 25). The encoder refuses larger integers: Erlang could not decode them."""
 _ATOM_CACHE_LIMIT = 4096
 _SUBCLASS_CACHE_LIMIT = 1024
 
@@ -206,6 +212,7 @@ def _bad(what: str, tag: int, offset: int) -> CodecError:
 # because slicing past the end does not raise.
 
 _LeafFn = Callable[[bytes, int], "tuple[Any, int]"]
+_FLOAT_TEXT = re.compile(rb"[+-]?[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?")
 
 
 def _float(data: bytes, pos: int) -> tuple[Any, int]:
@@ -213,10 +220,13 @@ def _float(data: bytes, pos: int) -> tuple[Any, int]:
     if end > len(data):
         raise _short(FLOAT_EXT, pos - 1, data)
     text = data[pos:end].split(b"\0", 1)[0]
-    try:
-        return float(text.decode("ascii")), end
-    except (UnicodeDecodeError, ValueError):
-        raise _bad(f"{text!r} is not a float", FLOAT_EXT, pos - 1) from None
+    # Erlang's float syntax only ("1.5e+05", not "1e5", "nan" or "inf"), and a
+    # finite value ("1.0e309" overflows): what binary_to_term accepts.
+    if _FLOAT_TEXT.fullmatch(text):
+        value = float(text)
+        if value - value == 0.0:
+            return value, end
+    raise _bad(f"{text!r} is not a float Erlang accepts (finite, written like 1.5e+05)", FLOAT_EXT, pos - 1)
 
 
 def _string(data: bytes, pos: int) -> tuple[Any, int]:
@@ -256,6 +266,8 @@ def _read_atom(data: bytes, pos: int) -> tuple[Atom, int]:
         name = data[start:end].decode("latin-1" if tag == ATOM_EXT or tag == SMALL_ATOM_EXT else "utf-8")
     except UnicodeDecodeError:
         raise _bad("atom name is not valid UTF-8", tag, pos) from None
+    if end - start > MAX_ATOM_CHARACTERS:
+        _check_atom_length(name, tag, pos)
     return Atom(name), end
 
 
@@ -910,12 +922,22 @@ class Decoder:
             raise CodecError(f"MAP_EXT at offset {opened}: {exc}", opened, MAP_EXT) from None
 
 
+def _check_atom_length(name: str, tag: int, offset: int) -> None:
+    """Refuse an atom name Erlang refuses (its length field allows more)."""
+    if len(name) > MAX_ATOM_CHARACTERS:
+        raise _bad(
+            f"an atom name of {len(name)} characters is over Erlang's limit of {MAX_ATOM_CHARACTERS}", tag, offset
+        )
+
+
 def _new_atom(cache: dict[bytes, Any], raw: bytes, tag: int, offset: int, make: Callable[[str], Any]) -> Any:
     """The value of an atom not yet in ``cache`` (its name's bytes ``raw``), now cached."""
     try:
         name = raw.decode("latin-1" if tag == ATOM_EXT or tag == SMALL_ATOM_EXT else "utf-8")
     except UnicodeDecodeError:
         raise _bad("atom name is not valid UTF-8", tag, offset) from None
+    if len(raw) > MAX_ATOM_CHARACTERS:
+        _check_atom_length(name, tag, offset)
     value = _SPECIAL_ATOMS[name] if name in _SPECIAL_ATOMS else make(name)
     if len(cache) >= _ATOM_CACHE_LIMIT:
         cache.clear()  # a crude bound that still follows the atoms in use
@@ -1020,11 +1042,18 @@ def _encode_int(obj: Any, append: _Append) -> None:
         size = (magnitude.bit_length() + 7) >> 3
         if size < 256:
             append(bytes((SMALL_BIG_EXT, size, sign)))
-        elif size <= 0xFFFFFFFF:
+        elif size <= ERLANG_MAX_BIG_BYTES:
             append(_PACK_TAG_U32_U8(LARGE_BIG_EXT, size, sign))
         else:
-            raise CodecError("an integer of more than 2**32 bytes cannot be encoded")
+            raise CodecError(_big_over_limit(size))
         append(magnitude.to_bytes(size, "little"))
+
+
+def _big_over_limit(size: int) -> str:
+    return (
+        f"an integer of {size} bytes cannot be encoded: Erlang's limit is "
+        f"{ERLANG_MAX_BIG_BYTES} bytes ({8 * ERLANG_MAX_BIG_BYTES} bits)"
+    )
 
 
 def _encode_float(obj: Any, append: _Append) -> None:
@@ -1101,7 +1130,7 @@ def _atom_bytes(name: str) -> bytes:
     cached = _ATOM_BYTES.get(name)
     if cached is not None:
         return cached
-    if len(name) > 255:
+    if len(name) > MAX_ATOM_CHARACTERS:
         raise CodecError(f"an atom has at most 255 characters, got {len(name)}: {name[:40]!r}...")
     try:
         data = name.encode("utf-8")
@@ -1261,7 +1290,8 @@ class Encoder:
 
         ``compressed`` is a zlib level (1-9; ``True`` means 6, ``False`` or 0
         none): the term is then zlib-compressed behind tag 80, as
-        ``:erlang.term_to_binary(term, [:compressed])`` does.
+        ``:erlang.term_to_binary(term, [:compressed])`` does, and like it the
+        plain form is returned when the compressed one would be larger.
         """
         if compressed is True:
             level = 6
@@ -1274,16 +1304,15 @@ class Encoder:
         core = self._core
         if core is not None:
             data: bytes = core.encode(self, term)
-            if not level:
-                return data
-            return b"\x83P" + _PACK_U32(len(data) - 1) + zlib.compress(memoryview(data)[1:], level)
-        chunks: list[Any] = [b"\x83"]
-        self._encode_into(term, chunks.append)
+        else:
+            chunks: list[Any] = [b"\x83"]
+            self._encode_into(term, chunks.append)
+            data = b"".join(chunks)
         if not level:
-            return b"".join(chunks)
-        chunks[0] = b""
-        body = b"".join(chunks)
-        return b"\x83P" + _PACK_U32(len(body)) + zlib.compress(body, level)
+            return data
+        compressed_data = b"\x83P" + _PACK_U32(len(data) - 1) + zlib.compress(memoryview(data)[1:], level)
+        # As term_to_binary does: the plain form when compressing does not make it smaller.
+        return compressed_data if len(compressed_data) <= len(data) else data
 
     def _encode_into(self, term: Any, append: _Append) -> None:
         handlers = self._handlers

@@ -180,9 +180,10 @@ class Dispatcher:
         thread or the pool); the frame's memory may be reused once this returns.
         """
         if isinstance(frame, OversizedFrame):
+            # The server ends the worker after this: the input cannot be resynchronised.
             message = (
-                f"a frame declares {frame.size} bytes, over the limit of {frame.limit} bytes; "
-                "the input cannot be resynchronised, so the worker exits"
+                f"a frame of {frame.size} bytes is over the limit of {frame.limit} bytes; where the next "
+                "frame starts is unknown, so the worker reads no further input and exits"
             )
             self.send((ERROR, None, {_TYPE: "pybridge.CodecError", _MESSAGE: message, _TRACEBACK: []}))
             return None

@@ -26,7 +26,12 @@ F_SETPIPE_SZ = 1031
 
 @dataclass(frozen=True)
 class OversizedFrame:
-    """A frame the reader skipped because it was longer than its limit."""
+    """A length prefix over the reader's limit: where the input stopped being readable.
+
+    Its body is not read (a garbage prefix can declare up to 4 GiB that never
+    come), so where the next frame starts is unknown: after one, the reader
+    is at its end.
+    """
 
     size: int
     limit: int
@@ -52,6 +57,11 @@ class FrameReader:
     ``read_frames`` returns the frames that are complete after one read. The
     returned memoryviews point into the reader's buffer and stay valid only
     until the next call: decode them before reading again.
+
+    A length over ``max_frame`` is returned as an :class:`OversizedFrame` as
+    soon as its 4 bytes arrive, after the frames before it; the input cannot
+    be resynchronised, so it is the last thing returned and ``read_frames``
+    returns ``[]`` (end of input) from then on, without reading.
     """
 
     def __init__(self, fd: int, *, max_frame: int = DEFAULT_MAX_FRAME, buffer_size: int = 1 << 20) -> None:
@@ -62,6 +72,7 @@ class FrameReader:
         self._view = memoryview(self._buffer)
         self._start = 0  # first unparsed byte
         self._end = 0  # one past the last byte read
+        self._lost = False  # an oversized length was met: nothing more can be read
 
     def fileno(self) -> int:
         """The file descriptor frames are read from."""
@@ -69,6 +80,8 @@ class FrameReader:
 
     def read_frames(self) -> list[memoryview | OversizedFrame]:
         """Block until at least one frame is complete; ``[]`` means end of input."""
+        if self._lost:
+            return []
         while True:
             frames = self._parse()
             if frames:
@@ -82,10 +95,10 @@ class FrameReader:
         while end - start >= HEADER_SIZE:
             (size,) = _LENGTH.unpack_from(view, start)
             if size > self._max_frame:
-                self._start = start
-                self._skip(size)
+                # Answered now, not after reading `size` bytes that may never come.
+                self._lost = True
+                self._start = self._end = 0
                 frames.append(OversizedFrame(size, self._max_frame))
-                # _skip consumed what was buffered of the frame; nothing else remains.
                 return frames
             if end - start - HEADER_SIZE < size:
                 break
@@ -116,20 +129,6 @@ class FrameReader:
             return False
         self._end += count
         return True
-
-    def _skip(self, size: int) -> None:
-        """Discard an oversized frame whose header starts at ``self._start``."""
-        buffered = self._end - self._start - HEADER_SIZE
-        remaining = size - buffered
-        if remaining <= 0:
-            self._start += HEADER_SIZE + size
-            return
-        self._start = self._end = 0
-        while remaining > 0:
-            chunk = os.read(self._fd, min(remaining, len(self._buffer)))
-            if not chunk:
-                return
-            remaining -= len(chunk)
 
 
 class FrameWriter:

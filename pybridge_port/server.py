@@ -14,8 +14,8 @@ from .dispatch import Dispatcher, HandshakeRefused, Job
 from .framing import FrameReader, OversizedFrame
 
 EXIT_HANDSHAKE_REFUSED = 3
-# A length prefix over the limit: what follows cannot be found again.
-EXIT_INPUT_DESYNC = 4
+# A length prefix over --max-frame: the input cannot be resynchronised (sysexits' EX_DATAERR).
+EXIT_FRAMING_LOST = 65
 EXIT_INTERNAL_ERROR = 70
 
 
@@ -54,8 +54,9 @@ class Server:
             except HandshakeRefused:
                 self._status = EXIT_HANDSHAKE_REFUSED
                 return None
-            if isinstance(frame, OversizedFrame):
-                self._status = EXIT_INPUT_DESYNC
+            if isinstance(frame, OversizedFrame):  # answered above; nothing more can be read
+                self._dispatcher.writer.flush()
+                self._status = EXIT_FRAMING_LOST
                 return None
             if job is not None:
                 jobs.append(job)

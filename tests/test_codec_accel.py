@@ -476,6 +476,7 @@ class TestResources:
             ({"a": [Thing()]}, Encoder()),
             (cyclic, Encoder(max_depth=20)),
             ([Atom("a" * 300)], Encoder()),
+            ([1 << (8 * codec.ERLANG_MAX_BIG_BYTES)], Encoder()),  # one byte over Erlang's limit
             (changing, Encoder(default=default)),
             ([[b"x", bytearray(b"y")]], Encoder(overrides={bytes: lambda b: 1 / 0})),
             ([Thing()], Encoder(default=lambda obj: obj, max_depth=5)),

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from pybridge_port import codec
-from pybridge_port.codec import Decoder, decode, encode, text_or_bytes
+from pybridge_port.codec import CodecError, Decoder, Encoder, decode, encode, text_or_bytes
 from pybridge_port.types import Atom, BitBinary, Export, Fun, ImproperList, Pid, Port, Reference
 from test_codec import as_decoded, strictly_equal
 from test_codec_accel import pure
@@ -354,3 +354,93 @@ def test_erlang_rejects_what_python_must_not_send(peer: ElixirPeer) -> None:
 def test_the_table_covers_every_tag_otp_writes() -> None:
     covered = {case.tag for case in CASES} | {case.tag for case in OPAQUE}
     assert OTP_TAGS <= covered, sorted(OTP_TAGS - covered)
+
+
+# --- Erlang's own limits (issue #12, items 7 and 9), on both codecs ---------
+
+IMPLEMENTATIONS = ["accelerated", "pure"] if codec.ACCELERATED else ["pure"]
+
+
+def _codec(implementation: str) -> tuple[Encoder, Decoder]:
+    if implementation == "pure":
+        return pure(Encoder), pure(Decoder)
+    return Encoder(), Decoder()
+
+
+def _float_ext(text: bytes) -> bytes:
+    return b"\x83" + bytes((C.FLOAT_EXT,)) + text.ljust(31, b"\0")
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_integers_over_erlangs_limit_are_refused_by_the_encoder(peer: ElixirPeer, implementation: str) -> None:
+    encoder, _ = _codec(implementation)
+    limit = 4_194_296  # bytes of magnitude, found with LARGE_BIG_EXT of growing sizes (64-bit OTP 25)
+    # The limit is Erlang's: the largest integer it decodes...
+    largest = (1 << (8 * limit)) - 1
+    # 2**(8 * limit) itself is one bit too large for Erlang to make.
+    half = f"Bitwise.bsl(1, {8 * limit - 1})"
+    peer.term("largest integer", f"{half} - 1 + {half}")
+    assert peer.check("largest integer", encoder.encode(largest)) is None
+    # ...and one byte more is refused there (bytes made by hand: the encoder refuses them).
+    over = b"\x83" + bytes((C.LARGE_BIG_EXT,)) + (limit + 1).to_bytes(4, "big") + b"\x00" + b"\x01" * (limit + 1)
+    assert "binary_to_term" in (peer.check("largest integer", over) or "")
+    for value in (largest + 1, -(largest + 1), 1 << (8 * (limit + 10))):
+        size = (abs(value).bit_length() + 7) // 8
+        with pytest.raises(CodecError, match=f"an integer of {size} bytes cannot be encoded: Erlang's limit is {limit} bytes"):
+            encoder.encode([1, {"n": value}])
+    assert C.ERLANG_MAX_BIG_BYTES == limit
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_atom_names_over_255_characters_are_refused_on_decode(peer: ElixirPeer, implementation: str) -> None:
+    _, decoder = _codec(implementation)
+    peer.term("atom of 255 characters", 'String.to_atom(String.duplicate("日", 255))')
+    for tag, name in [(C.ATOM_EXT, b"a" * 256), (C.ATOM_UTF8_EXT, "日".encode() * 256), (C.ATOM_UTF8_EXT, b"a" * 300)]:
+        data = b"\x83" + bytes((tag,)) + len(name).to_bytes(2, "big") + name
+        assert "binary_to_term" in (peer.check("atom of 255 characters", data) or "")
+        with pytest.raises(CodecError, match="an atom name of (256|300) characters is over Erlang's limit of 255"):
+            decoder.decode(data)
+        # Also inside a term, and as the node of a pid (read by another path).
+        with pytest.raises(CodecError, match="over Erlang's limit of 255"):
+            decoder.decode(b"\x83" + bytes((C.SMALL_TUPLE_EXT, 2, C.NIL_EXT)) + data[1:])
+        pid = bytes((C.NEW_PID_EXT,)) + data[1:] + bytes(12)
+        with pytest.raises(CodecError, match="over Erlang's limit of 255"):
+            decoder.decode(b"\x83" + pid)
+    # 255 characters of 3 bytes each (765 bytes) are an atom Erlang makes.
+    data = peer.term("atom of 255 characters", 'String.to_atom(String.duplicate("日", 255))')
+    assert decoder.decode(data) == (Atom("日" * 255), b"")
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_float_ext_takes_only_what_erlang_takes(peer: ElixirPeer, implementation: str) -> None:
+    _, decoder = _codec(implementation)
+    peer.term("float 1.5", "1.5")
+    refused = [b"nan", b"NaN", b"inf", b"-inf", b"infinity", b"1.0e309", b"1e5", b"1", b"1.", b".5", b" 1.5", b"1_0.5"]
+    for text in refused:
+        assert "binary_to_term" in (peer.check("float 1.5", _float_ext(text)) or ""), text
+        with pytest.raises(CodecError, match="is not a float Erlang accepts"):
+            decoder.decode(_float_ext(text))
+    for text, value in [(b"1.5", 1.5), (b"+1.5", 1.5), (b"1.5E5", 150000.0), (b"1.0e-400", 0.0), (b"00001.5", 1.5)]:
+        peer.term(f"float {text!r}", repr(value))
+        assert peer.check(f"float {text!r}", _float_ext(text)) is None, text
+        assert decoder.decode(_float_ext(text)) == (value, b"")
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_compressed_keeps_the_plain_form_when_compressing_does_not_help(peer: ElixirPeer, implementation: str) -> None:
+    encoder, decoder = _codec(implementation)
+    cases = [
+        ("tuple", (1, 2), "{1, 2}"),
+        ("short string", "short", '"short"'),
+        ("random bytes", bytes(range(256)), "Enum.into(0..255, <<>>, &<<&1>>)"),
+        ("repetitive", "abc" * 1000, 'String.duplicate("abc", 1000)'),
+    ]
+    for name, value, expression in cases:
+        erlang = peer.term(f"compressed {name}", expression, "[:compressed]")
+        ours = encoder.encode(value, compressed=True)
+        # The same choice as term_to_binary (the zlib bytes may differ between zlib builds).
+        assert (ours[1] == C.COMPRESSED) == (erlang[1] == C.COMPRESSED), name
+        assert peer.check(f"compressed {name}", ours) is None
+        assert decoder.decode(ours)[0] == decoder.decode(erlang)[0]
+        if erlang[1] != C.COMPRESSED:
+            assert ours == erlang == encoder.encode(value)

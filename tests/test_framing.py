@@ -119,22 +119,47 @@ def test_a_frame_larger_than_the_buffer_grows_it(pipe: tuple[int, int]) -> None:
     assert received == payloads
 
 
-def test_oversized_frames_are_skipped_and_reading_goes_on(pipe: tuple[int, int]) -> None:
+def _read_in_thread(reader: FrameReader) -> list[memoryview | OversizedFrame]:
+    """``read_frames`` on a thread; fails if it blocks (it must not wait for more input)."""
+    result: list[memoryview | OversizedFrame] = []
+    thread = threading.Thread(target=lambda: result.extend(reader.read_frames()), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "read_frames blocked waiting for input"
+    return result
+
+
+@pytest.mark.parametrize("size", [1001, 10_000, 2**31 - 1, 2**32 - 1])
+def test_an_oversized_length_is_returned_at_once_and_ends_the_input(pipe: tuple[int, int], size: int) -> None:
     read_fd, write_fd = pipe
-    big = os.urandom(10_000)
-    received = []
     reader = FrameReader(read_fd, max_frame=1000, buffer_size=256)
-    writer = threading.Thread(
-        target=lambda: (
-            os.write(write_fd, struct.pack(">I", len(big)) + big + struct.pack(">I", 2) + b"ok"),
-            os.close(write_fd),
-        )
-    )
+    # A frame, then a length over the limit whose body never comes; the pipe stays open.
+    os.write(write_fd, struct.pack(">I", 2) + b"ok" + struct.pack(">I", size) + b"garbage")
+    frames = _read_in_thread(reader)
+    assert [frame if isinstance(frame, OversizedFrame) else bytes(frame) for frame in frames] == [
+        b"ok",
+        OversizedFrame(size=size, limit=1000),
+    ]
+    # Where the next frame would start is unknown: nothing more is read, even a valid frame.
+    os.write(write_fd, struct.pack(">I", 2) + b"no")
+    assert _read_in_thread(reader) == []
+    assert _read_in_thread(reader) == []
+
+
+def test_an_oversized_length_split_across_reads(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    reader = FrameReader(read_fd, max_frame=1000, buffer_size=256)
+    header = struct.pack(">I", 2**31 - 1)
+    os.write(write_fd, header[:2])
+
+    def rest_later() -> None:
+        time.sleep(0.05)  # so the reader has likely read the first half alone
+        os.write(write_fd, header[2:])
+
+    writer = threading.Thread(target=rest_later)
     writer.start()
-    while frames := reader.read_frames():
-        received += [frame if isinstance(frame, OversizedFrame) else bytes(frame) for frame in frames]
+    assert _read_in_thread(reader) == [OversizedFrame(size=2**31 - 1, limit=1000)]
     writer.join()
-    assert received == [OversizedFrame(size=10_000, limit=1000), b"ok"]
 
 
 def _available(fd: int) -> bytes:

@@ -232,6 +232,17 @@ class TestErrors:
         assert error_of(reply)[Atom("type")].endswith("CodecError")
         assert worker.ok("ping", "alive") == "alive"
 
+    def test_an_integer_over_erlangs_limit_is_an_error_naming_size_and_limit(self, worker: Worker) -> None:
+        # binary_to_term refuses it; before, Elixir could only guess why (issue #12, item 7).
+        reply = worker.request("call", "builtins.eval", ["(1 << (8 * 4194297)) - 1"], {}, {})
+        assert reply[0] == ERROR, "the worker sent an integer Erlang cannot decode"
+        error = reply[2]
+        assert error[Atom("type")].endswith("CodecError")
+        assert "an integer of 4194297 bytes cannot be encoded: Erlang's limit is 4194296 bytes" in error[Atom("message")]
+        assert worker.ok("ping", "alive") == "alive"
+        # At the limit it travels.
+        assert worker.call("builtins.eval", ["(1 << (8 * 4194296)) - 1"]) == (1 << (8 * 4194296)) - 1
+
     def test_hostile_frames_get_errors_and_the_worker_lives(self, worker: Worker) -> None:
         worker.send_frame(b"\x83\xff garbage")
         assert error_of(worker.recv_reply())[Atom("type")] == "pybridge.CodecError"
@@ -245,16 +256,34 @@ class TestErrors:
         assert error_of(reply)[Atom("type")] == "pybridge.StaleHandle"
         assert worker.ok("ping", "alive") == "alive"
 
-    def test_an_oversized_frame_is_answered_and_ends_the_worker(self) -> None:
+    @pytest.mark.parametrize("prefix", [2**31 - 1, 2**32 - 1, 1001])
+    def test_an_oversized_length_is_answered_at_once_and_the_worker_exits(self, prefix: int) -> None:
+        """The body is never read (a garbage prefix declares bytes that never come): the
+        worker says why at once and exits with status 65, its input still open."""
+        process = Worker("--max-frame", "1000")
+        try:
+            assert process.ok("ping", "before") == "before"
+            process._in.write(struct.pack(">I", prefix) + b"garbage that never ends")
+            process._in.flush()
+            reply = process.recv_reply(timeout=10)
+            assert reply[1] is None
+            error = error_of(reply)
+            assert error[Atom("type")] == "pybridge.CodecError"
+            assert f"a frame of {prefix} bytes is over the limit of 1000 bytes" in error[Atom("message")]
+            assert "exits" in error[Atom("message")]
+            assert process.process.wait(10) == 65
+        finally:
+            process.close()
+
+    def test_a_frame_over_the_limit_ends_the_worker_too(self) -> None:
         process = Worker("--max-frame", "1000")
         try:
             process.send((Atom("ping"), 1, "x" * 5000))
-            error = error_of(process.recv_reply())
-            assert error[Atom("type")] == "pybridge.CodecError"
+            error = error_of(process.recv_reply(timeout=10))
             assert "over the limit of 1000 bytes" in error[Atom("message")]
-            assert "cannot be resynchronised" in error[Atom("message")]
+            assert process.process.wait(10) == 65
         finally:
-            assert process.close() == 4  # EXIT_INPUT_DESYNC: the pool replaces it
+            process.close()
 
     @pytest.mark.parametrize("request_id", [7, 300, -5, 1 << 40])
     def test_a_request_too_deep_to_decode_is_answered_with_its_id(self, worker: Worker, request_id: int) -> None:

@@ -435,8 +435,8 @@ defmodule PyBridge.Client do
   defp exited(conn, reason, _ref) do
     why =
       case reason do
-        {:shutdown, {:python_exited, 4}} ->
-          "exited with status 4 (a frame over its max_frame: its input could not be resynchronised)"
+        {:shutdown, {:python_exited, 65}} ->
+          "exited with status 65 (a frame over its max_frame: its input could not be resynchronised)"
 
         {:shutdown, {:python_exited, status}} when is_integer(status) ->
           "exited with status #{status}"

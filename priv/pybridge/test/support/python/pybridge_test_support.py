@@ -156,3 +156,55 @@ def stubborn_object(seconds: float) -> object:
     except BaseException:  # noqa: BLE001 - ignoring the cancel is the point
         pass
     return object()
+
+
+# --- Helpers of the chaos suite (test/chaos/chaos_test.exs) ---------------
+
+
+def echo(value: Any) -> Any:
+    """Returns its argument: a round trip of whatever Elixir sent."""
+    return value
+
+
+def pid_after(seconds: float) -> int:
+    """Sleeps in C (``time.sleep``), then returns the worker's OS pid."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def call_with_atom(fun: Callable[..., Any], name: str) -> Any:
+    """Calls an Elixir fun with the atom ``name`` as its argument.
+
+    Given a name the BEAM has never seen, the callback frame cannot be
+    decoded with ``binary_to_term(.., [:safe])``; the name is built here so
+    the test process never creates the atom itself.
+    """
+    from pybridge_port.types import Atom
+
+    return fun(Atom(name))
+
+
+def libc_noise(tag: str) -> str:
+    """Writes to fd 1 through C's stdio (``printf``), as a C extension would."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.printf(f"{tag} libc\n".encode())
+    libc.fflush(None)
+    return f"{tag} done"
+
+
+def huge_int(nbytes: int) -> int:
+    """A positive integer whose magnitude takes exactly ``nbytes`` bytes."""
+    return (1 << (8 * nbytes)) - 1
+
+
+def big_plus_one(n: int) -> int:
+    return n + 1
+
+
+def encode_compressed(value: Any) -> bytes:
+    """The worker's own encoding of ``value`` with ``compressed=True``."""
+    from pybridge_port import codec
+
+    return codec.encode(value, compressed=True)
