@@ -93,7 +93,7 @@ defmodule PyBridge do
       {:ok, ["a", "bb", "ccc"]}
   """
 
-  alias PyBridge.{Client, Config, Error, Pool, Ref, Session}
+  alias PyBridge.{Client, Config, Error, Policy, Pool, Ref, Session}
 
   @typedoc "A dotted path to a Python object (`\"os.path.join\"`) or a handle."
   @type target :: String.t() | Ref.t()
@@ -105,13 +105,15 @@ defmodule PyBridge do
           | {:session, Session.t()}
           | {:timeout, timeout()}
           | {:async, boolean()}
+          | {:idempotent, boolean()}
+          | {:retry, keyword()}
   @type options :: [option()]
   @typedoc "The runtime options of a generated synchronous function (see `elixir_gen`)."
   @type call_option :: {:pool, atom()} | {:session, Session.t()} | {:timeout, timeout()}
   @typedoc "The runtime options of a generated streaming function."
   @type stream_option :: call_option() | {:window, pos_integer()}
 
-  @call_opts [:pool, :session, :timeout, :async]
+  @call_opts [:pool, :session, :timeout, :async, :idempotent, :retry]
 
   ## Supervision
 
@@ -169,7 +171,10 @@ defmodule PyBridge do
   def call(target, args \\ [], kwargs \\ [], opts \\ []) do
     target!(target)
     args!(args, kwargs)
-    request(opts, ref_of(target), fn id, o -> {:call, id, target, args, kwargs, o} end)
+
+    request(opts, ref_of(target), {:call, target}, fn id, o ->
+      {:call, id, target, args, kwargs, o}
+    end)
   end
 
   @doc """
@@ -194,7 +199,10 @@ defmodule PyBridge do
   def create(class_path, args \\ [], kwargs \\ [], opts \\ []) do
     path!(class_path, "class_path")
     args!(args, kwargs)
-    request(opts, nil, fn id, o -> {:create, id, class_path, args, kwargs, o} end)
+
+    request(opts, nil, {:create, class_path}, fn id, o ->
+      {:create, id, class_path, args, kwargs, o}
+    end)
   end
 
   @doc """
@@ -218,7 +226,10 @@ defmodule PyBridge do
     ref!(ref)
     name = name!(name)
     args!(args, kwargs)
-    request(opts, ref, fn id, o -> {:method, id, ref, name, args, kwargs, o} end)
+
+    request(opts, ref, {:method, ref, name}, fn id, o ->
+      {:method, id, ref, name, args, kwargs, o}
+    end)
   end
 
   @doc """
@@ -243,7 +254,10 @@ defmodule PyBridge do
   def attr(target, name, opts \\ []) do
     target!(target)
     name = name!(name)
-    request(opts, ref_of(target), fn id, o -> {:get_attr, id, target, name, o} end)
+
+    request(opts, ref_of(target), {:attr, target, name}, fn id, o ->
+      {:get_attr, id, target, name, o}
+    end)
   end
 
   @doc """
@@ -268,7 +282,10 @@ defmodule PyBridge do
   def set_attr(ref, name, value, opts \\ []) do
     ref!(ref)
     name = name!(name)
-    request(opts, ref, fn id, o -> {:set_attr, id, ref, name, value, o} end)
+
+    request(opts, ref, {:set_attr, ref, name}, fn id, o ->
+      {:set_attr, id, ref, name, value, o}
+    end)
   end
 
   @doc """
@@ -311,6 +328,7 @@ defmodule PyBridge do
     case target do
       {%Ref{} = ref, name} ->
         name = name!(name)
+        allowed!(opts, ref, {:method, ref, name})
 
         Client.stream(
           opts,
@@ -321,6 +339,7 @@ defmodule PyBridge do
 
       target ->
         target!(target)
+        allowed!(opts, ref_of(target), {:call, target})
 
         Client.stream(
           opts,
@@ -409,10 +428,12 @@ defmodule PyBridge do
   def import_module(name, opts \\ []) do
     path!(name, "name")
 
-    each_worker(opts, fn conn, timeout ->
-      run_on(conn, timeout, fn id, _o -> {:import, id, name} end)
-    end)
-    |> Enum.find({:ok, nil}, &match?({:error, _}, &1))
+    with :ok <- Policy.check(opts, nil, {:import, name}) do
+      each_worker(opts, fn conn, timeout ->
+        run_on(conn, timeout, fn id, _o -> {:import, id, name} end)
+      end)
+      |> Enum.find({:ok, nil}, &match?({:error, _}, &1))
+    end
   end
 
   @doc """
@@ -492,8 +513,18 @@ defmodule PyBridge do
 
   ## Helpers
 
-  defp request(opts, ref, build) do
+  defp request(opts, ref, access, build) do
     :ok = options!(opts, @call_opts)
+    policy = Policy.lookup(opts, ref)
+
+    if policy == nil and opts[:idempotent] != true and opts[:retry] == nil do
+      direct(opts, ref, build)
+    else
+      Policy.request(policy, opts, ref, access, build)
+    end
+  end
+
+  defp direct(opts, ref, build) do
     # Routed and registered here, so the handles belong to the caller (which
     # the worker monitors once, not once per Task) even when a Task does the work.
     prepared = Client.prepare(opts, ref, Client.owner())
@@ -503,6 +534,11 @@ defmodule PyBridge do
     end
 
     if opts[:async], do: Task.async(run), else: run.()
+  end
+
+  # Streams raise, as they do for any error found when they start.
+  defp allowed!(opts, ref, access) do
+    with {:error, error} <- Policy.check(opts, ref, access), do: raise(error)
   end
 
   defp run_on(conn, timeout, build) do
@@ -568,6 +604,14 @@ defmodule PyBridge do
   defp option!(:timeout, timeout) when is_integer(timeout) and timeout >= 0, do: :ok
   defp option!(:async, async) when is_boolean(async), do: :ok
   defp option!(:window, window) when is_integer(window) and window > 0, do: :ok
+  defp option!(:idempotent, idempotent) when is_boolean(idempotent), do: :ok
+
+  defp option!(:retry, retry) when is_list(retry) do
+    # Checked in full by PyBridge.Policy.Retry when the call runs.
+    if Keyword.keyword?(retry),
+      do: :ok,
+      else: raise(ArgumentError, "retry must be a keyword list, got: #{inspect(retry)}")
+  end
 
   defp option!(:window, window),
     do: raise(ArgumentError, "window must be a positive integer, got: #{inspect(window)}")

@@ -351,6 +351,7 @@ defmodule PyBridge.Client do
   defp exited(conn, reason, ref \\ nil)
 
   defp exited(_conn, :noproc, %Ref{} = ref), do: stale(ref)
+  defp exited(_conn, {:shutdown, {:limit_exceeded, %Error{} = error}}, _ref), do: error
 
   defp exited(conn, reason, _ref) do
     why =
