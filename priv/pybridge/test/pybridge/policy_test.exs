@@ -401,3 +401,77 @@ defmodule PyBridge.PolicyTest do
     end
   end
 end
+
+defmodule PyBridge.PolicyTelemetryTest do
+  # Not async: it defines the optional :telemetry module (as telemetry_test.exs
+  # does) and registers the sink its stand-in reports to.
+  use ExUnit.Case, async: false
+
+  alias PyBridge.Error
+  alias PyBridge.Policy.CircuitBreaker
+
+  setup do
+    unless Code.ensure_loaded?(:telemetry) do
+      Code.compile_quoted(
+        quote do
+          defmodule :telemetry do
+            @moduledoc false
+            def execute(event, measurements, metadata) do
+              if pid = Process.whereis(:telemetry_test_sink),
+                do: send(pid, {:event, event, measurements, metadata})
+
+              :ok
+            end
+          end
+        end
+      )
+    end
+
+    Process.register(self(), :telemetry_test_sink)
+    true = PyBridge.Telemetry.refresh()
+    on_exit(fn -> PyBridge.Telemetry.refresh() end)
+  end
+
+  test "each state change of the circuit is one telemetry event, also when callers race" do
+    breaker = CircuitBreaker.new!(:telemetry_pool, [failures: 3, cool_down: 1], 1_000)
+    crash = {:error, Error.new("pybridge.WorkerExited", "crashed")}
+    python_error = {:error, Error.new("builtins.ValueError", "bad")}
+
+    assert CircuitBreaker.record(breaker, :closed, python_error) == python_error
+    refute_received {:event, _, _, _}
+
+    # Eight callers fail at once: the circuit opens once.
+    1..8
+    |> Enum.map(fn _ -> Task.async(fn -> CircuitBreaker.record(breaker, :closed, crash) end) end)
+    |> Task.await_many()
+
+    assert_received {:event, [:pybridge, :circuit_breaker, :open], %{failures: failures},
+                     %{pool: :telemetry_pool}}
+
+    assert failures >= 3
+    refute_received {:event, [:pybridge, :circuit_breaker, :open], _, _}
+
+    # (The same circuit seen with a long cool-down: still open.)
+    assert {:error, %Error{type: "pybridge.CircuitOpen"}} =
+             CircuitBreaker.pass(%{breaker | cool_down: 60_000})
+
+    # Once the cool-down is over, exactly one caller is the trial.
+    passes = PyBridge.TestHelpers.eventually(fn -> trial_passes(breaker) end)
+    assert Enum.count(passes, &match?({:ok, :trial}, &1)) == 1
+    assert_received {:event, [:pybridge, :circuit_breaker, :half_open], _, _}
+
+    CircuitBreaker.record(breaker, :trial, {:ok, 1})
+    assert_received {:event, [:pybridge, :circuit_breaker, :closed], _, _}
+    assert CircuitBreaker.pass(breaker) == {:ok, :closed}
+  end
+
+  # Eight callers at once; the passes when one of them became the trial, else nil.
+  defp trial_passes(breaker) do
+    passes =
+      1..8
+      |> Enum.map(fn _ -> Task.async(fn -> CircuitBreaker.pass(breaker) end) end)
+      |> Task.await_many()
+
+    if Enum.any?(passes, &match?({:ok, :trial}, &1)), do: passes
+  end
+end
