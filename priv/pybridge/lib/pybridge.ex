@@ -219,9 +219,18 @@ defmodule PyBridge do
           | {:retry, keyword()}
   @type options :: [option()]
   @typedoc "The runtime options of a generated synchronous function (see `elixir_gen`)."
-  @type call_option :: {:pool, atom()} | {:session, Session.t()} | {:timeout, timeout()}
+  @type call_option ::
+          {:pool, atom()}
+          | {:session, Session.t()}
+          | {:timeout, timeout()}
+          | {:idempotent, boolean()}
+          | {:retry, keyword()}
   @typedoc "The runtime options of a generated streaming function."
-  @type stream_option :: call_option() | {:window, pos_integer()}
+  @type stream_option ::
+          {:pool, atom()}
+          | {:session, Session.t()}
+          | {:timeout, timeout()}
+          | {:window, pos_integer()}
 
   @call_opts [:pool, :session, :timeout, :async, :idempotent, :retry]
 
@@ -418,7 +427,8 @@ defmodule PyBridge do
   consumed; Python then runs at most `:window` items (default 32) ahead of the
   consumer. Halting early (`Enum.take/2`) closes the generator (its `finally`
   blocks run). A Python exception is raised as `PyBridge.Error` when the
-  stream is consumed. Options: `:pool`, `:session`, `:timeout` (per item),
+  stream is consumed; a target the pool's allowlist refuses raises
+  `pybridge.NotAllowed` at once. Options: `:pool`, `:session`, `:timeout` (per item),
   `:window`.
 
       iex> PyBridge.stream("builtins.range", [0, 10, 3]) |> Enum.to_list()
