@@ -99,6 +99,20 @@ defmodule PyBridge.PolicyTest do
       assert PyBridge.call(function, [[1]], [], pool: with_any) == {:ok, "[1]"}
     end
 
+    test "specs: allow the Python path a generated module wraps, as module and target" do
+      pool = start_pool!(allow: [specs: [PyBridge.PolicyTest.FractionSpec]])
+
+      {:ok, fraction} = PyBridge.create("fractions.Fraction", [1, 2], [], pool: pool)
+
+      assert {:ok, %PyBridge.Ref{type: "fractions.Fraction"}} =
+               PyBridge.method(fraction, "limit_denominator", [1], [], pool: pool)
+
+      assert {:ok, _} = PyBridge.call("fractions.Fraction.from_float", [0.5], [], pool: pool)
+
+      assert {:error, %Error{type: "pybridge.NotAllowed"}} =
+               PyBridge.call("fractions.Decimal", ["1"], [], pool: pool)
+    end
+
     test "bad rules are ArgumentErrors at start" do
       assert_raise ArgumentError, ~r/allow: modules must be a list of dotted Python paths/, fn ->
         PyBridge.child_spec(allow: [modules: ["os path"]])
@@ -400,6 +414,12 @@ defmodule PyBridge.PolicyTest do
       0 -> Enum.reverse(acc)
     end
   end
+end
+
+defmodule PyBridge.PolicyTest.FractionSpec do
+  @moduledoc false
+  # Stands for a module elixir_gen generated from a spec of fractions.Fraction.
+  def __python_path__, do: "fractions.Fraction"
 end
 
 defmodule PyBridge.PolicyTelemetryTest do
