@@ -11,12 +11,14 @@ import signal
 import sys
 import threading
 
+from . import limits
 from .dispatch import Dispatcher
 from .framing import DEFAULT_MAX_FRAME, FrameReader, FrameWriter, enlarge_pipe
 from .server import Server
 from .types import Atom
 
 PR_SET_PDEATHSIG = 1
+EXIT_POLICY_REFUSED = 78  # EX_CONFIG
 # glibc mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
@@ -33,6 +35,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("stderr", "frames"),
         default="stderr",
         help="where Python's fd 1/2 output goes: the worker's stderr, or {:output, data} frames",
+    )
+    policy = parser.add_argument_group("policies (PyBridge pool options, see pybridge_port/limits.py)")
+    policy.add_argument("--memory-limit", type=_positive, help="address space limit in bytes (RLIMIT_AS)")
+    policy.add_argument("--cpu-limit", type=_positive, help="CPU time limit of the worker in seconds (RLIMIT_CPU)")
+    policy.add_argument("--call-cpu-limit", type=_positive, help="CPU time limit of one call in milliseconds")
+    policy.add_argument("--open-files-limit", type=_positive, help="open file descriptors limit (RLIMIT_NOFILE)")
+    policy.add_argument("--cwd", help="working directory of the worker")
+    policy.add_argument("--user", help="OS user to run as (needs root)")
+    policy.add_argument(
+        "--read-only-cwd", action="store_true", help="refuse to start if the working directory is writable"
     )
     return parser.parse_args(argv)
 
@@ -117,6 +129,24 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 64 << 20))
 
 
+def apply_policies(args: argparse.Namespace) -> None:
+    """Directory, limits and user, in that order: limits are set while we may still
+    set hard ones, and the user is changed last (dropping root is for good). A policy
+    that cannot be met ends the worker before it serves anything (status 78)."""
+    try:
+        if args.cwd is not None:
+            limits.enter_directory(args.cwd)
+        limits.apply_rlimits(memory=args.memory_limit, cpu_seconds=args.cpu_limit, open_files=args.open_files_limit)
+        limits.on_exit(lambda status: shutdown(status))
+        if args.user is not None:
+            limits.switch_user(args.user)
+        if args.read_only_cwd:
+            limits.require_read_only_cwd()
+    except limits.LimitError as exc:
+        print(f"pybridge_port: {exc}", file=sys.stderr)
+        sys.exit(EXIT_POLICY_REFUSED)
+
+
 def shutdown(status: int = 0, children: signal.Signals = signal.SIGTERM) -> None:
     """Exit now, taking our child processes with us (we lead our process group)."""
     try:
@@ -124,7 +154,10 @@ def shutdown(status: int = 0, children: signal.Signals = signal.SIGTERM) -> None
     except (OSError, ValueError):
         pass
     if os.getpgrp() == os.getpid():
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # Only the main thread may change a handler; elsewhere (a limit's
+        # watchdog) our own SIGTERM handler merely sets a flag for it.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             os.killpg(os.getpid(), children)  # SIGKILL ends us too, which is what we want then
         except OSError:
@@ -135,6 +168,7 @@ def shutdown(status: int = 0, children: signal.Signals = signal.SIGTERM) -> None
 def main(argv: list[str] | None = None) -> None:
     """Run the worker until its input closes."""
     args = parse_args(argv)
+    apply_policies(args)
     proto_in, proto_out, real_stderr = take_protocol_fds()
     faulthandler.enable(file=os.fdopen(real_stderr, "w", closefd=False))
     die_with_parent()
@@ -146,6 +180,14 @@ def main(argv: list[str] | None = None) -> None:
     from . import elixir
 
     elixir.connect(dispatcher)
+    if args.call_cpu_limit is not None:
+        requests = dispatcher._requests
+
+        def running() -> list[tuple[object, int]]:
+            # Read without a lock: a view one sample stale costs at most one period.
+            return [(r.id, r.thread) for r in list(requests.values()) if r.thread is not None]
+
+        limits.CallCpuWatchdog(args.call_cpu_limit / 1000, running).start()
     reader = FrameReader(proto_in, max_frame=args.max_frame)
     shutdown(Server(reader, dispatcher).run())
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import PROTOCOL_VERSION, __version__
+from . import PROTOCOL_VERSION, __version__, limits
 from .codec import frame_head
 from .errors import CallbackError, Cancelled, ProtocolError, describe
 from .executor import Executor, Job
@@ -44,6 +44,7 @@ _PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict}
 
 def error_term(exc: BaseException) -> dict[Atom, Any]:
     """The ErrorMap of an exception."""
+    limits.check_exception(exc)  # over a limit of the pool: the worker exits instead
     type_name, message, traceback = describe(exc)
     return {_TYPE: type_name, _MESSAGE: message, _TRACEBACK: traceback}
 

@@ -427,10 +427,7 @@ defmodule PyBridge.Client do
   defp exited(conn, reason, ref \\ nil)
 
   defp exited(_conn, :noproc, %Ref{} = ref), do: Router.stale(ref)
-
-  defp exited(opts, :noproc, _ref) when is_list(opts) do
-    Error.new("pybridge.WorkerExited", "the Python worker exited before the stream started")
-  end
+  defp exited(_conn, {:shutdown, {:limit_exceeded, %Error{} = error}}, _ref), do: error
 
   defp exited(conn, reason, _ref) do
     why =

@@ -9,6 +9,11 @@ defmodule PyBridge.Config do
   # Where this file was compiled: the last resort of `root/0`.
   @compiled_root Path.expand("../../../..", __DIR__)
 
+  # What a worker inherits from the BEAM's environment by default
+  # (`:inherit_env`): enough for Python, locale and temporary files, nothing
+  # that carries secrets or changes how Python starts (PYTHON*).
+  @passthrough_env ~w(PATH HOME LANG LC_ALL LC_CTYPE TZ TMPDIR)
+
   @defaults [
     name: PyBridge,
     python: nil,
@@ -22,7 +27,16 @@ defmodule PyBridge.Config do
     max_frame: 64 * 1024 * 1024,
     export_to_python: [],
     output: :logger,
-    cancel_grace: 10_000
+    cancel_grace: 10_000,
+    # Policies (PyBridge.Policy and PyBridge.Policy.*; documented in PyBridge).
+    allow: nil,
+    retry: nil,
+    circuit_breaker: nil,
+    limits: [],
+    cwd: nil,
+    read_only_cwd: false,
+    user: nil,
+    inherit_env: @passthrough_env
   ]
 
   @enforce_keys Keyword.keys(@defaults)
@@ -43,7 +57,15 @@ defmodule PyBridge.Config do
           max_frame: pos_integer(),
           export_to_python: [export()],
           output: output(),
-          cancel_grace: pos_integer() | :infinity
+          cancel_grace: pos_integer() | :infinity,
+          allow: PyBridge.Policy.Allowlist.t() | nil,
+          retry: PyBridge.Policy.Retry.t() | nil,
+          circuit_breaker: PyBridge.Policy.CircuitBreaker.t() | nil,
+          limits: keyword(),
+          cwd: String.t() | nil,
+          read_only_cwd: boolean(),
+          user: String.t() | nil,
+          inherit_env: boolean() | [String.t()]
         }
 
   @doc """
@@ -98,6 +120,21 @@ defmodule PyBridge.Config do
           :cancel_grace,
           &(pos_integer?(&1) or &1 == :infinity),
           "a positive integer (ms) or :infinity"
+        ),
+      allow: PyBridge.Policy.Allowlist.new!(opts[:name], opts[:allow]),
+      retry: if(opts[:retry], do: PyBridge.Policy.Retry.new!(opts[:retry])),
+      circuit_breaker:
+        PyBridge.Policy.CircuitBreaker.new!(opts[:name], opts[:circuit_breaker], opts[:timeout]),
+      limits: PyBridge.Policy.Limits.new!(opts[:limits]),
+      cwd: check(opts, :cwd, &(is_nil(&1) or non_empty_string?(&1)), "a directory path or nil"),
+      read_only_cwd: check(opts, :read_only_cwd, &is_boolean/1, "a boolean"),
+      user: check(opts, :user, &(is_nil(&1) or non_empty_string?(&1)), "an OS user name or nil"),
+      inherit_env:
+        check(
+          opts,
+          :inherit_env,
+          &(is_boolean(&1) or list_of_strings?(&1)),
+          "true, false or a list of variable names"
         )
     }
 
@@ -189,29 +226,51 @@ defmodule PyBridge.Config do
   def args(%__MODULE__{} = config) do
     ["-m", "pybridge_port", "--output", "frames"] ++
       ["--threads", Integer.to_string(config.threads)] ++
-      ["--max-frame", Integer.to_string(config.max_frame)]
+      ["--max-frame", Integer.to_string(config.max_frame)] ++
+      PyBridge.Policy.Limits.args(config.limits) ++
+      if(config.cwd, do: ["--cwd", Path.expand(config.cwd)], else: []) ++
+      if(config.user, do: ["--user", config.user], else: []) ++
+      if(config.read_only_cwd, do: ["--read-only-cwd"], else: [])
   end
 
   @doc """
-  The worker's environment changes: PYTHONPATH gets the repository root (when
-  it holds `pybridge_port/`) and the extra paths in front of what it was;
-  output is unbuffered so prints reach Logger when they happen.
+  The worker's environment changes: the BEAM's variables it does not inherit
+  (`:inherit_env`) are unset, then `:env` is applied; PYTHONPATH gets the
+  repository root (when it holds `pybridge_port/`) and the extra paths in
+  front of what it was (the BEAM's only if inherited); the current directory
+  is not put on `sys.path` (PYTHONSAFEPATH); output is unbuffered so prints
+  reach Logger when they happen.
   """
   @spec env(t()) :: [{String.t(), String.t() | nil}]
   def env(%__MODULE__{} = config) do
+    inherited = inherited?(config.inherit_env)
+
     existing =
       case List.keyfind(config.env, "PYTHONPATH", 0) do
         {_, value} -> value
-        nil -> System.get_env("PYTHONPATH")
+        nil -> if inherited.("PYTHONPATH"), do: System.get_env("PYTHONPATH")
       end
+
+    configured = Enum.map(config.env, &elem(&1, 0))
+
+    unset =
+      for {name, _} <- System.get_env(),
+          not inherited.(name) and name not in configured and name != "PYTHONPATH",
+          do: {name, nil}
 
     root = root()
     root = if File.exists?(Path.join(root, "pybridge_port/__main__.py")), do: [root]
     paths = Enum.reject(List.wrap(root) ++ config.python_path ++ [existing], &(&1 in [nil, ""]))
 
-    [{"PYTHONUNBUFFERED", "1"} | List.keydelete(config.env, "PYTHONPATH", 0)] ++
+    unset ++
+      [{"PYTHONUNBUFFERED", "1"}, {"PYTHONSAFEPATH", "1"}] ++
+      List.keydelete(config.env, "PYTHONPATH", 0) ++
       [{"PYTHONPATH", Enum.join(paths, ":")}]
   end
+
+  defp inherited?(true), do: fn _name -> true end
+  defp inherited?(false), do: fn _name -> false end
+  defp inherited?(names), do: &(&1 in names)
 
   @doc """
   The PyBridge repository root (the folder holding `pybridge_port/`), found

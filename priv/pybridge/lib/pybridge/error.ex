@@ -15,6 +15,12 @@ defmodule PyBridge.Error do
       request was pending;
     * `"pybridge.WorkerUnavailable"` - no worker of the pool is running (the
       pool is not started, or its workers keep failing to start);
+    * `"pybridge.NotAllowed"` - the pool's allowlist (`:allow`) refused the
+      target; nothing was sent;
+    * `"pybridge.CircuitOpen"` - the pool's circuit breaker is open;
+    * `"pybridge.MemoryLimit"`, `"pybridge.CpuLimit"`,
+      `"pybridge.OpenFilesLimit"` - the worker went over one of the pool's
+      `:limits` and was replaced;
     * `"pybridge.Cancelled"`, `"pybridge.CodecError"`,
       `"pybridge.ProtocolError"` - as described in `docs/PROTOCOL.md`.
 

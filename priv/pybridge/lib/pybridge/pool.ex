@@ -23,6 +23,8 @@ defmodule PyBridge.Pool do
   @impl true
   def init(%Config{} = config) do
     children = [
+      # Call policies (allowlist, retries, circuit breaker), before any worker.
+      {PyBridge.Policy, config},
       {DynamicSupervisor, strategy: :one_for_one, name: workers(config.name)},
       {PyBridge.Pool.Manager, config}
     ]

@@ -426,7 +426,7 @@ defmodule PyBridge.Worker do
     state = %{state | port: nil, output: Output.flush(state.output, output_target(state))}
 
     if state.phase == :ready do
-      {:stop, {:shutdown, {:python_exited, status}}, state}
+      {:stop, PyBridge.Policy.Limits.exit_reason(state.config.limits, status), state}
     else
       message =
         "Python worker exited with #{how} before it was ready" <> Startup.diagnose(state.config)

@@ -239,5 +239,6 @@ defmodule PyBridge.Pool.Manager do
   defp format_reason({:shutdown, {:python_exited, reason}}),
     do: "its OS process exited (#{inspect(reason)})"
 
+  defp format_reason({:shutdown, {:limit_exceeded, %Error{} = error}}), do: error.message
   defp format_reason(reason), do: Exception.format_exit(reason)
 end

@@ -208,3 +208,70 @@ def encode_compressed(value: Any) -> bytes:
     from pybridge_port import codec
 
     return codec.encode(value, compressed=True)
+
+
+# -- policies (policy_test.exs) ----------------------------------------------
+
+
+def touch(path: str) -> str:
+    """A side effect a test can look for: the file exists only if this ran."""
+    with open(path, "w") as file:
+        file.write("ran")
+    return path
+
+
+def count_and_exit(path: str) -> None:
+    """Appends a line to ``path``, then ends the worker (a call that crashes it)."""
+    with open(path, "a") as file:
+        file.write("attempt\n")
+    os._exit(1)
+
+
+def exit_once(path: str, value: Any) -> Any:
+    """Ends the worker the first time (recording the attempt in ``path``), answers ``value`` after."""
+    with open(path, "a") as file:
+        file.write("attempt\n")
+    with open(path) as file:
+        if len(file.readlines()) == 1:
+            os._exit(1)
+    return value
+
+
+def lines(path: str) -> int:
+    try:
+        with open(path) as file:
+            return len(file.readlines())
+    except FileNotFoundError:
+        return 0
+
+
+def allocate(nbytes: int) -> int:
+    return len(bytearray(nbytes))
+
+
+def burn(seconds: float) -> float:
+    """Uses ``seconds`` of this thread's CPU time."""
+    start = time.thread_time()
+    while time.thread_time() - start < seconds:
+        pass
+    return time.thread_time() - start
+
+
+_kept: list[Any] = []
+
+
+def open_files(n: int) -> int:
+    for _ in range(n):
+        _kept.append(open(os.devnull))
+    return len(_kept)
+
+
+def process_info() -> dict[str, Any]:
+    return {"cwd": os.getcwd(), "uid": os.getuid(), "env": dict(os.environ), "path": list(sys.path)}
+
+
+def count_and_raise(path: str) -> None:
+    """Appends a line to ``path``, then raises ConnectionError (a flaky service)."""
+    with open(path, "a") as file:
+        file.write("attempt\n")
+    raise ConnectionError("the service is down")
