@@ -16,9 +16,10 @@ defmodule PyBridgeBench do
   # (`noop`, `throughput_c64_w1`, ...).
   # Throughput records carry the CPU per call of the BEAM (all its threads)
   # and of the worker processes (from /proc), over the measured window.
-  # Each measurement is taken ROUNDS times, the paths interleaved (and their
-  # order reversed every other round) so that drift on a shared machine falls
-  # on every path alike; results go to OUT.json as a list of records.
+  # Each measurement is taken ROUNDS times, the paths interleaved (latency:
+  # in blocks of calls, in turn; throughput: one window each) and their order
+  # reversed every other round, so that drift on a shared machine falls on
+  # every path alike; results go to OUT.json as a list of records.
 
   alias PyBridgeBench.{Floor, Json, Profile, RpcFloor}
   alias PyBridgeBench.Ops
@@ -29,6 +30,8 @@ defmodule PyBridgeBench do
   @mib 1_048_576
   @maps 10_000
   @chunks 10_000
+  # Latency samples of the paths of one operation are taken in this many blocks, in turn.
+  @blocks 25
 
   def main do
     [out, scale, rounds, throughput_ms, echo, floor_dir, only] = System.argv()
@@ -92,24 +95,48 @@ defmodule PyBridgeBench do
   defp latency(floor, python_floor, rpc_floors, scale, round, wanted) do
     cases = cases(floor, python_floor, rpc_floors)
 
-    for {op, base, bytes, paths} <- cases,
-        wanted?(wanted, op),
-        {path, fun} <- order(paths, round) do
-      n = max(round(base * scale), 2)
-      samples = measure(fun, n)
-      summary(op, path, round, samples, bytes)
+    for {op, base, bytes, paths} <- cases, wanted?(wanted, op), reduce: [] do
+      records ->
+        paths = order(paths, round)
+        samples = measure(paths, max(round(base * scale), 2))
+        records ++ for {path, _fun} <- paths, do: summary(op, path, round, samples[path], bytes)
     end
   end
 
   defp order(paths, round) when rem(round, 2) == 1, do: paths
   defp order(paths, _round), do: Enum.reverse(paths)
 
-  defp measure(fun, n) do
-    # Warm up (and check once that the path returns what it should).
-    :ok = fun.(:check)
-    for _ <- 1..max(div(n, 10), 1), do: fun.(:run)
+  # `n` samples of every path, taken in @blocks blocks of n/@blocks calls in
+  # turn (A, B, C, A, B, C, ...), so that the machine's drift (it is shared)
+  # falls on every path alike within a round, while a block keeps its
+  # path's caches warm.
+  defp measure(paths, n) do
+    for {_path, fun} <- paths do
+      # Warm up (and check once that the path returns what it should).
+      :ok = fun.(:check)
+      for _ <- 1..max(div(n, 10), 1), do: fun.(:run)
+    end
 
-    for _ <- 1..n do
+    block = max(div(n, @blocks), 1)
+    empty = Map.new(paths, fn {path, _} -> {path, []} end)
+    measure_blocks(paths, n, block, empty)
+  end
+
+  defp measure_blocks(_paths, left, _block, samples) when left <= 0, do: samples
+
+  defp measure_blocks(paths, left, block, samples) do
+    count = min(block, left)
+
+    samples =
+      Enum.reduce(paths, samples, fn {path, fun}, acc ->
+        Map.update!(acc, path, &(time_calls(fun, count) ++ &1))
+      end)
+
+    measure_blocks(paths, left - count, block, samples)
+  end
+
+  defp time_calls(fun, count) do
+    for _ <- 1..count do
       start = System.monotonic_time()
       fun.(:run)
       System.monotonic_time() - start
