@@ -17,7 +17,7 @@ defmodule PyBridgeBench do
   # Throughput records carry the CPU per call of the BEAM (all its threads)
   # and of the worker processes (from /proc), over the measured window.
   # Each measurement is taken ROUNDS times, the paths interleaved (latency:
-  # in blocks of calls, in turn; throughput: one window each) and their order
+  # in blocks of calls, in turn; throughput: in short windows, in turn) and their order
   # reversed every other round, so that drift on a shared machine falls on
   # every path alike; results go to OUT.json as a list of records.
 
@@ -32,6 +32,8 @@ defmodule PyBridgeBench do
   @chunks 10_000
   # Latency samples of the paths of one operation are taken in this many blocks, in turn.
   @blocks 25
+  # A path's throughput window is split into this many, taken in turn with the other paths'.
+  @windows 3
 
   def main do
     [out, scale, rounds, throughput_ms, echo, floor_dir, only] = System.argv()
@@ -289,19 +291,51 @@ defmodule PyBridgeBench do
         {workers, pool} <- [{1, @pool1}, {2, @pool2}],
         op <- ["throughput_c#{callers}_w#{workers}"],
         wanted?(wanted, op),
-        {path, {fun, os_pids}} <-
-          order(throughput_paths(floors, rpc_floors, workers, pool), round) do
-      {calls, elapsed, samples, cpu} = run_callers(fun, callers, duration_ms, os_pids)
-      record = summary(op, path, round, samples, 0)
+        reduce: [] do
+      records ->
+        paths = order(throughput_paths(floors, rpc_floors, workers, pool), round)
+        windows = throughput_windows(paths, callers, duration_ms)
 
-      Map.merge(record, %{
-        per_s: calls / elapsed,
-        callers: callers,
-        workers: workers,
-        beam_cpu_us: cpu.beam_us / max(calls, 1),
-        worker_cpu_us: cpu.worker_us / max(calls, 1)
-      })
+        records ++
+          for {path, _} <- paths do
+            %{calls: calls, elapsed: elapsed, samples: samples, beam_us: beam, worker_us: worker} =
+              windows[path]
+
+            record = summary(op, path, round, samples, 0)
+
+            Map.merge(record, %{
+              per_s: calls / elapsed,
+              callers: callers,
+              workers: workers,
+              beam_cpu_us: beam / max(calls, 1),
+              worker_cpu_us: worker / max(calls, 1)
+            })
+          end
     end
+  end
+
+  # Each path runs for `duration_ms` in all, in @windows windows taken in turn
+  # (A, B, C, A, B, C, ...) so that drift falls on every path alike; the
+  # windows of a path are summed.
+  defp throughput_windows(paths, callers, duration_ms) do
+    window_ms = max(div(duration_ms, @windows), 1)
+    zero = %{calls: 0, elapsed: 0.0, samples: [], beam_us: 0, worker_us: 0}
+
+    Enum.reduce(1..@windows, Map.new(paths, fn {path, _} -> {path, zero} end), fn _, acc ->
+      Enum.reduce(paths, acc, fn {path, {fun, os_pids}}, acc ->
+        {calls, elapsed, samples, cpu} = run_callers(fun, callers, window_ms, os_pids)
+
+        Map.update!(acc, path, fn sum ->
+          %{
+            calls: sum.calls + calls,
+            elapsed: sum.elapsed + elapsed,
+            samples: samples ++ sum.samples,
+            beam_us: sum.beam_us + cpu.beam_us,
+            worker_us: sum.worker_us + cpu.worker_us
+          }
+        end)
+      end)
+    end)
   end
 
   # Each path: the function one caller runs, and the OS pids of its workers.
