@@ -47,6 +47,9 @@ BEAM_FLAGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
 
 # What `--only` measures: operations from Elixir, and the Python side's parts.
 # `percall` is what the targets of issue 13 (per-call cost) need.
+# What the second Elixir pass (--compare-flags) measures: the figures the
+# report puts side by side (no-op, create+method+release, 1 and 64 callers).
+COMPARE_OPS = "noop,instance," + ",".join(f"throughput_c{c}_w{w}" for c, w in ((1, 1), (64, 1), (64, 2)))
 SUITES: dict[str, dict] = {
     "all": {"elixir": "all", "python": pyclient.ALL},
     "percall": {
@@ -157,7 +160,7 @@ def measure(args: argparse.Namespace, python: str, build_dir: Path, echo: Path, 
     prefix = f"run {run + 1} of {args.runs}: " if args.runs > 1 else ""
     suite = SUITES[args.only]
 
-    def elixir(flags: str) -> ElixirRun:
+    def elixir(flags: str, only: str) -> ElixirRun:
         return ElixirRun(
             python,
             build_dir,
@@ -167,19 +170,21 @@ def measure(args: argparse.Namespace, python: str, build_dir: Path, echo: Path, 
             rounds=args.rounds,
             throughput_s=settings["throughput_s"],
             beam_flags=flags,
-            only=suite["elixir"],
+            only=only,
         )
 
     def describe(flags: str) -> str:
         return f"BEAM flags {flags!r}" if flags else "the VM's default flags"
 
-    sides = [("elixir", args.beam_flags)] + ([("elixir_cmp", args.compare_flags)] if args.compare_flags is not None else [])
+    sides = [("elixir", args.beam_flags, suite["elixir"])]
+    if args.compare_flags is not None:
+        sides.append(("elixir_cmp", args.compare_flags, COMPARE_OPS))
     started: dict[str, ElixirRun] = {}
     records: list[dict] = []
     system: dict = {}
-    for side, flags in sides:
+    for side, flags, only in sides:
         log(prefix + f"measuring from Elixir (floors, PyBridge, wrapper), {describe(flags)}")
-        started[side] = elixir(flags)
+        started[side] = elixir(flags, only)
         if not args.quick:
             side_records, side_system = started.pop(side).results()
             records += [dict(record, side=side) for record in side_records]
