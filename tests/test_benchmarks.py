@@ -105,7 +105,8 @@ def test_every_path_of_every_operation_has_numbers(run: tuple[Path, list[dict], 
             assert record["n"] > 0 and record["p50_us"] > 0 and record["p99_us"] >= record["p50_us"], record
             assert record["per_s"] > 0, record
             if record["op"].startswith("throughput") and record["side"].startswith("elixir"):
-                assert record["beam_cpu_us"] > 0 and record["worker_cpu_us"] >= 0, record
+                # present; 0 is possible: a tiny --quick window on the ms and 10 ms clocks
+                assert record["beam_cpu_us"] >= 0 and record["worker_cpu_us"] >= 0, record
 
 
 # -- the two Python floors of issue 13, driven over pipes like a Port drives them
@@ -160,3 +161,8 @@ def test_batched_echo_answers_every_request_with_its_id() -> None:
     frames = [_request(request_id, "benchmarks.ops.noop", [], []) for request_id in IDS * 50]
     replies = _exchange("batched_echo.py", frames)
     assert [decode(reply) for reply in replies] == [((Atom("ok"), request_id, None), b"") for request_id in IDS * 50]
+
+
+def test_python_echo_returns_every_frame_even_one_larger_than_its_buffer() -> None:
+    frames = [b"a" * 10, b"", os.urandom(3 << 20), b"b" * 70_000] * 3
+    assert _exchange("echo.py", frames) == frames

@@ -1,6 +1,6 @@
 """The throughput ceiling through one Port (path ``batched_echo``): nothing decoded.
 
-Reads everything queued on stdin, answers every complete ``{packet, 4}``
+Reads everything queued on stdin (into a reused buffer, ``frames.py``), answers every complete ``{packet, 4}``
 request frame ``{:call, id, ...}`` (as ``term_to_binary`` writes it) with
 ``{:ok, id, nil}`` made by splicing bytes (the reply header, the id's bytes
 copied from the request, the atom ``nil``), and writes all the answers with
@@ -11,10 +11,18 @@ receives well-formed replies; no Python value is built per request.
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
+
 import struct
 
+
 from pybridge_port.framing import enlarge_pipe
+
+if __package__ in (None, ""):  # run as a script: the repository root on the path, for benchmarks.floor.frames
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.floor.frames import BatchReader, write_all  # noqa: E402
 
 _LENGTH = struct.Struct(">I")
 _U16 = struct.Struct(">H")
@@ -23,7 +31,7 @@ _REPLY_HEAD = b"\x83h\x03w\x02ok"
 _NIL = b"w\x03nil"
 
 
-def _skip_atom(frame: bytes, pos: int) -> int:
+def _skip_atom(frame: bytes | bytearray, pos: int) -> int:
     tag = frame[pos]
     if tag == 119:  # SMALL_ATOM_UTF8_EXT
         return pos + 2 + frame[pos + 1]
@@ -32,7 +40,7 @@ def _skip_atom(frame: bytes, pos: int) -> int:
     raise ValueError(f"batched_echo: expected an atom at byte {pos}, got tag {tag}")
 
 
-def _integer_end(frame: bytes, pos: int) -> int:
+def _integer_end(frame: bytes | bytearray, pos: int) -> int:
     tag = frame[pos]
     if tag == 97:  # SMALL_INTEGER_EXT
         return pos + 2
@@ -43,7 +51,7 @@ def _integer_end(frame: bytes, pos: int) -> int:
     raise ValueError(f"batched_echo: expected an integer id at byte {pos}, got tag {tag}")
 
 
-def reply(frame: bytes, start: int) -> bytes:
+def reply(frame: bytes | bytearray, start: int) -> bytes:
     """``{:ok, id, nil}`` (with its length) for the request whose body starts at ``start``."""
     # 131, SMALL_TUPLE_EXT, arity, then the tag atom and the id.
     id_start = _skip_atom(frame, start + 3)
@@ -54,23 +62,13 @@ def reply(frame: bytes, start: int) -> bytes:
 def main() -> None:
     enlarge_pipe(0)
     enlarge_pipe(1)
-    pending = b""
+    reader = BatchReader(0)
     while True:
-        data = os.read(0, 1 << 20)
-        if not data:
+        spans = reader.read()
+        if spans is None:
             return
-        pending += data
-        start, end, out = 0, len(pending), []
-        while end - start >= 4:
-            (size,) = _LENGTH.unpack_from(pending, start)
-            if end - start - 4 < size:
-                break
-            out.append(reply(pending, start + 4))
-            start += 4 + size
-        pending = pending[start:]
-        answer = memoryview(b"".join(out))
-        while answer:
-            answer = answer[os.write(1, answer) :]
+        buffer = reader.buffer
+        write_all(1, b"".join([reply(buffer, start + 4) for start, _ in spans]))
 
 
 if __name__ == "__main__":
