@@ -15,7 +15,8 @@ run: setup
 test: setup
 	$(PYTHON) -m pytest
 
-# Not one of the two commands: the full benchmark suite (about 17 minutes, 2 runs of 8 rounds).
+# Not one of the two commands: the full benchmark suite (2 runs of 8 rounds, 20+ minutes).
+# The per-call targets of issue 13 alone, in a few minutes: $(PYTHON) -m benchmarks.run --only percall --rounds 3
 bench: setup
 	$(PYTHON) -m benchmarks.run
 

@@ -14,6 +14,7 @@ import selectors
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,18 @@ LATENCY_OPS: list[tuple[str, int, int]] = [
 ]
 CALLERS = (1, 8, 64)
 WORKERS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What ``run`` measures: latency operations (names of ``LATENCY_OPS``), the codec references, throughput (callers, workers)."""
+
+    latency: tuple[str, ...]
+    codec: bool
+    throughput: tuple[tuple[int, int], ...]
+
+
+ALL = Parts(latency=tuple(op for op, _, _ in LATENCY_OPS), codec=True, throughput=tuple((c, w) for c in CALLERS for w in WORKERS))
 
 
 def payloads() -> dict[str, Any]:
@@ -219,7 +232,10 @@ def grpc_throughput(clients: list[GrpcClient], in_flight: int, duration: float) 
 # -- the whole Python side ------------------------------------------------------
 
 
-def run(python: str, build_dir: Path, *, scale: float, rounds: int, throughput_s: float, log: Callable[[str], None]) -> list[dict[str, Any]]:
+def run(
+    python: str, build_dir: Path, *, scale: float, rounds: int, throughput_s: float, log: Callable[[str], None], parts: Parts = ALL
+) -> list[dict[str, Any]]:
+    """Records of ``rounds`` rounds of what ``parts`` names, both paths interleaved."""
     data = payloads()
     records: list[dict[str, Any]] = []
     ports = [PortClient(python), PortClient(python)]
@@ -229,25 +245,27 @@ def run(python: str, build_dir: Path, *, scale: float, rounds: int, throughput_s
         for round_ in range(1, rounds + 1):
             order = list(paths) if round_ % 2 else list(reversed(paths))
             for op, base, bytes_moved in LATENCY_OPS:
+                if op not in parts.latency:
+                    continue
                 n = max(round(base * scale), 2)
                 for path in order:
                     fun, check = paths[path][op]
                     log(f"python round {round_}: {op} via {path} ({n} calls)")
                     records.append(summary(op, path, round_, measure(fun, check, n, f"{op} via {path}"), bytes_moved))
-            records.extend(codec_references(data["maps"], max(round(10 * scale), 2), round_))
-            for callers in CALLERS:
-                for workers in WORKERS:
-                    for path in order:
-                        log(f"python round {round_}: throughput, {callers} in flight, {workers} worker(s), via {path}")
-                        if path == "etf_port":
-                            port_throughput(ports[:workers], callers, min(throughput_s, 0.05))  # warm-up
-                            calls, elapsed, samples = port_throughput(ports[:workers], callers, throughput_s)
-                        else:
-                            grpc_throughput(grpcs[:workers], callers, min(throughput_s, 0.05))
-                            calls, elapsed, samples = grpc_throughput(grpcs[:workers], callers, throughput_s)
-                        record = summary(f"throughput_c{callers}_w{workers}", path, round_, samples)
-                        record.update(per_s=calls / elapsed, callers=callers, workers=workers)
-                        records.append(record)
+            if parts.codec:
+                records.extend(codec_references(data["maps"], max(round(10 * scale), 2), round_))
+            for callers, workers in parts.throughput:
+                for path in order:
+                    log(f"python round {round_}: throughput, {callers} in flight, {workers} worker(s), via {path}")
+                    if path == "etf_port":
+                        port_throughput(ports[:workers], callers, min(throughput_s, 0.05))  # warm-up
+                        calls, elapsed, samples = port_throughput(ports[:workers], callers, throughput_s)
+                    else:
+                        grpc_throughput(grpcs[:workers], callers, min(throughput_s, 0.05))
+                        calls, elapsed, samples = grpc_throughput(grpcs[:workers], callers, throughput_s)
+                    record = summary(f"throughput_c{callers}_w{workers}", path, round_, samples)
+                    record.update(per_s=calls / elapsed, callers=callers, workers=workers)
+                    records.append(record)
     finally:
         for client in ports:
             client.close()

@@ -6,7 +6,7 @@ defmodule PyBridgeBench.Floor do
   # to the Port itself; the owner process reads each echoed frame's 8-byte id
   # (a binary match, no decoding) and forwards the frame to the caller.
 
-  defstruct [:port, :table, :owner]
+  defstruct [:port, :table, :owner, :os_pid]
 
   @doc "Starts `executable` (with `args`) as the echo behind a Port."
   def start(executable, args \\ []) do
@@ -24,7 +24,9 @@ defmodule PyBridgeBench.Floor do
             args: args
           ])
 
-        send(parent, {__MODULE__, :started, %__MODULE__{port: port, table: table, owner: self()}})
+        {:os_pid, os_pid} = Port.info(port, :os_pid)
+        floor = %__MODULE__{port: port, table: table, owner: self(), os_pid: os_pid}
+        send(parent, {__MODULE__, :started, floor})
         loop(port, table)
       end)
 

@@ -83,8 +83,8 @@ defmodule PyBridgeBench.Profile do
     end
   end
 
-  # utime + stime of an OS process, in clock ticks (1/100 s).
-  defp cpu_ticks(os_pid) do
+  @doc "utime + stime of an OS process, in clock ticks (1/100 s), from /proc."
+  def cpu_ticks(os_pid) do
     fields =
       File.read!("/proc/#{os_pid}/stat") |> String.split(") ") |> List.last() |> String.split()
 
