@@ -200,4 +200,93 @@ defmodule DSPex do
       {:error, error} -> raise error
     end
   end
+
+  @typedoc "Options of `majority/2` and `majority!/2`."
+  @type majority_option ::
+          {:normalize, fun() | PyBridge.Ref.t()}
+          | {:field, String.t() | nil}
+          | PyBridge.call_option()
+
+  @doc """
+  The most common value of an output field among several predictions
+  (or the completions of one), as a `dspy.Prediction`: a vote, e.g. over
+  the runs of `DSPex.Parallel/2` or the `n: 5` completions of a program.
+  `field:` names the field (default: the last output field);
+  `normalize:` is a function applied to each value before counting.
+
+      DSPex.majority!([p1, p2, p3]) |> DSPex.Prediction.to_dict!()
+      #=> %{"answer" => "4"}
+
+  ## Arguments
+
+  * `prediction_or_completions` (`[DSPex.Prediction.t()] | DSPex.Prediction.t()`) - predictions, or a prediction with several completions
+
+  ## Options
+
+  * `:normalize` (`fun() | PyBridge.Ref.t()`) - maps each value before the vote (default: DSPy's `default_normalize`)
+  * `:field` (`String.t() | nil`, default `None`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  majority(prediction_or_completions: list[dspy.Prediction] | dspy.Prediction, normalize: Callable = ..., field: Optional[str] = None) -> dspy.Prediction
+  ```
+  """
+
+  @spec majority([DSPex.Prediction.t()] | DSPex.Prediction.t(), [majority_option()]) ::
+          {:ok, DSPex.Prediction.t()} | {:error, PyBridge.Error.t()}
+  def majority(prediction_or_completions, opts \\ []) do
+    {kwargs, opts} = Keyword.split(opts, [:normalize, :field])
+    PyBridge.call("dspy.majority", [prediction_or_completions], kwargs, opts)
+  end
+
+  @doc """
+  Like `majority/2`, but returns the value itself and raises `PyBridge.Error` on failure.
+  """
+  @spec majority!([DSPex.Prediction.t()] | DSPex.Prediction.t(), [majority_option()]) ::
+          DSPex.Prediction.t()
+  def majority!(prediction_or_completions, opts \\ []) do
+    case majority(prediction_or_completions, opts) do
+      {:ok, value} -> value
+      {:error, error} -> raise error
+    end
+  end
+
+  @typedoc "Options of `dummy_rm/1` and `dummy_rm!/1`."
+  @type dummy_rm_option :: {:passages, [String.t()]} | PyBridge.call_option()
+
+  @doc """
+  DSPy's offline retriever for tests: a callable that returns the `k`
+  passages most similar to the query (by n-grams), as DSPy's retriever
+  models do. Set it as the `rm:` setting for `DSPex.Retrieve`.
+
+  ## Options
+
+  * `:passages` (`[String.t()]`, default `[]`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  dummy_rm(passages: list[str] = []) -> Callable
+  ```
+  """
+
+  @spec dummy_rm([dummy_rm_option()]) :: {:ok, PyBridge.Ref.t()} | {:error, PyBridge.Error.t()}
+  def dummy_rm(opts \\ []) do
+    {kwargs, opts} = Keyword.split(opts, [:passages])
+    PyBridge.call("dspy.utils.dummies.dummy_rm", [], kwargs, opts)
+  end
+
+  @doc """
+  Like `dummy_rm/1`, but returns the value itself and raises `PyBridge.Error` on failure.
+  """
+  @spec dummy_rm!([dummy_rm_option()]) :: PyBridge.Ref.t()
+  def dummy_rm!(opts \\ []) do
+    case dummy_rm(opts) do
+      {:ok, value} -> value
+      {:error, error} -> raise error
+    end
+  end
 end
