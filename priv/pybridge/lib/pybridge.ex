@@ -52,6 +52,11 @@ defmodule PyBridge do
     * `:startup_timeout` - time a worker has to start, ms (default 30_000);
     * `:imports` - modules each worker imports before it takes calls; a
       failing import is a startup failure;
+    * `:setup` - calls each worker runs after its imports and before it
+      takes calls, replacements included (see "Pool-wide state" below):
+      `{"module.function", args, kwargs}`, or `{Module, :function, args}`,
+      run in Elixir when a worker starts, returning a list of such calls.
+      A call that raises is a startup failure, like a failing import;
     * `:max_frame` - largest frame in bytes (`--max-frame`, default 64 MiB);
     * `:export_to_python` - `[{Module, :function, arity, "python_name"}]`,
       Elixir functions Python may call as
@@ -65,6 +70,26 @@ defmodule PyBridge do
   (a bad executable, a startup import that raises) does not crash: calls get a
   `pybridge.WorkerUnavailable` error saying why, and the pool keeps retrying
   with backoff.
+
+  ## Pool-wide state
+
+  Python libraries keep global state (`dspy.configure`, random seeds, a
+  model loaded once, logging). A pool has several workers and replaces
+  those that die, so "do this once" means "on every worker, now and on
+  every worker started later": the `:setup` option at start, and
+  `broadcast/4` at run time (remembered for workers started later).
+
+      children = [
+        {PyBridge,
+         imports: ["dspy"],
+         setup: [{"dspy.configure", [], [lm: PyBridge.deferred("dspy.LM", ["openai/gpt-4o-mini"])]}]}
+      ]
+
+  A handle names an object in one worker, so the arguments of these calls
+  use `deferred/3` for objects each worker makes for itself. Each worker
+  runs them on one thread of its own, the same every time: libraries such
+  as DSPy let only the thread that first configured them configure them
+  again, and read the configuration from every thread.
 
   ## Common options
 
@@ -393,6 +418,70 @@ defmodule PyBridge do
   end
 
   ## Workers
+
+  @doc """
+  Applies the call `target(*args, **kwargs)` to every worker of the pool:
+  to each ready worker now, and to every worker the pool starts from now on
+  (replacements included) before it takes calls. Waits for the pool to
+  have a ready worker, then returns a map from the token of each worker
+  that was ready to its result, `{:ok, value}` or `{:error, error}`
+  (workers still starting run the call before they take calls); the call
+  is remembered whatever the results. `target` is a dotted path; use
+  `deferred/3` in the arguments for objects each worker makes itself (see
+  "Pool-wide state"). Options: `:pool`, `:timeout` (per worker).
+
+      iex> {:ok, results} = PyBridge.broadcast("os.environ.setdefault", ["PYBRIDGE_DOC", "1"])
+      iex> Enum.all?(Map.values(results), &(&1 == {:ok, "1"}))
+      true
+  """
+  @spec broadcast(String.t(), list(), kwargs(), keyword()) ::
+          {:ok, %{optional(String.t()) => result()}} | {:error, Error.t()}
+  def broadcast(target, args \\ [], kwargs \\ [], opts \\ []) do
+    path!(target, "target")
+    args!(args, kwargs)
+    :ok = options!(opts, [:pool, :timeout])
+    pool = opts[:pool] || PyBridge
+    call = {target, args, kwargs}
+
+    # A pool that cannot start workers says why, instead of remembering silently.
+    with :ok <- PyBridge.Pool.Manager.await_worker(pool, opts[:timeout]),
+         {:ok, conns} <- PyBridge.Setup.remember(pool, call) do
+      # Results that are not plain data are handles of the caller.
+      {:ok,
+       Map.new(conns, fn conn ->
+         timeout = opts[:timeout] || conn.timeout
+         {conn.token, run_on(conn, timeout, &PyBridge.Setup.frame(&1, call, true, &2))}
+       end)}
+    end
+  end
+
+  @doc """
+  Like `broadcast/4`, but returns the map of each worker's value, or raises
+  the first worker's `PyBridge.Error`.
+
+      iex> PyBridge.broadcast!("os.environ.setdefault", ["PYBRIDGE_DOC", "1"]) |> Map.values() |> Enum.uniq()
+      ["1"]
+  """
+  @spec broadcast!(String.t(), list(), kwargs(), keyword()) :: %{optional(String.t()) => term()}
+  def broadcast!(target, args \\ [], kwargs \\ [], opts \\ []) do
+    results = unwrap(broadcast(target, args, kwargs, opts))
+    Map.new(results, fn {token, result} -> {token, unwrap(result)} end)
+  end
+
+  @doc """
+  A call made later, on each worker, for the arguments of `:setup` calls
+  and of `broadcast/4`: its result takes its place on the worker that runs
+  it (see `PyBridge.Deferred`).
+
+      iex> PyBridge.deferred("dspy.LM", ["openai/gpt-4o-mini"], temperature: 0.0)
+      %PyBridge.Deferred{target: "dspy.LM", args: ["openai/gpt-4o-mini"], kwargs: [temperature: 0.0]}
+  """
+  @spec deferred(String.t(), list(), kwargs()) :: PyBridge.Deferred.t()
+  def deferred(target, args \\ [], kwargs \\ []) do
+    path!(target, "target")
+    args!(args, kwargs)
+    %PyBridge.Deferred{target: target, args: args, kwargs: kwargs}
+  end
 
   @doc """
   Imports the module `name` in every ready worker of the pool (or in the

@@ -18,6 +18,7 @@ defmodule PyBridge.Config do
     timeout: 30_000,
     startup_timeout: 30_000,
     imports: [],
+    setup: [],
     max_frame: 64 * 1024 * 1024,
     export_to_python: [],
     output: :logger
@@ -38,6 +39,7 @@ defmodule PyBridge.Config do
           timeout: timeout(),
           startup_timeout: pos_integer(),
           imports: [String.t()],
+          setup: [PyBridge.Setup.entry()],
           max_frame: pos_integer(),
           export_to_python: [export()],
           output: output()
@@ -74,6 +76,7 @@ defmodule PyBridge.Config do
         ),
       startup_timeout: check(opts, :startup_timeout, &pos_integer?/1, "a positive integer"),
       imports: check(opts, :imports, &list_of_strings?/1, "a list of module names"),
+      setup: setup!(opts[:setup]),
       max_frame: check(opts, :max_frame, &pos_integer?/1, "a positive integer (bytes)"),
       export_to_python:
         check(
@@ -119,6 +122,31 @@ defmodule PyBridge.Config do
   defp env!(env) do
     raise ArgumentError,
           "env must be a map or list of {name, value | nil} strings, got: #{inspect(env)}"
+  end
+
+  defp setup!(entries) when is_list(entries) do
+    Enum.each(entries, fn
+      {target, args, kwargs}
+      when is_binary(target) and target != "" and is_list(args) and
+             (is_list(kwargs) or is_map(kwargs)) ->
+        :ok
+
+      {module, function, args} when is_atom(module) and is_atom(function) and is_list(args) ->
+        :ok
+
+      other ->
+        raise ArgumentError,
+              "setup must be a list of {\"module.function\", args, kwargs} calls or " <>
+                "{Module, :function, args} returning such calls, got entry: #{inspect(other)}"
+    end)
+
+    entries
+  end
+
+  defp setup!(other) do
+    raise ArgumentError,
+          "setup must be a list of {\"module.function\", args, kwargs} calls or " <>
+            "{Module, :function, args} returning such calls, got: #{inspect(other)}"
   end
 
   defp pos_integer?(value), do: is_integer(value) and value > 0

@@ -23,6 +23,7 @@ defmodule PyBridge.Pool do
   @impl true
   def init(%Config{} = config) do
     children = [
+      {PyBridge.Setup, config.name},
       {DynamicSupervisor, strategy: :one_for_one, name: workers(config.name)},
       {PyBridge.Pool.Manager, config}
     ]

@@ -24,7 +24,7 @@ defmodule PyBridge.Worker do
   use GenServer, restart: :temporary
   require Logger
 
-  alias PyBridge.{Callback, Config, Error, Output}
+  alias PyBridge.{Callback, Config, Error, Output, Setup}
 
   defstruct [:pid, :port, :requests, :load, :token, :pool, :max_frame, :timeout, :os_pid]
 
@@ -72,6 +72,7 @@ defmodule PyBridge.Worker do
       conn: nil,
       info: %{},
       imports: %{},
+      setup: Setup.plan(config.setup),
       owners: %{},
       sessions: %{},
       monitors: %{},
@@ -310,7 +311,7 @@ defmodule PyBridge.Worker do
 
       :error ->
         error = Error.from_wire(result)
-        message = "startup import #{inspect(module)} failed: " <> Exception.message(error)
+        message = "#{Setup.describe(module)} failed: " <> Exception.message(error)
         {:stop, startup_failure(message), state}
     end
   end
@@ -412,22 +413,36 @@ defmodule PyBridge.Worker do
     do: {:noreply, state}
 
   defp maybe_ready(state) do
-    conn = %__MODULE__{
-      pid: self(),
-      port: state.port,
-      requests: state.requests,
-      load: :counters.new(1, [:write_concurrency]),
-      token: state.info.worker,
-      pool: state.config.name,
-      max_frame: state.config.max_frame,
-      timeout: state.config.timeout,
-      os_pid: Map.get(state.info, :pid)
-    }
+    conn =
+      state.conn ||
+        %__MODULE__{
+          pid: self(),
+          port: state.port,
+          requests: state.requests,
+          load: :counters.new(1, [:write_concurrency]),
+          token: state.info.worker,
+          pool: state.config.name,
+          max_frame: state.config.max_frame,
+          timeout: state.config.timeout,
+          os_pid: Map.get(state.info, :pid)
+        }
 
-    {:ok, _} = Registry.register(PyBridge.Registry, {:token, conn.token}, conn)
-    {:ok, _} = Registry.register(PyBridge.Pools, conn.pool, conn)
-    send(state.manager, {__MODULE__, :ready, self()})
-    {:noreply, %{state | phase: :ready, conn: conn}}
+    # Setup calls run one after the other, like the imports before them (PyBridge.Setup).
+    case Setup.next(state.setup, conn.pool, conn) do
+      {:call, call, setup} ->
+        id = System.unique_integer([:positive, :monotonic])
+        send_frame(state, Setup.frame(id, call, false))
+        {:noreply, %{state | conn: conn, setup: setup, imports: %{id => {:setup, call}}}}
+
+      {:error, message} ->
+        {:stop, startup_failure(message), state}
+
+      :ready ->
+        {:ok, _} = Registry.register(PyBridge.Registry, {:token, conn.token}, conn)
+        {:ok, _} = Registry.register(PyBridge.Pools, conn.pool, conn)
+        send(state.manager, {__MODULE__, :ready, self()})
+        {:noreply, %{state | phase: :ready, conn: conn}}
+    end
   end
 
   ## Owners and scopes

@@ -83,3 +83,11 @@ defmodule PyBridge.TestLogHandler do
     send(pid, {:log, text, meta})
   end
 end
+
+defmodule PyBridge.TestSetup do
+  @moduledoc false
+  # `:setup` functions of the setup tests (run in Elixir when a worker starts).
+
+  def calls(value), do: [{"pybridge_test_support.configure", [], [from_elixir: value]}]
+  def not_a_list, do: :oops
+end
