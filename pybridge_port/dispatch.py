@@ -26,6 +26,7 @@ from typing import Any
 
 from . import PROTOCOL_VERSION, __version__
 from .codec import Decoder
+from .elixir_function import ElixirFunction
 from .errors import CallbackError, Cancelled, ProtocolError, describe
 from .executor import Executor, Job
 from .framing import FrameWriter, OversizedFrame
@@ -84,23 +85,6 @@ class _Waiter:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reply: Any = None
-
-
-class ElixirFunction:
-    """An Elixir fun received as an argument; calling it runs the fun in Elixir."""
-
-    def __init__(self, dispatcher: Dispatcher, fun: Fun | Export | str) -> None:
-        self._dispatcher = dispatcher
-        self.fun = fun
-
-    def __call__(self, *args: Any) -> Any:
-        return self._dispatcher.call_elixir(self.fun, list(args))
-
-    def __pybridge_term__(self) -> Fun | Export | str:
-        return self.fun
-
-    def __repr__(self) -> str:
-        return f"<Elixir function {self.fun!r}>"
 
 
 class Dispatcher:

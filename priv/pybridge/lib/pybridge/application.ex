@@ -10,6 +10,10 @@ defmodule PyBridge.Application do
 
   @impl true
   def start(_type, _args) do
+    # Python calls it back as `&PyBridge.FunctionInfo.describe/1`; a frame is
+    # decoded with `:safe`, which refuses a fun of a module not loaded yet.
+    {:module, _} = Code.ensure_loaded(PyBridge.FunctionInfo)
+
     children =
       [
         {Registry, keys: :unique, name: PyBridge.Registry},

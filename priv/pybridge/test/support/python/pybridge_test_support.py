@@ -196,3 +196,11 @@ def settings_log() -> list[str]:
 
 def current_thread_name() -> str:
     return threading.current_thread().name
+
+
+def bind_positional(function: Callable[..., Any], count: int) -> bool:
+    """Whether ``function``'s signature takes ``count`` positional arguments (raises TypeError if not)."""
+    import inspect
+
+    inspect.signature(function).bind(*([None] * count))
+    return True
