@@ -591,7 +591,7 @@ defmodule PyBridge do
       with {:ok, prepared} <- prepared, do: Client.execute(prepared, build)
     end
 
-    if opts[:async], do: Task.async(run), else: run.()
+    if opts[:async], do: Task.async(run), else: PyBridge.Affinity.note(run.(), opts)
   end
 
   defp run_on(conn, timeout, build) do

@@ -81,7 +81,7 @@ defmodule PyBridge.Client do
     end
   end
 
-  defp route(nil, nil, pool, timeout), do: checkout(pool, timeout)
+  defp route(nil, nil, pool, timeout), do: PyBridge.Affinity.checkout(pool, timeout)
 
   defp session_worker(%Worker{pid: pid} = conn) do
     if Process.alive?(pid) do
