@@ -128,4 +128,31 @@ defmodule DSPexPoolTest do
 
     assert DSPex.Tool.call!(tool, [a: 3, b: 4] ++ @call) == 12
   end
+
+  test "Retrieve and KNNFewShot with the retriever and the LM configured for the pool" do
+    await_workers(2)
+    configure_once!()
+    passages = ["Paris is the capital of France.", "Berlin is the capital of Germany."]
+    rm = PyBridge.deferred("dspy.utils.dummies.dummy_rm", [passages])
+    PyBridge.broadcast!("dspy.configure", [], [rm: rm], @call)
+
+    retrieve = DSPex.Retrieve.create!([k: 1] ++ @call)
+    passages_found = DSPex.Retrieve.call!(retrieve, "capital of France", @call)
+
+    assert PyBridge.attr!(passages_found, "passages", @call) == [
+             "Paris is the capital of France."
+           ]
+
+    trainset =
+      for question <- ["2 + 2?", "3 + 3?", "6 * 7?"] do
+        DSPex.Example.create!([question: question, answer: "42"] ++ @call)
+        |> DSPex.Example.with_inputs!(["question"], @call)
+      end
+
+    vectorizer = DSPex.Embedder.create!(DSPex.DummyVectorizer.create!(@call), @call)
+    knn = DSPex.KNNFewShot.create!(2, trainset, vectorizer, [max_bootstrapped_demos: 1] ++ @call)
+    student = DSPex.Predict.create!("question -> answer", @call)
+    program = DSPex.KNNFewShot.compile!(knn, student, @call)
+    assert program |> DSPex.Module.call!([question: "6 * 7?"] ++ @call) |> answer!() == "42"
+  end
 end

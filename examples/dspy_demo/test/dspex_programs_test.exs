@@ -138,4 +138,40 @@ defmodule DSPexProgramsTest do
       end)
     end
   end
+
+  describe "DSPex.GEPA" do
+    test "compile/4 with an Elixir metric of five arguments and a reflection LM" do
+      in_session(fn call ->
+        {:ok, calls} = Agent.start_link(fn -> 0 end)
+
+        # GEPA checks that the metric takes (gold, prediction, trace, pred_name, pred_trace).
+        metric = fn gold, prediction, _trace, _pred_name, _pred_trace ->
+          Agent.update(calls, &(&1 + 1))
+
+          if DSPex.Example.get!(gold, "answer", call) == answer!(prediction, call),
+            do: 1.0,
+            else: 0.0
+        end
+
+        qa = qa!(List.duplicate(%{"answer" => "4"}, 100), call)
+
+        reflection =
+          DSPex.DummyLM.create!(List.duplicate(%{"improved_instruction" => "Add."}, 20), call)
+
+        trainset = examples!(for(i <- 1..4, do: {"q#{i}", "4"}), call)
+
+        gepa =
+          DSPex.GEPA.create!(
+            metric,
+            [max_metric_calls: 8, reflection_lm: reflection, num_threads: 1] ++ call
+          )
+
+        program =
+          DSPex.GEPA.compile!(gepa, qa, trainset, [valset: Enum.take(trainset, 2)] ++ call)
+
+        assert Agent.get(calls, & &1) > 0
+        assert program |> DSPex.Module.call!([question: "q1"] ++ call) |> answer!(call) == "4"
+      end)
+    end
+  end
 end
