@@ -17,9 +17,10 @@ kept; calling the function never waits for it, so passing a function costs
 nothing more than before.
 
 Calls follow Python's conventions where Elixir has none: keyword arguments
-are matched to the parameter names, and missing trailing arguments are
-``None`` (DSPy calls a metric with two arguments or three, an Elixir
-function has one arity).
+are matched to the parameter names (an anonymous function has none: they
+follow the positional ones in the order given), and missing trailing
+arguments are ``None`` (DSPy calls a metric with two arguments or three, an
+Elixir function has one arity).
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class ElixirFunction:
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         info = _describe(self)
+        if info.get("anonymous"):
+            return args + tuple(kwargs.values())
         params: list[str] = list(info["params"])
         if len(args) > len(params):
             raise TypeError(f"{info['name']}() takes {len(params)} positional arguments but {len(args)} were given")

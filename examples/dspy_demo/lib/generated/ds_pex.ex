@@ -95,8 +95,8 @@ defmodule DSPex do
   The result is a Python callable. With `async_streaming: false` it
   returns a plain generator, which `PyBridge.stream/4` turns into an
   Elixir `Stream`: `PyBridge.stream({streamer, "__call__"}, [], inputs)`.
-  The example application's `DSPex.Interop.stream/3` does all of this
-  and gives the items as maps.
+  The example application's `DSPyDemo.stream/1` does this and makes
+  the items (handles) maps.
 
   ## Arguments
 

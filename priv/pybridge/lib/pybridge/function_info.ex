@@ -43,6 +43,8 @@ defmodule PyBridge.FunctionInfo do
           "module" => inspect(module),
           "arity" => arity,
           "params" => default_params(arity),
+          # No names: keyword arguments are passed in the order given.
+          "anonymous" => true,
           "param_types" => List.duplicate(nil, arity),
           "return_type" => nil,
           "doc" => nil

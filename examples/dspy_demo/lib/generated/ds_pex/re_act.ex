@@ -6,9 +6,9 @@ defmodule DSPex.ReAct do
   then it answers. The prediction's `trajectory` holds every step
   (`thought_0`, `tool_name_0`, `tool_args_0`, `observation_0`, …).
 
-  Tools are `DSPex.Tool` handles. A tool's function can be Elixir: the
-  example application's `DSPex.Interop.tool/2` makes a tool that calls
-  an Elixir function with a map of the arguments the LM chose.
+  Tools are `DSPex.Tool` handles or plain functions, Elixir ones too:
+  `&MyTools.multiply/2` is a tool as it is, with its name, its
+  parameters (typed from its `@spec`) and its `@doc` for the LM.
 
   Wraps the Python class `dspy.ReAct`.
 
