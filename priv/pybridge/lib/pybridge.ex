@@ -63,7 +63,15 @@ defmodule PyBridge do
       `pybridge_port.elixir.call("python_name", *args)`;
     * `:output` - where Python's output (prints, C-level writes, child
       processes) goes: `:logger` (default, level `:info`),
-      `{:logger, level}` or an IO device.
+      `{:logger, level}` or an IO device;
+    * `:reload` - `true` (or a poll interval in ms; default `false`): when a
+      `.py` file under `:python_path` changes, the pool's workers are
+      replaced by new ones, which import the new code and run the pool's
+      imports and setup again; calls in flight end on the old workers first.
+      Replacement rather than `importlib.reload`: a reloaded module keeps
+      objects of its old classes and names other modules imported from it,
+      a new interpreter cannot hold stale state. Handles of the old workers
+      become stale. For development: the watcher polls file times.
 
   A worker that dies is replaced, and its pending callers get a
   `pybridge.WorkerExited` error. A pool whose workers keep failing to start

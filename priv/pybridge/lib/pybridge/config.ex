@@ -21,7 +21,8 @@ defmodule PyBridge.Config do
     setup: [],
     max_frame: 64 * 1024 * 1024,
     export_to_python: [],
-    output: :logger
+    output: :logger,
+    reload: false
   ]
 
   @enforce_keys Keyword.keys(@defaults)
@@ -42,7 +43,8 @@ defmodule PyBridge.Config do
           setup: [PyBridge.Setup.entry()],
           max_frame: pos_integer(),
           export_to_python: [export()],
-          output: output()
+          output: output(),
+          reload: boolean() | pos_integer()
         }
 
   @doc """
@@ -85,8 +87,21 @@ defmodule PyBridge.Config do
           &exports?/1,
           "a list of {Module, :function, arity, \"python_name\"} with unique names"
         ),
-      output: check(opts, :output, &output?/1, ":logger, {:logger, level} or an IO device")
+      output: check(opts, :output, &output?/1, ":logger, {:logger, level} or an IO device"),
+      reload:
+        check(
+          opts,
+          :reload,
+          &(is_boolean(&1) or pos_integer?(&1)),
+          "true, false or a poll interval in ms (a positive integer)"
+        )
     }
+
+    if config.reload != false and config.python_path == [] do
+      raise ArgumentError,
+            "reload: #{inspect(config.reload)} watches the :python_path directories, " <>
+              "but python_path is empty"
+    end
 
     config
   end
@@ -220,8 +235,12 @@ defmodule PyBridge.Config do
     root = if File.exists?(Path.join(@repo_root, "pybridge_port/__main__.py")), do: [@repo_root]
     paths = Enum.reject(List.wrap(root) ++ config.python_path ++ [existing], &(&1 in [nil, ""]))
 
-    [{"PYTHONUNBUFFERED", "1"} | List.keydelete(config.env, "PYTHONPATH", 0)] ++
-      [{"PYTHONPATH", Enum.join(paths, ":")}]
+    # With reload, no bytecode is written: a cached .pyc is trusted when its
+    # source has the same size and mtime (seconds), which an edit can keep.
+    no_pyc = if config.reload != false, do: [{"PYTHONDONTWRITEBYTECODE", "1"}], else: []
+
+    [{"PYTHONUNBUFFERED", "1"} | no_pyc] ++
+      List.keydelete(config.env, "PYTHONPATH", 0) ++ [{"PYTHONPATH", Enum.join(paths, ":")}]
   end
 
   @doc "Python names of the exported Elixir functions, as sent in `hello`."

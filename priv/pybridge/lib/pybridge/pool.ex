@@ -22,11 +22,12 @@ defmodule PyBridge.Pool do
 
   @impl true
   def init(%Config{} = config) do
-    children = [
-      {PyBridge.Setup, config.name},
-      {DynamicSupervisor, strategy: :one_for_one, name: workers(config.name)},
-      {PyBridge.Pool.Manager, config}
-    ]
+    children =
+      [
+        {PyBridge.Setup, config.name},
+        {DynamicSupervisor, strategy: :one_for_one, name: workers(config.name)},
+        {PyBridge.Pool.Manager, config}
+      ] ++ if(config.reload != false, do: [{PyBridge.Reloader, config}], else: [])
 
     Supervisor.init(children, strategy: :one_for_all)
   end

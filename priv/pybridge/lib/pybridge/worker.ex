@@ -222,6 +222,24 @@ defmodule PyBridge.Worker do
 
   def handle_info({__MODULE__, :startup_timeout}, state), do: {:noreply, state}
 
+  # Replaced by a new worker (PyBridge.Reloader): take no new calls, stop
+  # once the calls in flight have ended. The first check waits a moment for
+  # callers that picked this worker just before it left the pool.
+  def handle_info({__MODULE__, :retire}, state) do
+    :ok = Registry.unregister(PyBridge.Pools, state.config.name)
+    Process.send_after(self(), {__MODULE__, :retiring}, 100)
+    {:noreply, state}
+  end
+
+  def handle_info({__MODULE__, :retiring}, state) do
+    if :ets.info(state.requests, :size) == 0 do
+      {:stop, {:shutdown, :retired}, state}
+    else
+      Process.send_after(self(), {__MODULE__, :retiring}, 50)
+      {:noreply, state}
+    end
+  end
+
   def handle_info(message, state) do
     Logger.debug("PyBridge.Worker ignored #{inspect(message)}")
     {:noreply, state}
