@@ -116,11 +116,25 @@ defmodule PyBridge do
   frees the object. `release/2` frees one sooner. Handles of a worker that
   died are refused with a `pybridge.StaleHandle` error.
 
+  A handle lives in one worker. Once a call from a process returns a handle,
+  that process's later calls that name no handle (and no session) go to the
+  same worker, so the handles one process creates can be passed to each
+  other without a session (a program, its examples, an optimizer). Use a
+  session for a flow spread over several processes.
+
   ## Callbacks
 
   An Elixir function passed as an argument is a Python callable on the other
   side; calling it runs the function in Elixir (in a new process) and returns
   its result. An exception it raises is raised in Python.
+
+  Libraries that read a callable's metadata (DSPy's and LangChain's tools,
+  DSPy's metrics) see the function's name, its `@doc` as `__doc__`, and an
+  `inspect.Signature` with its parameter names (typed from its `@spec`:
+  `integer()` is `int`, `String.t()` is `str`, ...) for
+  `&Module.function/arity` of a module compiled with docs; an anonymous
+  function has parameters `arg1`, `arg2`, .... Keyword arguments are
+  matched to the parameter names, and missing trailing arguments are `nil`.
 
       iex> PyBridge.call("builtins.sorted", [["bb", "a", "ccc"]], key: &String.length/1)
       {:ok, ["a", "bb", "ccc"]}

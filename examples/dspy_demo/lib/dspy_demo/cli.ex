@@ -94,12 +94,14 @@ defmodule DSPyDemo.CLI do
   # configures DSPy with it: one call for the whole pool.
   defp setup!(nil) do
     lm = PyBridge.deferred("dspy.utils.dummies.DummyLM", [DSPyDemo.Script.answers(:predict)])
-    PyBridge.broadcast!("dspy.configure", [], lm: lm)
+    _results = PyBridge.broadcast!("dspy.configure", [], lm: lm)
     "DummyLM"
   end
 
   defp setup!(model) do
-    PyBridge.broadcast!("dspy.configure", [], lm: PyBridge.deferred("dspy.LM", [model]))
+    _results =
+      PyBridge.broadcast!("dspy.configure", [], lm: PyBridge.deferred("dspy.LM", [model]))
+
     "dspy.LM(#{inspect(model)})"
   end
 

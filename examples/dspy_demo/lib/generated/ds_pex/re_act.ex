@@ -13,7 +13,7 @@ defmodule DSPex.ReAct do
   Wraps the Python class `dspy.ReAct`.
 
   ```python
-  dspy.ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool], max_iters: int = 20)
+  dspy.ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool | Callable], max_iters: int = 20)
   ```
   """
 
@@ -33,7 +33,7 @@ defmodule DSPex.ReAct do
   ## Arguments
 
   * `signature` (`String.t() | DSPex.Signature.t()`) - The signature of the module, which defines the input and output of the react module.
-  * `tools` (`[DSPex.Tool.t()]`) - A list of functions, callable objects, or `dspy.Tool` instances.
+  * `tools` (`[fun() | PyBridge.Ref.t()]`) - `DSPex.Tool` handles or functions (Elixir ones too)
 
   ## Options
 
@@ -43,11 +43,11 @@ defmodule DSPex.ReAct do
   ## Python
 
   ```python
-  ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool], max_iters: int = 20)
+  ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool | Callable], max_iters: int = 20)
   ```
   """
 
-  @spec create(String.t() | DSPex.Signature.t(), [DSPex.Tool.t()], [create_option()]) ::
+  @spec create(String.t() | DSPex.Signature.t(), [fun() | PyBridge.Ref.t()], [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(signature, tools, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:max_iters])
@@ -57,7 +57,8 @@ defmodule DSPex.ReAct do
   @doc """
   Like `create/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec create!(String.t() | DSPex.Signature.t(), [DSPex.Tool.t()], [create_option()]) :: t()
+  @spec create!(String.t() | DSPex.Signature.t(), [fun() | PyBridge.Ref.t()], [create_option()]) ::
+          t()
   def create!(signature, tools, opts \\ []) do
     case create(signature, tools, opts) do
       {:ok, value} -> value
