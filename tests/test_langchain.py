@@ -80,6 +80,31 @@ def test_committed_modules_are_what_the_generator_writes(tmp_path: Path, langcha
     assert new and not problems, "\n".join(problems) + f"\nregenerate with: {REGENERATE}"
 
 
+def test_dialyzer(test_env: dict[str, str], tmp_path: Path) -> None:
+    """Dialyzer over the example's modules (generated and hand-written), with the runtime in the PLT."""
+    compiled = _mix(["compile"], test_env)
+    assert compiled.returncode == 0, _output(compiled)
+    base = sorted((REPO / ".cache" / "dialyzer").glob("*.plt"))
+    if not base:
+        subprocess.run([str(REPO / "priv" / "pybridge" / "scripts" / "dialyzer.sh")], cwd=REPO / "priv" / "pybridge", capture_output=True, timeout=900)
+        base = sorted((REPO / ".cache" / "dialyzer").glob("*.plt"))
+    assert base, "scripts/dialyzer.sh did not build a PLT in .cache/dialyzer/"
+    elixir_lib = subprocess.run(["elixir", "-e", "IO.write(:code.lib_dir(:elixir) |> Path.dirname())"], capture_output=True, text=True).stdout
+    env = {**test_env, "ERL_LIBS": elixir_lib}
+    lib = Path(test_env["MIX_BUILD_PATH"]) / "lib"
+    runtime_plt = tmp_path / "runtime.plt"
+    proc = subprocess.run(
+        ["dialyzer", "--build_plt", "--output_plt", str(runtime_plt), "--plts", str(base[-1]), "-r", str(lib / "pybridge" / "ebin")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode in (0, 2), _output(proc)
+    proc = subprocess.run(
+        ["dialyzer", "--no_check_plt", "--plts", str(base[-1]), str(runtime_plt), "-Werror_handling", "-Wunmatched_returns", "-r", str(lib / "langchain_demo" / "ebin")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, _output(proc)
+
+
 def test_compiles_formatted_and_exunit_runs_every_flow(test_env: dict[str, str]) -> None:
     compiled = _mix(["compile", "--warnings-as-errors"], test_env)
     assert compiled.returncode == 0 and "warning" not in compiled.stderr, _output(compiled)
