@@ -6,28 +6,29 @@ defmodule DSPex do
 
   DSPy objects (LMs, programs, examples, predictions) live in a PyBridge
   worker; the modules under `DSPex` create them and call their methods, and
-  Elixir holds handles to them (`PyBridge.Ref`) or gets plain data back:
+  Elixir holds handles to them (`PyBridge.Ref`) or gets plain data back.
 
-      PyBridge.with_session(fn session ->
-        lm = DSPex.LM.create!("openai/gpt-4o-mini", session: session)
-        DSPex.configure!(lm: lm, session: session)
-        qa = DSPex.Predict.create!("question -> answer", session: session)
+  DSPy keeps its settings in each Python process, and lets only the thread
+  that first configured it configure it again. Configure every worker of
+  the pool once, at start, with the LM made on each worker: the pool option
+  `setup: [{"dspy.configure", [], [lm: lm]}]`, or at run time
 
-        qa
-        |> DSPex.Predict.call!(question: "What is DSPy?", session: session)
-        |> DSPex.Prediction.to_dict!(session: session)
-      end)
+      lm = PyBridge.deferred("dspy.LM", ["openai/gpt-4o-mini"])
+      PyBridge.broadcast!("dspy.configure", [], lm: lm)
+
+  Workers started later run it too, on a thread of their own that does all
+  such setup. Programs then work from any process, with no session:
+
+      "question -> answer"
+      |> DSPex.Predict.create!()
+      |> DSPex.Predict.call!(question: "What is DSPy?")
+      |> DSPex.Prediction.to_dict!()
       #=> %{"answer" => "..."}
 
-  DSPy keeps its settings (`configure/1`) in each Python process, so an LM,
-  the programs that use it and their calls must meet in one worker: run
-  them in `PyBridge.with_session/2` with `session: session`, as above, or
-  use a pool of one worker.
-
-  DSPy also lets only the thread that first called `configure/1` call it
-  again, and a worker serves requests from a pool of threads. Configure
-  once per worker, and give a program another LM with
-  `DSPex.Module.set_lm/3` (an optimizer's teacher with
+  The handles one process creates stay on one worker, so they can be passed
+  to each other (a program, its training examples, an optimizer). Tools and
+  metrics are Elixir functions, passed as they are. A program can have its
+  own LM (`DSPex.Module.set_lm/3`; an optimizer's teacher
   `teacher_settings: %{lm: lm}`).
 
   Wraps the Python module `dspy`.
@@ -41,13 +42,16 @@ defmodule DSPex do
   @type configure_option :: PyBridge.call_option() | {atom(), term()}
 
   @doc """
-  Sets DSPy's global settings in the worker: `lm:` (a `DSPex.LM` or
+  Sets DSPy's global settings in one worker: `lm:` (a `DSPex.LM` or
   `DSPex.DummyLM` handle), `adapter:`, `track_usage:`, …
 
   DSPy allows only the thread that first called `configure` to call it
-  again, and the worker runs requests on a pool of threads: call it once
-  per worker (at start, or first thing in a session) and use
-  `DSPex.Module.set_lm/3` to give a program another LM.
+  again, and the worker runs requests on a pool of threads. To configure
+  every worker of the pool, now and later, use the pool's `setup:`
+  option or `PyBridge.broadcast!("dspy.configure", [], lm: lm)` with
+  `lm = PyBridge.deferred("dspy.LM", [model])` (see `DSPex`): they run
+  on the worker's setup thread. `DSPex.Module.set_lm/3` gives a program
+  another LM.
 
   ## Options
 
