@@ -139,6 +139,9 @@ class Conversions:
 
 def _numpy_if_loaded() -> Any:
     # Only user code imports numpy; a worker that never saw it need not load it.
+    # While another thread is still importing it, sys.modules holds a partly
+    # initialised module without `ndarray`: no array can be here yet.
     import sys
 
-    return sys.modules.get("numpy")
+    numpy = sys.modules.get("numpy")
+    return numpy if hasattr(numpy, "ndarray") and hasattr(numpy, "generic") else None
