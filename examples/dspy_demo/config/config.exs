@@ -5,9 +5,7 @@ import Config
 # once (PyBridge.broadcast/4), so any pool size works.
 config :pybridge,
   # Imported before a worker takes calls: DSPy takes ~0.6 s to import.
-  # numpy too: a worker must not encode a reply while a thread is still
-  # importing numpy (pybridge_port/values.py looks it up in sys.modules).
-  imports: ["dspy", "numpy"],
+  imports: ["dspy"],
   # Python's own logging and progress bars go to Logger at :debug.
   output: {:logger, :debug},
   timeout: 120_000
