@@ -80,6 +80,14 @@ class ElixirFunction:
     def __pybridge_term__(self) -> Fun | Export | str:
         return self.fun
 
+    # An Elixir function is a value: copies (DSPy deep-copies programs and
+    # their tools) are the function itself, not a copy of the connection.
+    def __copy__(self) -> ElixirFunction:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ElixirFunction:
+        return self
+
     def __repr__(self) -> str:
         return f"<Elixir function {self.fun!r}>"
 

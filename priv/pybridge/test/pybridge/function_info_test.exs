@@ -34,6 +34,11 @@ defmodule PyBridge.FunctionInfoTest do
       assert py("operator.call", [call, 6], b: 7) == 42
     end
 
+    test "a copy or deep copy is the function itself" do
+      assert py("copy.deepcopy", [&TestTools.multiply/2]) == (&TestTools.multiply/2)
+      assert py("copy.copy", [&TestTools.multiply/2]) == (&TestTools.multiply/2)
+    end
+
     test "default arguments: each arity has its own parameters" do
       assert signature(&TestTools.greet/1) == "(name: str) -> str"
       assert signature(&TestTools.greet/2) == "(name: str, greeting: str) -> str"
