@@ -17,9 +17,12 @@ defmodule PyBridge.Affinity do
   @doc "The worker for a call naming no handle and no session: the pinned one, else the least loaded."
   @spec checkout(atom(), timeout() | nil) :: {:ok, Worker.t()} | {:error, PyBridge.Error.t()}
   def checkout(pool, timeout) do
+    # The worker must still be in the pool: one being replaced
+    # (PyBridge.Reloader) takes no new calls.
     with token when is_binary(token) <- Process.get({__MODULE__, pool}),
-         [{_pid, %Worker{pool: ^pool} = conn}] <-
-           Registry.lookup(PyBridge.Registry, {:token, token}) do
+         [{pid, %Worker{pool: ^pool} = conn}] <-
+           Registry.lookup(PyBridge.Registry, {:token, token}),
+         [_ | _] <- Registry.values(PyBridge.Pools, pool, pid) do
       {:ok, conn}
     else
       nil ->

@@ -52,6 +52,10 @@ defmodule PyBridge.ReloaderTest do
     in_flight = Task.async(fn -> PyBridge.call("reload_mod.run", [gate], [], pool: pool) end)
     assert_receive {:in_flight, gate_pid}, 10_000
 
+    # This process holds a handle of the old worker: its calls went there,
+    # until that worker left the pool.
+    assert {:ok, %PyBridge.Ref{}} = PyBridge.create("types.SimpleNamespace", [], [], pool: pool)
+
     write_module!(dir, 2)
     eventually(fn -> version(pool) == {:ok, 2} end)
 
