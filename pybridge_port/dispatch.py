@@ -26,6 +26,7 @@ from typing import Any
 
 from . import PROTOCOL_VERSION, __version__, limits
 from .codec import frame_head
+from .elixir_function import ElixirFunction
 from .errors import CallbackError, Cancelled, ProtocolError, describe
 from .executor import Executor, Job
 from .framing import FrameWriter, OversizedFrame
@@ -93,23 +94,6 @@ class _Waiter:
         if not self.event.is_set():
             self.reply = reply
             self.event.set()
-
-
-class ElixirFunction:
-    """An Elixir fun received as an argument; calling it runs the fun in Elixir."""
-
-    def __init__(self, dispatcher: Dispatcher, fun: Fun | Export | str) -> None:
-        self._dispatcher = dispatcher
-        self.fun = fun
-
-    def __call__(self, *args: Any) -> Any:
-        return self._dispatcher.call_elixir(self.fun, list(args))
-
-    def __pybridge_term__(self) -> Fun | Export | str:
-        return self.fun
-
-    def __repr__(self) -> str:
-        return f"<Elixir function {self.fun!r}>"
 
 
 class Dispatcher:

@@ -19,9 +19,11 @@ milliseconds while a call runs for minutes, and slow calls run side by side
 up to ``size``. When nothing has run for ``MONITOR_QUIET_SECONDS`` the
 monitor sleeps until work comes again.
 
-A job that waits on Elixir (a callback) gives its slot back while it waits
-(``waiting``) and makes sure some thread reads, so the reply can arrive and
-nested callbacks can never exhaust the slots. Idle threads end after
+A thread that waits on Elixir (a callback) gives its slot back while it
+waits (``waiting``), or lends one when it holds none (a library's own thread,
+started by a job that waits for it), and makes sure some thread reads: the
+reply can arrive, and the Python calls the callback makes can always run, so
+nested callbacks never exhaust the slots. Idle threads end after
 ``IDLE_SECONDS``; one always stays.
 
 ::
@@ -71,6 +73,7 @@ class Executor:
         self._queue: deque[tuple[float, Job]] = deque()  # (time queued, job)
         self._running = 0  # jobs holding a slot
         self._slot_waiters = 0  # jobs back from a callback, waiting for a slot
+        self._lent = 0  # slots lent by threads outside the executor waiting on Elixir
         self._reading = False  # a thread holds the reading role
         self._idle = 0  # threads waiting on _changed
         self._threads = 0  # threads in the serving loop
@@ -121,21 +124,25 @@ class Executor:
     def waiting(self) -> Iterator[None]:
         """Give this thread's slot back while the block waits on Elixir; someone reads meanwhile."""
         holds = getattr(self._local, "holds_slot", False)
-        if holds:
-            self._local.holds_slot = False
-            with self._lock:
+        self._local.holds_slot = False
+        with self._lock:
+            if holds:
                 self._running -= 1
-                if self._slot_waiters:
-                    self._slot_freed.notify()
-                if not self._reading or (self._queue and self._running < self.size):
-                    self._add_thread()
+            else:
+                self._lent += 1
+            if self._slot_waiters:
+                self._slot_freed.notify()
+            if not self._reading or (self._queue and self._has_free_slot()):
+                self._add_thread()
         try:
             yield
         finally:
-            if holds:
-                with self._lock:
+            with self._lock:
+                if holds:
                     self._take_slot()
-                self._local.holds_slot = True
+                else:
+                    self._lent -= 1
+            self._local.holds_slot = holds
 
     # -- the serving loop ---------------------------------------------------------
 
@@ -170,7 +177,7 @@ class Executor:
             if self._done.is_set():
                 self._threads -= 1
                 return _END
-            if self._queue and self._running < self.size:
+            if self._queue and self._has_free_slot():
                 _, job = self._queue.popleft()
                 self._running += 1
                 self._progress += 1
@@ -203,8 +210,11 @@ class Executor:
 
     # -- with the lock held ---------------------------------------------------------
 
+    def _has_free_slot(self) -> bool:
+        return self._running < self.size + self._lent
+
     def _take_slot(self) -> None:
-        while self._running >= self.size:
+        while not self._has_free_slot():
             self._slot_waiters += 1
             self._slot_freed.wait()
             self._slot_waiters -= 1
@@ -249,7 +259,7 @@ class Executor:
                 stuck = bool(self._running) and seen == self._progress
                 if not (waited or stuck):
                     continue
-                if not self._reading or (waited and self._running < self.size):
+                if not self._reading or (waited and self._has_free_slot()):
                     self._add_thread()
                 if reported != self._progress:
                     reported = self._progress

@@ -524,4 +524,7 @@ def _numpy_scalar(numpy: Any, obj: Any) -> Any:
 
 def _numpy_if_loaded() -> Any:
     # Only user code imports numpy; a worker that never saw it need not load it.
-    return sys.modules.get("numpy")
+    # While another thread is still importing it, sys.modules holds a partly
+    # initialised module without `ndarray`: no array can be here yet.
+    numpy = sys.modules.get("numpy")
+    return numpy if hasattr(numpy, "ndarray") and hasattr(numpy, "generic") else None

@@ -132,7 +132,7 @@ def test_exunit_runs_every_flow(example: Example) -> None:
     assert re.search(r"\b0 failures\b", proc.stdout), _output(proc)
     assert "excluded" not in proc.stdout and "skipped" not in proc.stdout, _output(proc)
     # The flows of the demo, the DSPex API beyond them, and the spec's examples.
-    missing = {"DSPyDemoTest", "DSPexTest", "DSPex.ExampleTest", "DSPex.DummyLMTest"} - _test_modules()
+    missing = {"DSPyDemoTest", "DSPexTest", "DSPexProgramsTest", "DSPexPoolTest", "DSPex.ExampleTest", "DSPex.DummyLMTest"} - _test_modules()
     assert not missing, f"test modules missing from examples/dspy_demo/test: {missing}"
 
 

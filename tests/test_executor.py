@@ -177,6 +177,28 @@ def test_a_job_waiting_on_elixir_gives_its_slot_back_and_input_is_read(
     assert order == ["other", "waited"]
 
 
+def test_a_library_thread_waiting_on_elixir_lends_a_slot(served: Callable[[int], tuple[Executor, Input]]) -> None:
+    """A job waits for a thread of its own, which waits on Elixir, whose answer
+    needs another job: with one slot, held by the first job, only a lent slot
+    lets that job run (DSPy's Evaluate calling an Elixir metric does this)."""
+    executor, source = served(1)
+    answered, done = threading.Event(), threading.Event()
+
+    def library_thread() -> None:
+        with executor.waiting():
+            source.put(answered.set)  # the callback's own call into Python
+            assert answered.wait(LIMIT)
+
+    def job() -> None:
+        helper = threading.Thread(target=library_thread)
+        helper.start()
+        helper.join(LIMIT)
+        done.set()
+
+    source.put(job)
+    assert done.wait(LIMIT) and answered.is_set()
+
+
 def test_a_failing_job_ends_only_itself(
     capsys: pytest.CaptureFixture[str], served: Callable[[int], tuple[Executor, Input]]
 ) -> None:

@@ -631,3 +631,17 @@ def test_a_dotted_path_is_looked_up_anew_on_every_call(monkeypatch: pytest.Monke
     assert resolve_path("math.pi") == 3.0
     with pytest.raises(ValueError, match="not a dotted Python path: 'math..pi'"):
         resolve_path("math..pi")
+
+
+def test_a_reply_encodes_while_another_thread_is_still_importing_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partly initialised numpy in sys.modules (no ndarray yet) is not consulted: the object becomes a handle."""
+    import types
+
+    from pybridge_port.codec import decode
+    from pybridge_port.handles import HandleTable
+    from pybridge_port.values import Conversions
+
+    monkeypatch.setitem(sys.modules, "numpy", types.ModuleType("numpy"))
+    conversions = Conversions(HandleTable("test"), lambda fun: fun)
+    term, _ = decode(conversions.encode(object(), scope="s"))
+    assert term[Atom("__struct__")] == Atom("Elixir.PyBridge.Ref")

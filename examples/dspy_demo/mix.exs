@@ -2,8 +2,8 @@ defmodule DSPyDemo.MixProject do
   use Mix.Project
 
   # DSPy from Elixir, end to end: the DSPex modules generated from
-  # specs/dspy.yaml (lib/generated/), the glue for Elixir tools and metrics
-  # (lib/dspex_interop.ex with priv/python/dspex_interop.py) and a demo
+  # specs/dspy.yaml (lib/generated/), an Elixir tool (lib/dspy_demo/tools.ex)
+  # and a demo
   # (lib/dspy_demo.ex, run with `mix run demo.exs`).
   def project do
     [

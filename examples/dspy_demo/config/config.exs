@@ -1,12 +1,11 @@
 import Config
 
 # The PyBridge pool the DSPex modules use. DSPy keeps its settings
-# (DSPex.configure/1) per Python process; the demo and the tests run each
-# flow in a session (PyBridge.with_session/2), so any pool size works.
+# (dspy.configure) per Python process: the demo configures every worker at
+# once (PyBridge.broadcast/4), so any pool size works.
 config :pybridge,
-  python_path: [Path.expand("../priv/python", __DIR__)],
   # Imported before a worker takes calls: DSPy takes ~0.6 s to import.
-  imports: ["dspy", "dspex_interop"],
+  imports: ["dspy"],
   # Python's own logging and progress bars go to Logger at :debug.
   output: {:logger, :debug},
   timeout: 120_000

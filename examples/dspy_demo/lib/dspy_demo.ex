@@ -3,13 +3,16 @@ defmodule DSPyDemo do
   The demo's flows, one function per DSPy feature, each written the way an
   application would use the generated `DSPex` modules.
 
-  Every flow takes the options `:session` (a `PyBridge.Session`: DSPy's
-  settings and the handles of one flow must live in one worker) and `:lm`
-  (a `DSPex.LM` or `DSPex.DummyLM` handle given to the flow's programs with
-  `DSPex.Module.set_lm/3`; `nil`, the default, uses the LM set with
-  `DSPex.configure/1`). It returns a map of what happened, built from what
-  DSPy returned. `DSPyDemo.CLI` runs them in order and prints them;
-  `DSPyDemo.Script` holds the answers an offline `DSPex.DummyLM` gives.
+  Every flow runs in the calling process, on any worker of the pool: the
+  handles a process creates stay on one worker (see `PyBridge`), and DSPy
+  is configured for the whole pool once (`DSPyDemo.CLI`). Tools and
+  metrics are plain Elixir functions. A flow takes the options `:lm` (a
+  `DSPex.LM` or `DSPex.DummyLM` handle given to the flow's programs with
+  `DSPex.Module.set_lm/3`; `nil`, the default, uses the configured LM) and
+  `:session` (optional: a `PyBridge.Session` to run in). It returns a map of
+  what happened, built from what DSPy returned. `DSPyDemo.CLI` runs them in
+  order and prints them; `DSPyDemo.Script` holds the answers an offline
+  `DSPex.DummyLM` gives.
   """
 
   @typedoc "What a flow did: its inputs and what DSPy (and the Elixir callbacks) returned."
@@ -85,27 +88,27 @@ defmodule DSPyDemo do
   end
 
   @doc """
-  `DSPex.ReAct` with a tool written in Elixir (`multiply/1`): the LM picks
-  the tool and its arguments, Elixir computes the result, the LM answers.
-  `:tool_calls` lists the arguments the Elixir function received.
+  `DSPex.ReAct` with a tool written in Elixir (`DSPyDemo.Tools.multiply/2`,
+  passed as it is): the LM picks the tool and its arguments, Elixir computes
+  the result, the LM answers. `:tool_calls` lists the arguments of each call
+  of the tool, from the agent's trajectory.
   """
   @spec react(keyword()) :: result()
   def react(opts \\ []) do
     {lm, call} = options!(opts)
+    agent = agent!(call)
+    with_lm(agent, lm, call)
 
-    with_recorder(fn recorder ->
-      agent = agent!(recorder, call)
-      with_lm(agent, lm, call)
+    question = agent_questions().react
 
-      question = agent_questions().react
-      prediction = DSPex.ReAct.call!(agent, [question: question] ++ call)
+    prediction =
+      DSPex.ReAct.call!(agent, [question: question] ++ call) |> DSPex.Prediction.to_dict!(call)
 
-      %{
-        question: question,
-        prediction: DSPex.Prediction.to_dict!(prediction, call),
-        tool_calls: recorded(recorder)
-      }
-    end)
+    %{
+      question: question,
+      prediction: prediction,
+      tool_calls: tool_calls(prediction["trajectory"])
+    }
   end
 
   @doc """
@@ -119,21 +122,15 @@ defmodule DSPyDemo do
     {lm, call} = options!(opts)
 
     with_recorder(fn recorder ->
-      metric =
-        DSPex.Interop.metric!(
-          fn example, prediction ->
-            verdict = normalize(example["answer"]) == normalize(prediction["answer"])
-
-            record(recorder, %{
-              question: example["question"],
-              answer: prediction["answer"],
-              verdict: verdict
-            })
-
-            verdict
-          end,
-          [name: "exact_answer"] ++ call
-        )
+      # DSPy calls it with the example, the prediction and (while it
+      # bootstraps) the trace; Evaluate passes no trace, which arrives as nil.
+      metric = fn example, prediction, _trace ->
+        question = DSPex.Example.get!(example, "question", call)
+        answer = DSPex.Prediction.get!(prediction, "answer", call)
+        verdict = normalize(DSPex.Example.get!(example, "answer", call)) == normalize(answer)
+        record(recorder, %{question: question, answer: answer, verdict: verdict})
+        verdict
+      end
 
       student = DSPex.Predict.create!("question -> answer", call)
       with_lm(student, lm, call)
@@ -177,34 +174,36 @@ defmodule DSPyDemo do
   @doc """
   The ReAct agent of `react/1`, run through `DSPex.streamify/2`: an Elixir
   `Stream` of status messages as the tool is called, chunks of the answer
-  when the LM streams, and the final prediction. `:events` lists them in
-  the order they arrived, with the milliseconds since the run started.
+  when the LM streams, and the final prediction (each item a handle, made a
+  map here). `:events` lists them in the order they arrived, with the
+  milliseconds since the run started.
   """
   @spec stream(keyword()) :: result()
   def stream(opts \\ []) do
     {lm, call} = options!(opts)
+    agent = agent!(call)
+    with_lm(agent, lm, call)
+    question = agent_questions().stream
+    started = System.monotonic_time(:millisecond)
 
-    with_recorder(fn recorder ->
-      agent = agent!(recorder, call)
-      with_lm(agent, lm, call)
-      question = agent_questions().stream
-      started = System.monotonic_time(:millisecond)
+    listener = DSPex.StreamListener.create!("answer", call)
 
-      events =
-        agent
-        |> DSPex.Interop.stream([question: question], [listen: ["answer"]] ++ call)
-        |> Enum.map(&Map.put(&1, "at_ms", System.monotonic_time(:millisecond) - started))
+    # With async_streaming: false, the streamer returns a plain generator.
+    streamer =
+      DSPex.streamify!(agent, [stream_listeners: [listener], async_streaming: false] ++ call)
 
-      %{question: question, events: events, tool_calls: recorded(recorder)}
-    end)
+    events =
+      {streamer, "__call__"}
+      |> PyBridge.stream([], [question: question], call)
+      |> Enum.map(
+        &(&1
+          |> event(call)
+          |> Map.put("at_ms", System.monotonic_time(:millisecond) - started))
+      )
+
+    prediction = List.last(events)["prediction"]
+    %{question: question, events: events, tool_calls: tool_calls(prediction["trajectory"])}
   end
-
-  @doc """
-  The agent's tool: multiplies two integers, in Elixir. DSPy calls it with
-  the arguments the LM chose, as a map.
-  """
-  @spec multiply(%{optional(String.t()) => term()}) :: integer()
-  def multiply(%{"a" => a, "b" => b}), do: to_integer(a) * to_integer(b)
 
   ## Helpers
 
@@ -216,22 +215,44 @@ defmodule DSPyDemo do
   defp with_lm(_program, nil, _call), do: :ok
   defp with_lm(program, lm, call), do: DSPex.Module.set_lm!(program, lm, call)
 
-  defp agent!(recorder, call) do
-    multiply =
-      DSPex.Interop.tool!(
-        fn args ->
-          record(recorder, args)
-          multiply(args)
-        end,
-        [
-          name: "multiply",
-          desc: "Multiplies two integers exactly.",
-          args: %{"a" => %{"type" => "integer"}, "b" => %{"type" => "integer"}}
-        ] ++ call
-      )
-
-    DSPex.ReAct.create!("question -> answer", [multiply], [max_iters: 5] ++ call)
+  # DSPy reads the tool's name, description and argument types from the
+  # Elixir function and its @doc and @spec.
+  defp agent!(call) do
+    DSPex.ReAct.create!(
+      "question -> answer",
+      [&DSPyDemo.Tools.multiply/2],
+      [max_iters: 5] ++ call
+    )
   end
+
+  # `%{"a" => 1234, "b" => 5678}` for every step of the trajectory that called the tool.
+  defp tool_calls(trajectory) when is_map(trajectory) do
+    Stream.iterate(0, &(&1 + 1))
+    |> Enum.take_while(&Map.has_key?(trajectory, "tool_name_#{&1}"))
+    |> Enum.filter(&(trajectory["tool_name_#{&1}"] == "multiply"))
+    |> Enum.map(&trajectory["tool_args_#{&1}"])
+  end
+
+  defp tool_calls(_), do: []
+
+  # One item of a dspy.streamify stream, as a map tagged by "type".
+  defp event(%PyBridge.Ref{type: "dspy.streaming.messages.StatusMessage"} = item, call),
+    do: %{"type" => "status", "message" => PyBridge.attr!(item, "message", call)}
+
+  defp event(%PyBridge.Ref{type: "dspy.streaming.messages.StreamResponse"} = item, call) do
+    %{
+      "type" => "chunk",
+      "predictor" => PyBridge.attr!(item, "predict_name", call),
+      "field" => PyBridge.attr!(item, "signature_field_name", call),
+      "chunk" => PyBridge.attr!(item, "chunk", call),
+      "last" => PyBridge.attr!(item, "is_last_chunk", call)
+    }
+  end
+
+  defp event(%PyBridge.Ref{type: "dspy.primitives.prediction.Prediction"} = item, call),
+    do: %{"type" => "prediction", "prediction" => DSPex.Prediction.to_dict!(item, call)}
+
+  defp event(other, _call), do: %{"type" => "other", "value" => other}
 
   defp examples!(pairs, call) do
     Enum.map(pairs, fn {question, answer} ->
@@ -258,7 +279,4 @@ defmodule DSPyDemo do
   defp recorded(recorder), do: recorder |> Agent.get(& &1) |> Enum.reverse()
 
   defp normalize(value), do: value |> to_string() |> String.trim() |> String.downcase()
-
-  defp to_integer(value) when is_integer(value), do: value
-  defp to_integer(value) when is_binary(value), do: value |> String.trim() |> String.to_integer()
 end

@@ -18,14 +18,13 @@ defmodule DSPexTest do
   defp counting_metric(call) do
     {:ok, seen} = Agent.start_link(fn -> [] end)
 
-    metric =
-      DSPex.Interop.metric!(
-        fn example, prediction ->
-          Agent.update(seen, &[{example["question"], prediction["answer"]} | &1])
-          example["answer"] == prediction["answer"]
-        end,
-        call
-      )
+    # A plain Elixir function; DSPy passes the trace (nil from Evaluate).
+    metric = fn example, prediction, _trace ->
+      example = DSPex.Example.to_dict!(example, call)
+      prediction = DSPex.Prediction.to_dict!(prediction, call)
+      Agent.update(seen, &[{example["question"], prediction["answer"]} | &1])
+      example["answer"] == prediction["answer"]
+    end
 
     {metric, seen}
   end
@@ -309,14 +308,13 @@ defmodule DSPexTest do
     end
   end
 
-  describe "DSPex.Interop" do
-    doctest DSPex.Interop
-
+  describe "Elixir functions as tools" do
     test "an Elixir tool that raises: ReAct shows the error to the LM and goes on" do
       in_session(fn call ->
+        # An anonymous function has no name or doc: DSPex.Tool gives them.
         failing =
-          DSPex.Interop.tool!(
-            fn %{"city" => city} -> raise ArgumentError, "no weather for #{city}" end,
+          DSPex.Tool.create!(
+            fn city -> raise ArgumentError, "no weather for #{city}" end,
             [
               name: "weather",
               desc: "The weather in a city.",
@@ -355,20 +353,20 @@ defmodule DSPexTest do
       end)
     end
 
-    test "tool/2 checks its options" do
-      assert_raise ArgumentError, ~r/desc must be a non-empty string/, fn ->
-        DSPex.Interop.tool(fn _ -> 1 end, name: "x")
-      end
-    end
-
-    test "stream/3 of a plain Predict yields the prediction only (DummyLM does not stream)" do
+    test "streamify/2 of a plain Predict yields the prediction only (DummyLM does not stream)" do
       in_session(fn call ->
         qa = DSPex.Predict.create!("question -> answer", call)
         DSPex.Predict.set_lm!(qa, DSPex.DummyLM.create!([%{"answer" => "42"}], call), call)
+        listener = DSPex.StreamListener.create!("answer", call)
 
-        assert [%{"type" => "prediction", "prediction" => %{"answer" => "42"}}] =
-                 DSPex.Interop.stream(qa, [question: "?"], [listen: [:answer]] ++ call)
+        streamer =
+          DSPex.streamify!(qa, [stream_listeners: [listener], async_streaming: false] ++ call)
+
+        assert [%PyBridge.Ref{type: "dspy.primitives.prediction.Prediction"} = prediction] =
+                 PyBridge.stream({streamer, "__call__"}, [], [question: "?"], call)
                  |> Enum.to_list()
+
+        assert DSPex.Prediction.to_dict!(prediction, call) == %{"answer" => "42"}
       end)
     end
   end

@@ -144,9 +144,9 @@ defmodule DSPyDemoTest do
     end
   end
 
-  describe "multiply/1" do
+  describe "DSPyDemo.Tools.multiply/2" do
     test "takes the arguments as the LM sends them, integers or digits" do
-      assert DSPyDemo.multiply(%{"a" => 12, "b" => " 3"}) == 36
+      assert DSPyDemo.Tools.multiply(12, " 3") == 36
     end
   end
 end

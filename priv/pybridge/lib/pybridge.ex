@@ -64,6 +64,11 @@ defmodule PyBridge do
     * `:startup_timeout` - time a worker has to start, ms (default 30_000);
     * `:imports` - modules each worker imports before it takes calls; a
       failing import is a startup failure;
+    * `:setup` - calls each worker runs after its imports and before it
+      takes calls, replacements included (see "Pool-wide state" below):
+      `{"module.function", args, kwargs}`, or `{Module, :function, args}`,
+      run in Elixir when a worker starts, returning a list of such calls.
+      A call that raises is a startup failure, like a failing import;
     * `:max_frame` - largest frame in bytes (`--max-frame`, default 64 MiB);
     * `:export_to_python` - `[{Module, :function, arity, "python_name"}]`,
       Elixir functions Python may call as
@@ -77,6 +82,14 @@ defmodule PyBridge do
       the cancellation; past the grace its worker takes no new calls, a
       replacement starts at once, and the worker stops once its other calls
       have ended (its handles are then stale).
+    * `:reload` - `true` (or a poll interval in ms; default `false`): when a
+      `.py` file under `:python_path` changes, the pool's workers are
+      replaced by new ones, which import the new code and run the pool's
+      imports and setup again; calls in flight end on the old workers first.
+      Replacement rather than `importlib.reload`: a reloaded module keeps
+      objects of its old classes and names other modules imported from it,
+      a new interpreter cannot hold stale state. Handles of the old workers
+      become stale. For development: the watcher polls file times.
 
   Requests go to the worker of the handle they target (or of the first handle
   among their arguments), else to the worker with the fewest requests still
@@ -87,6 +100,26 @@ defmodule PyBridge do
   (a bad executable, a startup import that raises) does not crash: calls get a
   `pybridge.WorkerUnavailable` error saying why, and the pool keeps retrying
   with backoff.
+
+  ## Pool-wide state
+
+  Python libraries keep global state (`dspy.configure`, random seeds, a
+  model loaded once, logging). A pool has several workers and replaces
+  those that die, so "do this once" means "on every worker, now and on
+  every worker started later": the `:setup` option at start, and
+  `broadcast/4` at run time (remembered for workers started later).
+
+      children = [
+        {PyBridge,
+         imports: ["dspy"],
+         setup: [{"dspy.configure", [], [lm: PyBridge.deferred("dspy.LM", ["openai/gpt-4o-mini"])]}]}
+      ]
+
+  A handle names an object in one worker, so the arguments of these calls
+  use `deferred/3` for objects each worker makes for itself. Each worker
+  runs them on one thread of its own, the same every time: libraries such
+  as DSPy let only the thread that first configured them configure them
+  again, and read the configuration from every thread.
 
   ## Common options
 
@@ -250,6 +283,12 @@ defmodule PyBridge do
   frees the object. `release/2` frees one sooner. Handles of a worker that
   died are refused with a `pybridge.StaleHandle` error.
 
+  A handle lives in one worker. Once a call from a process returns a handle,
+  that process's later calls that name no handle (and no session) go to the
+  same worker, so the handles one process creates can be passed to each
+  other without a session (a program, its examples, an optimizer). Use a
+  session for a flow spread over several processes.
+
   ## Across nodes
 
   A pool can span the nodes of a cluster (distributed Erlang; see
@@ -296,6 +335,14 @@ defmodule PyBridge do
   An Elixir function passed as an argument is a Python callable on the other
   side; calling it runs the function in Elixir (in a new process) and returns
   its result. An exception it raises is raised in Python.
+
+  Libraries that read a callable's metadata (DSPy's and LangChain's tools,
+  DSPy's metrics) see the function's name, its `@doc` as `__doc__`, and an
+  `inspect.Signature` with its parameter names (typed from its `@spec`:
+  `integer()` is `int`, `String.t()` is `str`, ...) for
+  `&Module.function/arity` of a module compiled with docs; an anonymous
+  function has parameters `arg1`, `arg2`, .... Keyword arguments are
+  matched to the parameter names, and missing trailing arguments are `nil`.
 
       iex> PyBridge.call("builtins.sorted", [["bb", "a", "ccc"]], key: &String.length/1)
       {:ok, ["a", "bb", "ccc"]}
@@ -632,6 +679,70 @@ defmodule PyBridge do
   ## Workers
 
   @doc """
+  Applies the call `target(*args, **kwargs)` to every worker of the pool:
+  to each ready worker now, and to every worker the pool starts from now on
+  (replacements included) before it takes calls. Waits for the pool to
+  have a ready worker, then returns a map from the token of each worker
+  that was ready to its result, `{:ok, value}` or `{:error, error}`
+  (workers still starting run the call before they take calls); the call
+  is remembered whatever the results. `target` is a dotted path; use
+  `deferred/3` in the arguments for objects each worker makes itself (see
+  "Pool-wide state"). Options: `:pool`, `:timeout` (per worker).
+
+      iex> {:ok, results} = PyBridge.broadcast("os.environ.setdefault", ["PYBRIDGE_DOC", "1"])
+      iex> Enum.all?(Map.values(results), &(&1 == {:ok, "1"}))
+      true
+  """
+  @spec broadcast(String.t(), list(), kwargs(), keyword()) ::
+          {:ok, %{optional(String.t()) => result()}} | {:error, Error.t()}
+  def broadcast(target, args \\ [], kwargs \\ [], opts \\ []) do
+    path!(target, "target")
+    args!(args, kwargs)
+    :ok = options!(opts, [:pool, :timeout])
+    pool = opts[:pool] || PyBridge
+    call = {target, args, kwargs}
+
+    # A pool that cannot start workers says why, instead of remembering silently.
+    with :ok <- PyBridge.Pool.Manager.await_worker(pool, opts[:timeout]),
+         {:ok, conns} <- PyBridge.Setup.remember(pool, call) do
+      # Results that are not plain data are handles of the caller.
+      {:ok,
+       Map.new(conns, fn conn ->
+         timeout = opts[:timeout] || conn.timeout
+         {conn.token, run_on(conn, timeout, &PyBridge.Setup.frame(&1, call, true, &2))}
+       end)}
+    end
+  end
+
+  @doc """
+  Like `broadcast/4`, but returns the map of each worker's value, or raises
+  the first worker's `PyBridge.Error`.
+
+      iex> PyBridge.broadcast!("os.environ.setdefault", ["PYBRIDGE_DOC", "1"]) |> Map.values() |> Enum.uniq()
+      ["1"]
+  """
+  @spec broadcast!(String.t(), list(), kwargs(), keyword()) :: %{optional(String.t()) => term()}
+  def broadcast!(target, args \\ [], kwargs \\ [], opts \\ []) do
+    results = unwrap(broadcast(target, args, kwargs, opts))
+    Map.new(results, fn {token, result} -> {token, unwrap(result)} end)
+  end
+
+  @doc """
+  A call made later, on each worker, for the arguments of `:setup` calls
+  and of `broadcast/4`: its result takes its place on the worker that runs
+  it (see `PyBridge.Deferred`).
+
+      iex> PyBridge.deferred("dspy.LM", ["openai/gpt-4o-mini"], temperature: 0.0)
+      %PyBridge.Deferred{target: "dspy.LM", args: ["openai/gpt-4o-mini"], kwargs: [temperature: 0.0]}
+  """
+  @spec deferred(String.t(), list(), kwargs()) :: PyBridge.Deferred.t()
+  def deferred(target, args \\ [], kwargs \\ []) do
+    path!(target, "target")
+    args!(args, kwargs)
+    %PyBridge.Deferred{target: target, args: args, kwargs: kwargs}
+  end
+
+  @doc """
   Imports the module `name` in every ready worker of the pool (or in the
   session's worker). Returns `{:ok, nil}`. Workers started later do not see
   it: use the `:imports` pool option for modules every worker needs.
@@ -751,7 +862,7 @@ defmodule PyBridge do
       with {:ok, prepared} <- prepared, do: Client.execute(prepared, build)
     end
 
-    if opts[:async], do: Task.async(run), else: run.()
+    if opts[:async], do: Task.async(run), else: PyBridge.Affinity.note(run.(), opts)
   end
 
   # Streams raise, as they do for any error found when they start.

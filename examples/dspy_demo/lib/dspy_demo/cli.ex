@@ -1,14 +1,17 @@
 defmodule DSPyDemo.CLI do
   @moduledoc """
-  Runs every flow of `DSPyDemo` in one session and prints what each did and
-  how long it took (`mix run demo.exs`).
+  Runs every flow of `DSPyDemo` and prints what each did and how long it
+  took (`mix run demo.exs`).
 
-  By default DSPy is configured with `DSPex.DummyLM` and every flow gets a
-  DummyLM scripted with its answers (`DSPyDemo.Script`): no network, no key.
-  With `DSPEX_MODEL` set to a LiteLLM model name (`openai/gpt-4o-mini`,
+  DSPy is configured once for every worker of the pool, as an application
+  does at start (`PyBridge.broadcast/4` of `dspy.configure`, the LM made on
+  each worker with `PyBridge.deferred/3`); no session is needed. By default
+  the LM is DSPy's DummyLM and every flow gets a `DSPex.DummyLM` scripted
+  with its answers (`DSPyDemo.Script`): no network, no key. With
+  `DSPEX_MODEL` set to a LiteLLM model name (`openai/gpt-4o-mini`,
   `anthropic/claude-3-5-haiku-latest`, …) the demo configures
-  `DSPex.LM.create!(model)` instead and every flow uses it; LiteLLM reads
-  the provider's key from its usual variable (`OPENAI_API_KEY`,
+  `dspy.LM(model)` instead and every flow uses it; LiteLLM reads the
+  provider's key from its usual variable (`OPENAI_API_KEY`,
   `ANTHROPIC_API_KEY`, …) in the worker's environment.
   """
 
@@ -30,27 +33,21 @@ defmodule DSPyDemo.CLI do
     model = System.get_env("DSPEX_MODEL")
     total = System.monotonic_time()
 
+    {setup_ms, lm} = timed(fn -> setup!(model) end)
+    version = PyBridge.attr!("dspy", "__version__")
+    IO.puts(device, "DSPy #{version} from Elixir through PyBridge; LM: #{lm_label(model)}")
+    step_line(device, "setup", "dspy.configure(lm: #{lm}) on every worker", setup_ms)
+
     failed =
-      PyBridge.with_session(fn session ->
-        call = [session: session]
-
-        {setup_ms, lm} = timed(fn -> setup!(model, call) end)
-        version = PyBridge.attr!("dspy", "__version__", call)
-        IO.puts(device, "DSPy #{version} from Elixir through PyBridge; LM: #{lm_label(model)}")
-        step_line(device, "setup", "DSPex.configure(lm: #{lm_name(lm, call)})", setup_ms)
-
-        for {{flow, title}, index} <- Enum.with_index(@steps, 1),
-            run_step(
-              device,
-              "#{index}/#{length(@steps)}",
-              title,
-              fn ->
-                apply(DSPyDemo, flow, [[lm: flow_lm(model, flow, call)] ++ call])
-              end,
-              &describe(flow, &1)
-            ) == :error,
-            do: title
-      end)
+      for {{flow, title}, index} <- Enum.with_index(@steps, 1),
+          run_step(
+            device,
+            "#{index}/#{length(@steps)}",
+            title,
+            fn -> apply(DSPyDemo, flow, [[lm: flow_lm(model, flow)]]) end,
+            &describe(flow, &1)
+          ) == :error,
+          do: title
 
     seconds =
       System.convert_time_unit(System.monotonic_time() - total, :native, :millisecond) / 1000
@@ -93,34 +90,30 @@ defmodule DSPyDemo.CLI do
 
   defp first_line(text), do: text |> String.split("\n", parts: 2) |> hd()
 
-  defp setup!(nil, call) do
-    lm = DSPyDemo.Script.lm!(:predict, call)
-    DSPex.configure!([lm: lm] ++ call)
-    lm
+  # Every worker, and every worker started later, makes its own LM and
+  # configures DSPy with it: one call for the whole pool.
+  defp setup!(nil) do
+    lm = PyBridge.deferred("dspy.utils.dummies.DummyLM", [DSPyDemo.Script.answers(:predict)])
+    _results = PyBridge.broadcast!("dspy.configure", [], lm: lm)
+    "DummyLM"
   end
 
-  defp setup!(model, call) do
-    lm = DSPex.LM.create!(model, call)
-    DSPex.configure!([lm: lm] ++ call)
-    lm
+  defp setup!(model) do
+    _results =
+      PyBridge.broadcast!("dspy.configure", [], lm: PyBridge.deferred("dspy.LM", [model]))
+
+    "dspy.LM(#{inspect(model)})"
   end
 
-  # With a real model every flow uses the LM configured in setup!/2. Offline,
-  # so does Predict (setup!/2 configured a DummyLM scripted for it); the
+  # With a real model every flow uses the LM configured in setup!/1. Offline,
+  # so does Predict (setup!/1 configured a DummyLM scripted for it); the
   # other flows get a DummyLM with their own script.
-  defp flow_lm(nil, :predict, _call), do: nil
-  defp flow_lm(nil, flow, call), do: DSPyDemo.Script.lm!(flow, call)
-  defp flow_lm(_model, _flow, _call), do: nil
+  defp flow_lm(nil, :predict), do: nil
+  defp flow_lm(nil, flow), do: DSPyDemo.Script.lm!(flow)
+  defp flow_lm(_model, _flow), do: nil
 
   defp lm_label(nil), do: "DSPy's DummyLM, offline (set DSPEX_MODEL to use a real model)"
   defp lm_label(model), do: "#{model} (DSPEX_MODEL)"
-
-  defp lm_name(lm, call) do
-    case lm.type do
-      "dspy.clients.lm.LM" -> "DSPex.LM #{inspect(DSPex.LM.model!(lm, call))}"
-      _ -> "DSPex.DummyLM"
-    end
-  end
 
   ## What each step shows
 

@@ -6,28 +6,29 @@ defmodule DSPex do
 
   DSPy objects (LMs, programs, examples, predictions) live in a PyBridge
   worker; the modules under `DSPex` create them and call their methods, and
-  Elixir holds handles to them (`PyBridge.Ref`) or gets plain data back:
+  Elixir holds handles to them (`PyBridge.Ref`) or gets plain data back.
 
-      PyBridge.with_session(fn session ->
-        lm = DSPex.LM.create!("openai/gpt-4o-mini", session: session)
-        DSPex.configure!(lm: lm, session: session)
-        qa = DSPex.Predict.create!("question -> answer", session: session)
+  DSPy keeps its settings in each Python process, and lets only the thread
+  that first configured it configure it again. Configure every worker of
+  the pool once, at start, with the LM made on each worker: the pool option
+  `setup: [{"dspy.configure", [], [lm: lm]}]`, or at run time
 
-        qa
-        |> DSPex.Predict.call!(question: "What is DSPy?", session: session)
-        |> DSPex.Prediction.to_dict!(session: session)
-      end)
+      lm = PyBridge.deferred("dspy.LM", ["openai/gpt-4o-mini"])
+      PyBridge.broadcast!("dspy.configure", [], lm: lm)
+
+  Workers started later run it too, on a thread of their own that does all
+  such setup. Programs then work from any process, with no session:
+
+      "question -> answer"
+      |> DSPex.Predict.create!()
+      |> DSPex.Predict.call!(question: "What is DSPy?")
+      |> DSPex.Prediction.to_dict!()
       #=> %{"answer" => "..."}
 
-  DSPy keeps its settings (`configure/1`) in each Python process, so an LM,
-  the programs that use it and their calls must meet in one worker: run
-  them in `PyBridge.with_session/2` with `session: session`, as above, or
-  use a pool of one worker.
-
-  DSPy also lets only the thread that first called `configure/1` call it
-  again, and a worker serves requests from a pool of threads. Configure
-  once per worker, and give a program another LM with
-  `DSPex.Module.set_lm/3` (an optimizer's teacher with
+  The handles one process creates stay on one worker, so they can be passed
+  to each other (a program, its training examples, an optimizer). Tools and
+  metrics are Elixir functions, passed as they are. A program can have its
+  own LM (`DSPex.Module.set_lm/3`; an optimizer's teacher
   `teacher_settings: %{lm: lm}`).
 
   Wraps the Python module `dspy`.
@@ -41,13 +42,16 @@ defmodule DSPex do
   @type configure_option :: PyBridge.call_option() | {atom(), term()}
 
   @doc """
-  Sets DSPy's global settings in the worker: `lm:` (a `DSPex.LM` or
+  Sets DSPy's global settings in one worker: `lm:` (a `DSPex.LM` or
   `DSPex.DummyLM` handle), `adapter:`, `track_usage:`, …
 
   DSPy allows only the thread that first called `configure` to call it
-  again, and the worker runs requests on a pool of threads: call it once
-  per worker (at start, or first thing in a session) and use
-  `DSPex.Module.set_lm/3` to give a program another LM.
+  again, and the worker runs requests on a pool of threads. To configure
+  every worker of the pool, now and later, use the pool's `setup:`
+  option or `PyBridge.broadcast!("dspy.configure", [], lm: lm)` with
+  `lm = PyBridge.deferred("dspy.LM", [model])` (see `DSPex`): they run
+  on the worker's setup thread. `DSPex.Module.set_lm/3` gives a program
+  another LM.
 
   ## Options
 
@@ -95,8 +99,8 @@ defmodule DSPex do
   The result is a Python callable. With `async_streaming: false` it
   returns a plain generator, which `PyBridge.stream/4` turns into an
   Elixir `Stream`: `PyBridge.stream({streamer, "__call__"}, [], inputs)`.
-  The example application's `DSPex.Interop.stream/3` does all of this
-  and gives the items as maps.
+  The example application's `DSPyDemo.stream/1` does this and makes
+  the items (handles) maps.
 
   ## Arguments
 
@@ -196,6 +200,95 @@ defmodule DSPex do
   @spec configure_cache!([configure_cache_option()]) :: nil
   def configure_cache!(opts \\ []) do
     case configure_cache(opts) do
+      {:ok, value} -> value
+      {:error, error} -> raise error
+    end
+  end
+
+  @typedoc "Options of `majority/2` and `majority!/2`."
+  @type majority_option ::
+          {:normalize, fun() | PyBridge.Ref.t()}
+          | {:field, String.t() | nil}
+          | PyBridge.call_option()
+
+  @doc """
+  The most common value of an output field among several predictions
+  (or the completions of one), as a `dspy.Prediction`: a vote, e.g. over
+  the runs of `DSPex.Parallel/2` or the `n: 5` completions of a program.
+  `field:` names the field (default: the last output field);
+  `normalize:` is a function applied to each value before counting.
+
+      DSPex.majority!([p1, p2, p3]) |> DSPex.Prediction.to_dict!()
+      #=> %{"answer" => "4"}
+
+  ## Arguments
+
+  * `prediction_or_completions` (`[DSPex.Prediction.t()] | DSPex.Prediction.t()`) - predictions, or a prediction with several completions
+
+  ## Options
+
+  * `:normalize` (`fun() | PyBridge.Ref.t()`) - maps each value before the vote (default: DSPy's `default_normalize`)
+  * `:field` (`String.t() | nil`, default `None`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  majority(prediction_or_completions: list[dspy.Prediction] | dspy.Prediction, normalize: Callable = ..., field: Optional[str] = None) -> dspy.Prediction
+  ```
+  """
+
+  @spec majority([DSPex.Prediction.t()] | DSPex.Prediction.t(), [majority_option()]) ::
+          {:ok, DSPex.Prediction.t()} | {:error, PyBridge.Error.t()}
+  def majority(prediction_or_completions, opts \\ []) do
+    {kwargs, opts} = Keyword.split(opts, [:normalize, :field])
+    PyBridge.call("dspy.majority", [prediction_or_completions], kwargs, opts)
+  end
+
+  @doc """
+  Like `majority/2`, but returns the value itself and raises `PyBridge.Error` on failure.
+  """
+  @spec majority!([DSPex.Prediction.t()] | DSPex.Prediction.t(), [majority_option()]) ::
+          DSPex.Prediction.t()
+  def majority!(prediction_or_completions, opts \\ []) do
+    case majority(prediction_or_completions, opts) do
+      {:ok, value} -> value
+      {:error, error} -> raise error
+    end
+  end
+
+  @typedoc "Options of `dummy_rm/1` and `dummy_rm!/1`."
+  @type dummy_rm_option :: {:passages, [String.t()]} | PyBridge.call_option()
+
+  @doc """
+  DSPy's offline retriever for tests: a callable that returns the `k`
+  passages most similar to the query (by n-grams), as DSPy's retriever
+  models do. Set it as the `rm:` setting for `DSPex.Retrieve`.
+
+  ## Options
+
+  * `:passages` (`[String.t()]`, default `[]`)
+  * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
+
+  ## Python
+
+  ```python
+  dummy_rm(passages: list[str] = []) -> Callable
+  ```
+  """
+
+  @spec dummy_rm([dummy_rm_option()]) :: {:ok, PyBridge.Ref.t()} | {:error, PyBridge.Error.t()}
+  def dummy_rm(opts \\ []) do
+    {kwargs, opts} = Keyword.split(opts, [:passages])
+    PyBridge.call("dspy.utils.dummies.dummy_rm", [], kwargs, opts)
+  end
+
+  @doc """
+  Like `dummy_rm/1`, but returns the value itself and raises `PyBridge.Error` on failure.
+  """
+  @spec dummy_rm!([dummy_rm_option()]) :: PyBridge.Ref.t()
+  def dummy_rm!(opts \\ []) do
+    case dummy_rm(opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
     end

@@ -17,6 +17,9 @@ defmodule PyBridge.Application do
     _ = PyBridge.Telemetry.refresh()
     # Loads the atoms of converted values (dates, sets...): replies are decoded with [:safe].
     _ = PyBridge.Values.atoms()
+    # Python calls it back as `&PyBridge.FunctionInfo.describe/1`; a frame is
+    # decoded with `:safe`, which refuses a fun of a module not loaded yet.
+    {:module, _} = Code.ensure_loaded(PyBridge.FunctionInfo)
 
     children =
       [

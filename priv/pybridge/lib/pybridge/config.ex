@@ -24,6 +24,7 @@ defmodule PyBridge.Config do
     timeout: 30_000,
     startup_timeout: 30_000,
     imports: [],
+    setup: [],
     max_frame: 64 * 1024 * 1024,
     export_to_python: [],
     output: :logger,
@@ -36,7 +37,8 @@ defmodule PyBridge.Config do
     cwd: nil,
     read_only_cwd: false,
     user: nil,
-    inherit_env: @passthrough_env
+    inherit_env: @passthrough_env,
+    reload: false
   ]
 
   @enforce_keys Keyword.keys(@defaults)
@@ -54,6 +56,7 @@ defmodule PyBridge.Config do
           timeout: timeout(),
           startup_timeout: pos_integer(),
           imports: [String.t()],
+          setup: [PyBridge.Setup.entry()],
           max_frame: pos_integer(),
           export_to_python: [export()],
           output: output(),
@@ -65,7 +68,8 @@ defmodule PyBridge.Config do
           cwd: String.t() | nil,
           read_only_cwd: boolean(),
           user: String.t() | nil,
-          inherit_env: boolean() | [String.t()]
+          inherit_env: boolean() | [String.t()],
+          reload: boolean() | pos_integer()
         }
 
   @doc """
@@ -105,6 +109,7 @@ defmodule PyBridge.Config do
         ),
       startup_timeout: check(opts, :startup_timeout, &pos_integer?/1, "a positive integer"),
       imports: check(opts, :imports, &list_of_strings?/1, "a list of module names"),
+      setup: setup!(opts[:setup]),
       max_frame: check(opts, :max_frame, &pos_integer?/1, "a positive integer (bytes)"),
       export_to_python:
         check(
@@ -135,8 +140,21 @@ defmodule PyBridge.Config do
           :inherit_env,
           &(is_boolean(&1) or list_of_strings?(&1)),
           "true, false or a list of variable names"
+        ),
+      reload:
+        check(
+          opts,
+          :reload,
+          &(is_boolean(&1) or pos_integer?(&1)),
+          "true, false or a poll interval in ms (a positive integer)"
         )
     }
+
+    if config.reload != false and config.python_path == [] do
+      raise ArgumentError,
+            "reload: #{inspect(config.reload)} watches the :python_path directories, " <>
+              "but python_path is empty"
+    end
 
     config
   end
@@ -172,6 +190,31 @@ defmodule PyBridge.Config do
   defp env!(env) do
     raise ArgumentError,
           "env must be a map or list of {name, value | nil} strings, got: #{inspect(env)}"
+  end
+
+  defp setup!(entries) when is_list(entries) do
+    Enum.each(entries, fn
+      {target, args, kwargs}
+      when is_binary(target) and target != "" and is_list(args) and
+             (is_list(kwargs) or is_map(kwargs)) ->
+        :ok
+
+      {module, function, args} when is_atom(module) and is_atom(function) and is_list(args) ->
+        :ok
+
+      other ->
+        raise ArgumentError,
+              "setup must be a list of {\"module.function\", args, kwargs} calls or " <>
+                "{Module, :function, args} returning such calls, got entry: #{inspect(other)}"
+    end)
+
+    entries
+  end
+
+  defp setup!(other) do
+    raise ArgumentError,
+          "setup must be a list of {\"module.function\", args, kwargs} calls or " <>
+            "{Module, :function, args} returning such calls, got: #{inspect(other)}"
   end
 
   defp pos_integer?(value), do: is_integer(value) and value > 0
@@ -262,8 +305,12 @@ defmodule PyBridge.Config do
     root = if File.exists?(Path.join(root, "pybridge_port/__main__.py")), do: [root]
     paths = Enum.reject(List.wrap(root) ++ config.python_path ++ [existing], &(&1 in [nil, ""]))
 
+    # With reload, no bytecode is written: a cached .pyc is trusted when its
+    # source has the same size and mtime (seconds), which an edit can keep.
+    no_pyc = if config.reload != false, do: [{"PYTHONDONTWRITEBYTECODE", "1"}], else: []
+
     unset ++
-      [{"PYTHONUNBUFFERED", "1"}, {"PYTHONSAFEPATH", "1"}] ++
+      [{"PYTHONUNBUFFERED", "1"}, {"PYTHONSAFEPATH", "1"} | no_pyc] ++
       List.keydelete(config.env, "PYTHONPATH", 0) ++
       [{"PYTHONPATH", Enum.join(paths, ":")}]
   end

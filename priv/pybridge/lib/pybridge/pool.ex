@@ -22,12 +22,14 @@ defmodule PyBridge.Pool do
 
   @impl true
   def init(%Config{} = config) do
-    children = [
-      # Call policies (allowlist, retries, circuit breaker), before any worker.
-      {PyBridge.Policy, config},
-      {DynamicSupervisor, strategy: :one_for_one, name: workers(config.name)},
-      {PyBridge.Pool.Manager, config}
-    ]
+    children =
+      [
+        # Call policies (allowlist, retries, circuit breaker), before any worker.
+        {PyBridge.Policy, config},
+        {PyBridge.Setup, config.name},
+        {DynamicSupervisor, strategy: :one_for_one, name: workers(config.name)},
+        {PyBridge.Pool.Manager, config}
+      ] ++ if(config.reload != false, do: [{PyBridge.Reloader, config}], else: [])
 
     Supervisor.init(children, strategy: :one_for_all)
   end

@@ -5,8 +5,9 @@ defmodule PyBridge.Router do
   # requests in Python (`PyBridge.Conn.load/1`: requests sent and not yet
   # answered, so cancelled calls still running count). Ties go to a worker
   # picked at random, so callers arriving together spread over the pool.
-  # Only the last case may be routed again if the worker dies before the
-  # request is written.
+  # A process that got a handle back sticks to that handle's worker for calls
+  # that name no handle (PyBridge.Affinity). Only the last case may be routed
+  # again if the worker dies before the request is written.
   #
   # Across nodes (PyBridge.Cluster): local workers are always preferred;
   # only when the pool has none ready here does a request go to the remote
@@ -46,8 +47,9 @@ defmodule PyBridge.Router do
     end
   end
 
+  # The worker this process's handles live on (PyBridge.Affinity), else the least loaded.
   def route(nil, nil, pool, timeout) do
-    with {:ok, conn} <- checkout(pool, timeout), do: {:ok, conn, true}
+    with {:ok, conn} <- PyBridge.Affinity.checkout(pool, timeout), do: {:ok, conn, true}
   end
 
   # A remote worker's death is seen by the monitor the caller takes when it sends.

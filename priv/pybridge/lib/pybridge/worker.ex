@@ -34,18 +34,19 @@ defmodule PyBridge.Worker do
   use GenServer, restart: :temporary
   require Logger
 
-  alias PyBridge.{Callback, Cluster, Config, Conn, Error, Output, Telemetry}
+  alias PyBridge.{Callback, Cluster, Config, Conn, Error, Output, Setup, Telemetry}
   alias PyBridge.Worker.{Replies, Startup, Watch}
 
   @tick 1_000
 
-  @enforce_keys [:config, :manager, :requests, :load, :watch, :exports]
+  @enforce_keys [:config, :manager, :requests, :load, :watch, :setup, :exports]
   defstruct [
     :config,
     :manager,
     :requests,
     :load,
     :watch,
+    :setup,
     :exports,
     port: nil,
     phase: :handshake,
@@ -63,6 +64,7 @@ defmodule PyBridge.Worker do
           requests: :ets.tid(),
           load: :counters.counters_ref(),
           watch: Watch.t(),
+          setup: Setup.plan(),
           exports: %{String.t() => {module(), atom(), non_neg_integer()}},
           port: port() | nil,
           phase: :handshake | :imports | :ready,
@@ -102,6 +104,7 @@ defmodule PyBridge.Worker do
       requests: :ets.new(__MODULE__, [:set, :public, write_concurrency: true]),
       load: :counters.new(1, [:write_concurrency]),
       watch: Watch.new(config.cancel_grace),
+      setup: Setup.plan(config.setup),
       exports: Map.new(config.export_to_python, fn {m, f, a, name} -> {name, {m, f, a}} end),
       started: System.monotonic_time()
     }
@@ -204,6 +207,12 @@ defmodule PyBridge.Worker do
 
   def handle_info({__MODULE__, :startup_timeout}, state), do: {:noreply, state}
 
+  # Replaced by a new worker (PyBridge.Reloader): take no new calls, stop
+  # once the calls in flight have ended. The first check waits a moment for
+  # callers that picked this worker just before it left the pool.
+  # The manager replaces this worker (PyBridge.Reloader saw its code change).
+  def handle_info({__MODULE__, :retire}, state), do: {:noreply, leave_routing(state)}
+
   def handle_info(message, state) do
     Logger.debug("PyBridge.Worker ignored #{inspect(message)}")
     {:noreply, state}
@@ -285,7 +294,7 @@ defmodule PyBridge.Worker do
 
       :error ->
         error = Error.from_wire(result)
-        message = "startup import #{inspect(module)} failed: " <> Exception.message(error)
+        message = "#{Setup.describe(module)} failed: " <> Exception.message(error)
         {:stop, Startup.failure(message), state}
     end
   end
@@ -357,54 +366,71 @@ defmodule PyBridge.Worker do
     do: {:noreply, state}
 
   defp maybe_ready(state) do
-    conn = %Conn{
-      pid: self(),
-      port: state.port,
-      requests: state.requests,
-      load: state.load,
-      token: state.info.worker,
-      pool: state.config.name,
-      max_frame: state.config.max_frame,
-      timeout: state.config.timeout,
-      os_pid: Map.get(state.info, :pid)
-    }
+    conn =
+      state.conn ||
+        %Conn{
+          pid: self(),
+          port: state.port,
+          requests: state.requests,
+          load: state.load,
+          token: state.info.worker,
+          pool: state.config.name,
+          max_frame: state.config.max_frame,
+          timeout: state.config.timeout,
+          os_pid: Map.get(state.info, :pid)
+        }
 
-    {:ok, _} = Registry.register(PyBridge.Registry, {:token, conn.token}, conn)
-    {:ok, _} = Registry.register(PyBridge.Pools, conn.pool, conn)
-    :ok = Cluster.join(conn)
-    send(state.manager, {__MODULE__, :ready, self()})
+    # Setup calls run one after the other, like the imports before them (PyBridge.Setup).
+    case Setup.next(state.setup, conn.pool, conn) do
+      {:call, call, setup} ->
+        id = System.unique_integer([:positive, :monotonic])
+        send_frame(state, Setup.frame(id, call, false))
+        {:noreply, %{state | conn: conn, setup: setup, imports: %{id => {:setup, call}}}}
 
-    Telemetry.execute(
-      [:pybridge, :worker, :start],
-      %{duration: System.monotonic_time() - state.started},
-      %{pool: conn.pool, worker: conn.token, os_pid: conn.os_pid, node: node()}
-    )
+      {:error, message} ->
+        {:stop, Startup.failure(message), state}
 
-    Process.send_after(self(), {__MODULE__, :tick}, @tick)
-    {:noreply, %{state | phase: :ready, conn: conn}}
+      :ready ->
+        {:ok, _} = Registry.register(PyBridge.Registry, {:token, conn.token}, conn)
+        {:ok, _} = Registry.register(PyBridge.Pools, conn.pool, conn)
+        :ok = Cluster.join(conn)
+        send(state.manager, {__MODULE__, :ready, self()})
+
+        Telemetry.execute(
+          [:pybridge, :worker, :start],
+          %{duration: System.monotonic_time() - state.started},
+          %{pool: conn.pool, worker: conn.token, os_pid: conn.os_pid, node: node()}
+        )
+
+        Process.send_after(self(), {__MODULE__, :tick}, @tick)
+        {:noreply, %{state | phase: :ready, conn: conn}}
+    end
   end
 
   ## Requests ending, retiring
 
-  defp ended(state, id) do
-    stop_if_retired(%{state | watch: Watch.ended(state.watch, id)})
-  end
+  defp ended(state, id), do: {:noreply, %{state | watch: Watch.ended(state.watch, id)}}
+
+  defp retire(%{retiring: true} = state, _id), do: {:noreply, state}
 
   defp retire(state, id) do
-    unless state.retiring do
-      Logger.warning(
-        "PyBridge pool #{inspect(state.config.name)}: request #{id} of Python worker " <>
-          "#{state.info[:pid]} did not end #{state.config.cancel_grace} ms after it was " <>
-          "cancelled (a call blocked outside Python); the worker takes no new calls and is " <>
-          "replaced once its other calls end"
-      )
+    Logger.warning(
+      "PyBridge pool #{inspect(state.config.name)}: request #{id} of Python worker " <>
+        "#{state.info[:pid]} did not end #{state.config.cancel_grace} ms after it was " <>
+        "cancelled (a call blocked outside Python); the worker takes no new calls and is " <>
+        "replaced once its other calls end"
+    )
 
-      Registry.unregister(PyBridge.Pools, state.config.name)
-      Cluster.leave_pool(state.config.name, self())
-      send(state.manager, {__MODULE__, :retiring, self()})
-    end
+    send(state.manager, {__MODULE__, :retiring, self()})
+    {:noreply, leave_routing(state)}
+  end
 
-    stop_if_retired(%{state | retiring: true})
+  # No new calls come; the worker stops at a tick (so a caller that routed
+  # here just before has written its request) once only stuck calls are left.
+  defp leave_routing(state) do
+    Registry.unregister(PyBridge.Pools, state.config.name)
+    Cluster.leave_pool(state.config.name, self())
+    %{state | retiring: true}
   end
 
   defp stop_if_retired(%{retiring: true} = state) do

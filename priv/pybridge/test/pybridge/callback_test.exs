@@ -40,9 +40,12 @@ defmodule PyBridge.CallbackTest do
       end
     end
 
-    test "a fun called with the wrong number of arguments is an error in Python" do
-      assert {:ok, caught} = PyBridge.call("#{@support}.catch_error", [fn _x -> :ok end])
-      assert caught =~ "takes 1 argument"
+    test "a fun called with too many arguments is an error in Python; missing ones are nil" do
+      assert {:error, %PyBridge.Error{message: message}} =
+               PyBridge.call("operator.call", [fn -> :ok end, 1])
+
+      assert message =~ "takes 0 argument(s), Python passed 1"
+      assert {:ok, "no exception"} = PyBridge.call("#{@support}.catch_error", [fn x -> x end])
     end
 
     @tag :slow

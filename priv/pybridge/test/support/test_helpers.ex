@@ -83,3 +83,29 @@ defmodule PyBridge.TestLogHandler do
     send(pid, {:log, text, meta})
   end
 end
+
+defmodule PyBridge.TestSetup do
+  @moduledoc false
+  # `:setup` functions of the setup tests (run in Elixir when a worker starts).
+
+  def calls(value), do: [{"pybridge_test_support.configure", [], [from_elixir: value]}]
+  def not_a_list, do: :oops
+end
+
+defmodule PyBridge.TestTools do
+  @moduledoc "Functions the tests pass to Python, to read their name, parameters and docs there."
+
+  @doc "Multiplies two integers exactly."
+  @spec multiply(integer(), integer()) :: integer()
+  def multiply(a, b), do: a * b
+
+  @doc """
+  Greets someone.
+
+  The greeting defaults to "Hello".
+  """
+  @spec greet(String.t(), String.t()) :: String.t()
+  def greet(name, greeting \\ "Hello"), do: "#{greeting}, #{name}!"
+
+  def undocumented(%{} = _options, _ignored), do: :ok
+end

@@ -6,9 +6,9 @@ defmodule DSPex.BootstrapFewShot do
   copy of the student with them as few-shot demos (topped up with
   labeled examples up to `max_labeled_demos`).
 
-  DSPy calls the metric as `metric(example, prediction, trace)`; the
-  example application's `DSPex.Interop.metric/2` makes one from an
-  Elixir function of two maps. The teacher runs with the configured LM,
+  DSPy calls the metric as `metric(example, prediction, trace)`, the
+  trace `nil` when it evaluates: `fn example, prediction, _trace -> … end`
+  (handles; `DSPex.Example.get/3` reads a field). The teacher runs with the configured LM,
   or with `teacher_settings: %{lm: lm}`.
 
   Wraps the Python class `dspy.BootstrapFewShot`.

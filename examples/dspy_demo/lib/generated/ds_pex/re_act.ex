@@ -6,14 +6,14 @@ defmodule DSPex.ReAct do
   then it answers. The prediction's `trajectory` holds every step
   (`thought_0`, `tool_name_0`, `tool_args_0`, `observation_0`, …).
 
-  Tools are `DSPex.Tool` handles. A tool's function can be Elixir: the
-  example application's `DSPex.Interop.tool/2` makes a tool that calls
-  an Elixir function with a map of the arguments the LM chose.
+  Tools are `DSPex.Tool` handles or plain functions, Elixir ones too:
+  `&MyTools.multiply/2` is a tool as it is, with its name, its
+  parameters (typed from its `@spec`) and its `@doc` for the LM.
 
   Wraps the Python class `dspy.ReAct`.
 
   ```python
-  dspy.ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool], max_iters: int = 20)
+  dspy.ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool | Callable], max_iters: int = 20)
   ```
   """
 
@@ -33,7 +33,7 @@ defmodule DSPex.ReAct do
   ## Arguments
 
   * `signature` (`String.t() | DSPex.Signature.t()`) - The signature of the module, which defines the input and output of the react module.
-  * `tools` (`[DSPex.Tool.t()]`) - A list of functions, callable objects, or `dspy.Tool` instances.
+  * `tools` (`[fun() | PyBridge.Ref.t()]`) - `DSPex.Tool` handles or functions (Elixir ones too)
 
   ## Options
 
@@ -43,11 +43,11 @@ defmodule DSPex.ReAct do
   ## Python
 
   ```python
-  ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool], max_iters: int = 20)
+  ReAct(signature: str | dspy.Signature, tools: list[dspy.Tool | Callable], max_iters: int = 20)
   ```
   """
 
-  @spec create(String.t() | DSPex.Signature.t(), [DSPex.Tool.t()], [create_option()]) ::
+  @spec create(String.t() | DSPex.Signature.t(), [fun() | PyBridge.Ref.t()], [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(signature, tools, opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:max_iters])
@@ -57,7 +57,8 @@ defmodule DSPex.ReAct do
   @doc """
   Like `create/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
-  @spec create!(String.t() | DSPex.Signature.t(), [DSPex.Tool.t()], [create_option()]) :: t()
+  @spec create!(String.t() | DSPex.Signature.t(), [fun() | PyBridge.Ref.t()], [create_option()]) ::
+          t()
   def create!(signature, tools, opts \\ []) do
     case create(signature, tools, opts) do
       {:ok, value} -> value

@@ -3,8 +3,9 @@ defmodule DSPex.Tool do
   @moduledoc """
   A function an agent (`DSPex.ReAct`) may call, with the name, the
   description and the JSON schema of its arguments the LM reads.
-  `DSPex.Interop.tool/2` (in the example application) makes one from an
-  Elixir function.
+  An Elixir function works as it is (name, parameters and description
+  from the function, its `@spec` and its `@doc`); `create/2` with
+  `name:`, `desc:` and `args:` gives them to an anonymous function.
 
   Wraps the Python class `dspy.Tool`.
 

@@ -4,7 +4,7 @@
 defmodule DSPex.DummyLMTest do
   use ExUnit.Case, async: true
 
-  test "call/2 example 1 (dspy.yaml:186)" do
+  test "call/2 example 1 (dspy.yaml:217)" do
     {:ok, ref} = DSPex.DummyLM.create([%{"answer" => "Paris"}])
     {:ok, value} = DSPex.DummyLM.call(ref, prompt: "What is the capital of France?")
     assert value == ["[[ ## answer ## ]]\nParis"]

@@ -4,24 +4,24 @@
 defmodule DSPex.ExampleTest do
   use ExUnit.Case, async: true
 
-  test "create/1 example 1 (dspy.yaml:242)" do
+  test "create/1 example 1 (dspy.yaml:273)" do
     {:ok, value} = DSPex.Example.create(question: "What is 2 + 2?", answer: "4")
     assert match?(%PyBridge.Ref{}, value)
   end
 
-  test "get/3 example 1 (dspy.yaml:256)" do
+  test "get/3 example 1 (dspy.yaml:287)" do
     {:ok, ref} = DSPex.Example.create(question: "What is 2 + 2?", answer: "4")
     {:ok, value} = DSPex.Example.get(ref, "answer")
     assert value == "4"
   end
 
-  test "get/3 example 2 (dspy.yaml:259)" do
+  test "get/3 example 2 (dspy.yaml:290)" do
     {:ok, ref} = DSPex.Example.create(question: "What is 2 + 2?")
     {:ok, value} = DSPex.Example.get(ref, "answer", default: "unknown")
     assert value == "unknown"
   end
 
-  test "to_dict/2 example 1 (dspy.yaml:271)" do
+  test "to_dict/2 example 1 (dspy.yaml:302)" do
     {:ok, ref} = DSPex.Example.create(question: "What is 2 + 2?", answer: "4")
     {:ok, value} = DSPex.Example.to_dict(ref)
     assert value == %{"question" => "What is 2 + 2?", "answer" => "4"}

@@ -82,7 +82,8 @@ defmodule PyBridge.Pool.Manager do
       failures: 0,
       error: nil,
       tripped: false,
-      waiters: []
+      waiters: [],
+      retiring: MapSet.new()
     }
 
     {:ok, state, {:continue, :start}}
@@ -164,24 +165,39 @@ defmodule PyBridge.Pool.Manager do
       {{slot, _pid}, workers} ->
         state = %{state | workers: workers}
 
-        if MapSet.member?(state.ready, pid) do
-          Logger.warning(
-            "PyBridge pool #{inspect(state.config.name)}: Python worker #{inspect(pid)} " <>
-              "exited (#{format_reason(reason)}); starting a new one"
-          )
+        cond do
+          # Replaced already (see :replace_workers): its successor runs.
+          MapSet.member?(state.retiring, pid) ->
+            {:noreply, %{state | retiring: MapSet.delete(state.retiring, pid)}}
 
-          Telemetry.execute([:pybridge, :worker, :replaced], %{count: 1}, %{
-            pool: state.config.name,
-            worker: pid,
-            node: node(),
-            reason: reason
-          })
+          MapSet.member?(state.ready, pid) ->
+            Logger.warning(
+              "PyBridge pool #{inspect(state.config.name)}: Python worker #{inspect(pid)} " <>
+                "exited (#{format_reason(reason)}); starting a new one"
+            )
 
-          {:noreply, start_worker(%{state | ready: MapSet.delete(state.ready, pid)}, slot)}
-        else
-          {:noreply, startup_failed(state, slot, reason)}
+            Telemetry.execute([:pybridge, :worker, :replaced], %{count: 1}, %{
+              pool: state.config.name,
+              worker: pid,
+              node: node(),
+              reason: reason
+            })
+
+            {:noreply, start_worker(%{state | ready: MapSet.delete(state.ready, pid)}, slot)}
+
+          true ->
+            {:noreply, startup_failed(state, slot, reason)}
         end
     end
+  end
+
+  # PyBridge.Reloader: a new worker for each ready one; the old one retires
+  # (no new calls, stops once its calls in flight have ended).
+  def handle_info({__MODULE__, :replace_workers}, state) do
+    old = state.ready
+    Enum.each(old, &send(&1, {Worker, :retire}))
+    state = %{state | ready: MapSet.new(), retiring: MapSet.union(state.retiring, old)}
+    {:noreply, Enum.reduce(old, state, fn _, acc -> start_worker(acc, make_ref()) end)}
   end
 
   def handle_info({__MODULE__, :restart, slot}, state) do

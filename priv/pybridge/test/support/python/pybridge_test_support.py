@@ -275,3 +275,51 @@ def count_and_raise(path: str) -> None:
     with open(path, "a") as file:
         file.write("attempt\n")
     raise ConnectionError("the service is down")
+
+
+# Settings with DSPy's rule (dspy.dsp.utils.settings): only the thread that
+# configured them first may configure them again; every thread reads them.
+_settings: dict[str, Any] = {}
+_settings_log: list[str] = []
+_settings_owner: int | None = None
+
+
+def configure(**kwargs: Any) -> list[str]:
+    """Sets settings (from the owner thread only); returns every key set so far, in order."""
+    global _settings_owner
+    with _lock:
+        if _settings_owner is None:
+            _settings_owner = threading.get_ident()
+        if _settings_owner != threading.get_ident():
+            raise RuntimeError("settings can only be changed by the thread that initially configured them")
+        _settings.update(kwargs)
+        _settings_log.extend(kwargs)
+        return list(_settings_log)
+
+
+def setting(key: str) -> Any:
+    """A setting as it is; any thread may read it."""
+    with _lock:
+        return _settings.get(key)
+
+
+def setting_type(key: str) -> str:
+    """The Python type of a setting, e.g. ``Counter``."""
+    return type(setting(key)).__name__
+
+
+def settings_log() -> list[str]:
+    with _lock:
+        return list(_settings_log)
+
+
+def current_thread_name() -> str:
+    return threading.current_thread().name
+
+
+def bind_positional(function: Callable[..., Any], count: int) -> bool:
+    """Whether ``function``'s signature takes ``count`` positional arguments (raises TypeError if not)."""
+    import inspect
+
+    inspect.signature(function).bind(*([None] * count))
+    return True

@@ -1,0 +1,1 @@
+[inputs: ["{mix,.formatter,demo}.exs", "{config,lib,test}/**/*.{ex,exs}"]]
