@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from . import limits
+from . import limits, setup  # setup: its struct conversion must be known before the first frame
 from .dispatch import Dispatcher
 from .framing import DEFAULT_MAX_FRAME, FrameReader, FrameWriter, enlarge_pipe
 from .server import Server

@@ -20,14 +20,27 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
-from . import elixir
+from . import elixir, values
 from .dispatch import resolve_path
 
-__all__ = ["run"]
+__all__ = ["Deferred", "run"]
 
-_DEFERRED = "Elixir.PyBridge.Deferred"
+
+@dataclass(frozen=True)
+class Deferred:
+    """A ``%PyBridge.Deferred{}``: a call each worker makes for itself when it runs a setup call."""
+
+    target: Any
+    args: list[Any]
+    kwargs: Any
+
+
+values.from_elixir(
+    "PyBridge.Deferred", lambda fields: Deferred(fields.get("target"), fields.get("args") or [], fields.get("kwargs"))
+)
 
 _lock = threading.Lock()
 _jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] | None = None
@@ -86,10 +99,9 @@ def _resolve(target: Any) -> Any:
 
 def _evaluate(value: Any) -> Any:
     """``value`` with every deferred call in it made (in lists, tuples and maps)."""
+    if isinstance(value, Deferred):
+        return _resolve(value.target)(*_evaluate(list(value.args)), **_evaluate(_kwargs(value.kwargs)))
     if isinstance(value, dict):
-        if value.get("__struct__") == _DEFERRED:
-            function = _resolve(value.get("target"))
-            return function(*_evaluate(list(value.get("args") or ())), **_evaluate(_kwargs(value.get("kwargs"))))
         return {key: _evaluate(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_evaluate(item) for item in value]
