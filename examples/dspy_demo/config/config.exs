@@ -8,7 +8,10 @@ config :pybridge,
   imports: ["dspy"],
   # Python's own logging and progress bars go to Logger at :debug.
   output: {:logger, :debug},
-  timeout: 120_000
+  timeout: 120_000,
+  # A real model's key (OPENAI_API_KEY, ...) comes from the shell: workers
+  # inherit the whole environment here, not only the default short list.
+  inherit_env: true
 
 config :logger, level: :info
 

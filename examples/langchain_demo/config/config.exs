@@ -6,7 +6,10 @@ import Config
 config :pybridge,
   imports: ["langchain_core.prompts", "langchain_core.language_models.fake_chat_models"],
   output: {:logger, :debug},
-  timeout: 60_000
+  timeout: 60_000,
+  # A real model's key (OPENAI_API_KEY, ...) comes from the shell: workers
+  # inherit the whole environment here, not only the default short list.
+  inherit_env: true
 
 config :logger, level: :info
 
