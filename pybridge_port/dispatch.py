@@ -32,7 +32,7 @@ from .executor import Executor, Job
 from .framing import FrameWriter, OversizedFrame
 from .handles import HandleTable
 from .types import Atom, Export, Fun
-from .values import Conversions
+from .values import Conversions, as_records
 
 OK, ERROR, CHUNK, HELLO, CALLBACK, SCOPE_OPENED = (
     Atom(name) for name in ("ok", "error", "chunk", "hello", "callback", "scope_opened")
@@ -58,12 +58,13 @@ class Request:
     only a cancel ever contends for it.
     """
 
-    __slots__ = ("id", "scope", "keep", "thread", "cancelled", "injected", "task", "waiter")
+    __slots__ = ("id", "scope", "keep", "records", "thread", "cancelled", "injected", "task", "waiter")
 
-    def __init__(self, request_id: Any, scope: Hashable, *, keep: bool = False) -> None:
+    def __init__(self, request_id: Any, scope: Hashable, *, keep: bool = False, records: bool = False) -> None:
         self.id = request_id
         self.scope = scope
         self.keep = keep  # reply with a handle even if the result is plain data
+        self.records = records  # records: :map, dataclasses & co. as maps of their fields
         self.thread: int | None = None
         self.cancelled = False
         self.injected = False
@@ -335,7 +336,7 @@ class Dispatcher:
         self, request_id: Any, opts: dict[str, Any] | None, work: Callable[[], Any], *, keep: bool = False
     ) -> Job:
         opts = opts or {}
-        request = Request(request_id, opts.get("scope"), keep=keep)
+        request = Request(request_id, opts.get("scope"), keep=keep, records=opts.get("records") == "map")
         if request_id in self._requests or request_id in self._streams:
             raise ProtocolError(f"request id {request_id!r} is already in flight")
         self._requests[request_id] = request
@@ -353,6 +354,8 @@ class Dispatcher:
                 return
             if request.keep:
                 result = self.values.handle(result, request.scope)
+            elif request.records:
+                result = as_records(result)
             self._finish(request, (OK, request.id, result))
         except BaseException as exc:
             self._finish(request, (ERROR, request.id, error_term(exc)))
@@ -402,7 +405,8 @@ class Dispatcher:
             elif future.exception() is not None:
                 self._finish(request, (ERROR, request.id, error_term(future.exception())))
             else:
-                self._finish(request, (OK, request.id, future.result()))
+                result = future.result()
+                self._finish(request, (OK, request.id, as_records(result) if request.records else result))
 
         with self.cancel_lock:
             request.task = asyncio.run_coroutine_threadsafe(run(), self._event_loop())
@@ -449,7 +453,7 @@ class Dispatcher:
                     break
                 self._end_stream(stream, (ERROR, request.id, error_term(exc)))
                 return
-            self.send((CHUNK, request.id, item), request.scope)
+            self.send((CHUNK, request.id, as_records(item) if request.records else item), request.scope)
         self._close_iterator(stream)
 
     def _close_stream(self, stream: Stream) -> Job | None:

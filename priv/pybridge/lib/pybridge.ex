@@ -134,10 +134,14 @@ defmodule PyBridge do
       so it is retried on the errors of the retry policy (default `false`:
       never retried);
     * `:retry` - this call's retry policy over the pool's (`:attempts`,
-      `:backoff`, `:max_backoff`, `:on`); only with `idempotent: true`.
+      `:backoff`, `:max_backoff`, `:on`); only with `idempotent: true`;
+    * `:records` - `:map` returns dataclasses, named tuples and pydantic
+      models as maps of their fields (see `PyBridge.Values`); `:handle`
+      (the default) keeps them handles (named tuples stay tuples).
 
   `call/4`, `create/4`, `method/5`, `attr/3` and `set_attr/4` take all of
-  them; `stream/4` takes `:pool`, `:session`, `:timeout` and `:window`.
+  them; `stream/4` takes `:pool`, `:session`, `:timeout`, `:window` and
+  `:records`.
 
   ## Production policies
 
@@ -360,6 +364,7 @@ defmodule PyBridge do
           | {:session, Session.t()}
           | {:timeout, timeout()}
           | {:async, boolean()}
+          | {:records, :map | :handle}
           | {:idempotent, boolean()}
           | {:retry, keyword()}
   @type options :: [option()]
@@ -377,7 +382,7 @@ defmodule PyBridge do
           | {:timeout, timeout()}
           | {:window, pos_integer()}
 
-  @call_opts [:pool, :session, :timeout, :async, :idempotent, :retry]
+  @call_opts [:pool, :session, :timeout, :async, :idempotent, :retry, :records]
 
   ## Supervision
 
@@ -585,7 +590,7 @@ defmodule PyBridge do
           Enumerable.t()
   def stream(target, args \\ [], kwargs \\ [], opts \\ []) do
     args!(args, kwargs)
-    :ok = options!(opts, [:pool, :session, :timeout, :window])
+    :ok = options!(opts, [:pool, :session, :timeout, :window, :records])
     opts = Keyword.put_new(opts, :window, 32)
 
     window = opts[:window]
@@ -598,7 +603,7 @@ defmodule PyBridge do
         Client.stream(
           opts,
           ref,
-          fn id, o -> {:method, id, ref, name, args, kwargs, o} end,
+          records(fn id, o -> {:method, id, ref, name, args, kwargs, o} end, opts),
           window
         )
 
@@ -609,7 +614,7 @@ defmodule PyBridge do
         Client.stream(
           opts,
           ref_of(target, args, kwargs),
-          fn id, o -> {:call, id, target, args, kwargs, o} end,
+          records(fn id, o -> {:call, id, target, args, kwargs, o} end, opts),
           window
         )
     end
@@ -845,6 +850,7 @@ defmodule PyBridge do
 
   defp request(opts, ref, access, build) do
     :ok = options!(opts, @call_opts)
+    build = records(build, opts)
     policy = Policy.lookup(opts, ref)
 
     if policy == nil and opts[:idempotent] != true and opts[:retry] == nil do
@@ -868,6 +874,13 @@ defmodule PyBridge do
   # Streams raise, as they do for any error found when they start.
   defp allowed!(opts, ref, access) do
     with {:error, error} <- Policy.check(opts, ref, access), do: raise(error)
+  end
+
+  # `records: :map` travels in the request's options, which the worker reads.
+  defp records(build, opts) do
+    if opts[:records] == :map,
+      do: fn id, o -> build.(id, Map.put(o, :records, :map)) end,
+      else: build
   end
 
   defp run_on(conn, timeout, build), do: Client.execute(Client.on(conn, timeout), build)
@@ -930,6 +943,11 @@ defmodule PyBridge do
   defp option!(:timeout, timeout) when is_integer(timeout) and timeout >= 0, do: :ok
   defp option!(:async, async) when is_boolean(async), do: :ok
   defp option!(:window, window) when is_integer(window) and window > 0, do: :ok
+  defp option!(:records, records) when records in [:map, :handle], do: :ok
+
+  defp option!(:records, records),
+    do: raise(ArgumentError, "records must be :map or :handle, got: #{inspect(records)}")
+
   defp option!(:idempotent, idempotent) when is_boolean(idempotent), do: :ok
 
   defp option!(:retry, retry) when is_list(retry) do
