@@ -11,7 +11,7 @@ itself is written by the templates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import names
 from .docgen import complete_doc, doc_markdown, inherited, join_doc, summary
@@ -98,6 +98,7 @@ class Builder:
         self.skipped: list[SkippedMember] = []
         self.main_module = spec.elixir_module or names.derive_module_name(spec.python_module)
         self.class_modules: dict[str, str] = {}
+        self.files: set[str] = set()
         self.class_built: dict[str, ElixirModule] = {}  # class modules built so far (parents before children)
         for c in spec.classes:
             self.class_modules[c.python_path] = c.elixir_module or names.derive_module_name(c.python_path)
@@ -108,6 +109,16 @@ class Builder:
             if info is not None and info.origin and c.python_path in wrapped:
                 wrapped.setdefault(info.origin, wrapped[c.python_path])
         self.types = TypeContext(wrapped, facts.data.types, resolve=facts.type_fact)
+
+    def _file_for(self, module: str) -> str:
+        """The module's file; two modules whose names read the same (`ReAct`, `React`) fall back to mechanical underscores."""
+        file, n = _file_for(module), 2
+        if file in self.files:
+            file = _file_for(module, names.snake_case)
+        while file in self.files:
+            file, n = f"{_file_for(module)[: -len('.ex')]}_{n}.ex", n + 1
+        self.files.add(file)
+        return file
 
     def _is_singleton(self, path: str) -> bool:
         return any(c.singleton for c in self.spec.classes if c.python_path == path)
@@ -197,7 +208,7 @@ class Builder:
         else:
             doc = doc_markdown(parse_docstring(info.doc)) if info and info.kind == "module" else ""
         moduledoc = join_doc(doc, f"Wraps the Python module `{python_path}`.")
-        module = ElixirModule(name=name, kind=ModuleKind.FUNCTIONS, python_path=python_path, file=_file_for(name), moduledoc=moduledoc)
+        module = ElixirModule(name=name, kind=ModuleKind.FUNCTIONS, python_path=python_path, file=self._file_for(name), moduledoc=moduledoc)
         taken = _Names(name, self.spec.file, {"__python_path__": 0})
         for f in functions:
             fn = self._function(f)
@@ -273,7 +284,7 @@ class Builder:
         where = f" (defined at `{cls_info.source}`)" if cls_info and cls_info.source and not doc else ""
         header = f"Wraps the Python {'object' if c.singleton else 'class'} `{c.python_path}`{where}."
         moduledoc = join_doc(doc, header + (f"\n\n```python\n{sig}\n```" if sig else ""))
-        module = ElixirModule(name=module_name, kind=kind, python_path=c.python_path, file=_file_for(module_name), moduledoc=moduledoc)
+        module = ElixirModule(name=module_name, kind=kind, python_path=c.python_path, file=self._file_for(module_name), moduledoc=moduledoc)
         taken = _Names(module_name, self.spec.file, {"__python_path__": 0})
         transforms = (c.result_transform or self.spec.result_transform, c.error_handler or self.spec.error_handler)
         receiver = None if c.singleton else "ref"
@@ -289,8 +300,8 @@ class Builder:
             for m in owner.methods:
                 listed.add(m.name)
                 name = m.elixir_name or names.derive_function_name(m.name)
-                if inherited_from and name in taken.taken:
-                    continue  # overridden
+                if inherited_from and (name in taken.taken or (cls_info is not None and m.name not in cls_info.methods)):
+                    continue  # overridden (by a method, or by a member that is no method here, like a property)
                 fn = self._method(c, m, cls_info, receiver, transforms, ctx)
                 if fn is None:
                     continue
@@ -301,6 +312,8 @@ class Builder:
                     ctor = self._find(module, "create")
                     module.tests.extend(example_tests(self.spec.file, module, fn, m.examples, self.error, ctor, c.examples, session=bool(c.constructor and c.constructor.session_aware)))
             for p in owner.properties:
+                if inherited_from and cls_info is not None and p.name in cls_info.methods:
+                    continue  # overridden by a method
                 listed.add(p.name)
                 for fn in self._property(c, p, cls_info, receiver, ctx):
                     if inherited_from and fn.name in taken.taken:
@@ -568,8 +581,9 @@ def _common_prefix(paths: list[str]) -> str:
     return parents[0] if parents and all(p == parents[0] for p in parents) else ""
 
 
-def _file_for(module: str) -> str:
-    return "/".join(names.snake_case(part) for part in module.split(".")) + ".ex"
+def _file_for(module: str, stem: Callable[[str], str] = names.file_stem) -> str:
+    """`DSPex.MIPROv2` -> `dspex/miprov2.ex`: each segment named as a person would."""
+    return "/".join(stem(part) for part in module.split(".")) + ".ex"
 
 
 def _kernel_excludes(functions: list[ElixirFunction]) -> list[tuple[str, int]]:

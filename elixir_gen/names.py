@@ -118,6 +118,28 @@ def snake_case(name: str) -> str:
     return s.lower()
 
 
+def _acronym_boundary(m: re.Match[str]) -> str:
+    caps, last, lower, after = m.group(1), m.group(2), m.group(3), m.group(4)
+    # `DSPex`, `MIPROv2`, `DSPyError`: a short lowercase tail belongs to the capitals before it.
+    short_tail = (len(lower) <= 2 and (after == "" or after.isdigit() or after == "_")) or (len(lower) == 1 and after.isupper())
+    return m.group(0) if short_tail else f"{caps}_{last}{lower}"
+
+
+def file_stem(segment: str) -> str:
+    """The file name a person would give a module segment: `DSPex` -> `dspex`, `MIPROv2` -> `miprov2`,
+    `ReAct` -> `react`, `ChainOfThought` -> `chain_of_thought`, `HTTPServer` -> `http_server`.
+
+    Like `snake_case`, but a short lowercase tail stays with the capitals before
+    it, and a name that starts with two short capitalized words is one word.
+    """
+    s = re.sub(r"([A-Z]+)([A-Z])([a-z]+)(?=(.?))", _acronym_boundary, segment)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    parts = s.split("_")
+    if len(parts) >= 2 and parts[0][:1].isupper() and parts[1][:1].isupper() and len(parts[0]) <= 2 and len(parts[1]) <= 3 and parts[0][1:].islower():
+        parts[:2] = [parts[0] + parts[1]]
+    return "_".join(parts).lower()
+
+
 def camel_case(name: str) -> str:
     """`some_module` -> `SomeModule`; an already CamelCase name keeps its case."""
     parts = [p for p in re.split(r"_+", name) if p]

@@ -1,0 +1,130 @@
+"""The generator on libraries it was not written for (issue: any library, not only DSPy),
+Python side: what discover writes always generates, file names, signatures, docs,
+types from numpydoc, attributes and operators. Compiling and calling is in
+test_libraries.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from elixir_gen import names
+from elixir_gen.build import build_library
+from elixir_gen.discover import discover_spec
+from elixir_gen.model import ElixirModule, Library
+from elixir_gen.spec import load_spec
+
+
+def _library(tmp_path: Path, module: str, source: str, spec: str | None = None) -> Library:
+    """Write `module`.py, then the spec (`discover` writes one when none is given), and build it."""
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        text = discover_spec(module, spec_dir=tmp_path) if spec is None else textwrap.dedent(spec)
+        (tmp_path / f"{module}.yaml").write_text(text)
+        return build_library(load_spec(tmp_path / f"{module}.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(module, None)
+
+
+def _module(library: Library, name: str) -> ElixirModule:
+    return next(m for m in library.modules if m.name == name)
+
+
+# ----------------------------------------------------- 1. discover always generates
+
+OVERRIDES = '''
+    class Base:
+        """A base."""
+
+        def fit(self, x: int) -> int:
+            """Fit."""
+            return x
+
+        def fit_predict(self, x: int) -> int:
+            """Fit and predict."""
+            return x
+
+        @property
+        def size(self) -> int:
+            """A property the child makes a method."""
+            return 1
+
+
+    class Child(Base):
+        """Overrides a parent's method with a property, and a property with a method."""
+
+        @property
+        def fit_predict(self) -> int:
+            """A value here."""
+            return 2
+
+        def size(self, scale: int) -> int:
+            """A method here."""
+            return scale
+
+
+    class GrandChild(Child):
+        """Inherits both overrides."""
+'''
+
+
+def test_discover_writes_a_spec_that_generates_when_a_property_overrides_a_method(tmp_path: Path) -> None:
+    library = _library(tmp_path, "overrides", OVERRIDES)
+    child = {f.name: f for f in _module(library, "Overrides.Child").functions}
+    assert child["fit_predict"].kind == "getter" and child["size"].kind == "method"
+    grand = {f.name: f for f in _module(library, "Overrides.GrandChild").functions}
+    assert grand["fit_predict"].kind == "getter" and grand["size"].kind == "method" and "set_size" not in grand
+
+
+def test_an_inherited_method_the_class_overrides_with_a_property_is_left_out(tmp_path: Path) -> None:
+    # The spec discover wrote before: the child lists no property, and extends the parent.
+    spec = """
+        python_module: overrides
+        classes:
+          - python_path: overrides.Base
+            elixir_module: Overrides.Base
+            methods: [{name: fit}, {name: fit_predict}]
+          - python_path: overrides.Child
+            elixir_module: Overrides.Child
+            extends: Overrides.Base
+    """
+    library = _library(tmp_path, "overrides", OVERRIDES, spec)
+    child = {f.name for f in _module(library, "Overrides.Child").functions}
+    assert "fit" in child and "fit_predict" not in child
+
+
+# ------------------------------------------------------------- 10. file names
+
+
+@pytest.mark.parametrize(
+    "module, file",
+    [("DSPex", "dspex"), ("MIPROv2", "miprov2"), ("ReAct", "react"), ("ReActV2", "react_v2"), ("DSPyError", "dspy_error"), ("ChainOfThought", "chain_of_thought"), ("HTTPServer", "http_server"), ("KNNFewShot", "knn_few_shot"), ("LMError", "lm_error")],
+)
+def test_file_names_as_a_person_writes_them(module: str, file: str) -> None:
+    assert names.file_stem(module) == file
+
+
+def test_generated_files_are_named_as_a_person_writes_them(tmp_path: Path) -> None:
+    source = '''
+        class ReAct:
+            """Reason and act."""
+
+        class React:
+            """Reads the same as ReAct: its file must differ."""
+    '''
+    spec = """
+        python_module: agents
+        elixir_module: DSPex
+        classes:
+          - {python_path: agents.ReAct, elixir_module: DSPex.ReAct}
+          - {python_path: agents.React, elixir_module: DSPex.React}
+    """
+    library = _library(tmp_path, "agents", source, spec)
+    files = [m.file for m in library.modules]
+    assert files[0] == "dspex/react.ex" and len(set(files)) == len(files)
