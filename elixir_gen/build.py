@@ -511,6 +511,12 @@ class Builder:
         if not known:
             doc = join_doc(doc, "The Python signature could not be read: pass the positional arguments as one list, keywords in `opts`.")
         prelude = plan.prelude
+        if plan.positional_options:
+            # Python takes them by position too; here they are keywords: say so instead of a FunctionClauseError.
+            first = plan.positional_options[0]
+            example = ", ".join([p.var for p in plan.params] + [f"{first}: ..."])
+            taken = ", ".join(plan.positional_options)
+            prelude.keywords_only = f"{w.name}: the optional Python arguments ({taken}) go in the keyword list, as in {w.name}({example}); found: "
         prelude.timeout = cs.timeout
         prelude.session_for = w.target if w.session_aware else None
         # A method on a handle is named by its attribute name; everything else by its dotted path.

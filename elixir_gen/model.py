@@ -269,10 +269,16 @@ class ElixirParam:
     typed: Typed
     python_name: str
     description: str | None = None
+    default: str | None = None  # an Elixir literal: the parameter may be left out (`*args` as the last one)
 
     @property
     def type(self) -> str:
         return self.typed.spec
+
+    @property
+    def head(self) -> str:
+        """The parameter in a function head (`args \\\\ []`)."""
+        return f"{self.var} \\\\ {self.default}" if self.default is not None else self.var
 
     @property
     def is_receiver(self) -> bool:
@@ -422,7 +428,8 @@ class ElixirFunction:
     @property
     def arities(self) -> list[int]:
         n = len(self.params)
-        return [n, n + 1] if self.has_opts else [n]
+        fewest = len([p for p in self.params if p.default is None])
+        return list(range(fewest, n + 2 if self.has_opts else n + 1))
 
 
 @dataclass

@@ -9,7 +9,7 @@ says something (`position_type`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import names
@@ -48,6 +48,7 @@ class Plan:
     prelude: Prelude
     args: CallArgs
     kwargs: CallKwargs
+    positional_options: list[str] = field(default_factory=list)  # optional Python parameters a Python caller may pass by position
 
 
 def merge_params(spec_params: list[Param] | None, info: CallableInfo | None) -> list[Param] | None:
@@ -137,6 +138,7 @@ def position_type(
 def plan_call(params: list[Param], ctx: TypeContext, receiver: str | None, runtime_options: tuple[str, ...], docs: dict[str, Any]) -> Plan:
     """The Elixir parameters and options of a Python signature, and what the call hands to Python."""
     out = Plan([], [], False, Prelude(), CallArgs(), CallKwargs())
+    kinds = {p.name: p.kind for p in params}
     taken = set(INTERNAL_VARIABLES)
     if receiver:
         out.params.append(ElixirParam(receiver, Typed(HANDLE, "wrapper"), "self"))
@@ -173,6 +175,9 @@ def plan_call(params: list[Param], ctx: TypeContext, receiver: str | None, runti
         else:
             option = ElixirOption(names.atom_literal(p.name), p.name, typed, p.default, description)
             (posonly_optional if p.kind is ParamKind.POSITIONAL_ONLY else out.options).append(option)
+    if out.args.splat and out.params[-1].var == out.args.splat:
+        # Python's `*args` may be empty: the list may be left out (`create()` for `(*args, **kwargs)`).
+        out.params[-1].default = "[]"
     out.prelude.positional_keys = [o.key for o in posonly_optional]
     out.args.optional = [o.key for o in posonly_optional]
     named = [o.python_name for o in out.options]
@@ -182,5 +187,6 @@ def plan_call(params: list[Param], ctx: TypeContext, receiver: str | None, runti
     elif out.options:
         out.prelude.option_keys = [o.key for o in out.options]
         out.kwargs.from_opts = True
+    out.positional_options = [o.python_name for o in posonly_optional] + [o.python_name for o in out.options if kinds[o.python_name] is ParamKind.POSITIONAL]
     out.options = posonly_optional + out.options
     return out

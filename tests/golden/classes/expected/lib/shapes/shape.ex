@@ -39,6 +39,12 @@ defmodule Shapes.Shape do
 
   @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (name) go in the keyword list, as in create(name: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name])
     opts = Keyword.put_new(opts, :timeout, 5_000)
 
@@ -187,6 +193,12 @@ defmodule Shapes.Shape do
 
   @spec slow_area(t(), [slow_area_option()]) :: Task.t()
   def slow_area(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "slow_area: the optional Python arguments (delay) go in the keyword list, as in slow_area(ref, delay: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:delay])
     PyBridge.method(ref, "slow_area", [], kwargs, Keyword.put(opts, :async, true))
   end
