@@ -499,7 +499,7 @@ class Builder:
                 code = info.returns_code if info and not cs.returns else None
                 value = position_type(returns, source, stub, doc_type, None, Position.RESULT, w.ctx, streaming=w.mode is Mode.STREAM, code=code)
         # The signature as Python would print it, with the annotations resolved.
-        signature = signature_text(params) if params is not None else (info.signature if info and info.signature else "(*args, **kwargs)")
+        signature = signature_text(params) if params is not None else (names.without_addresses(info.signature) if info and info.signature else "(*args, **kwargs)")
         short = w.target.rsplit(".", 1)[-1]
         py_sig = f"{short}{signature}" + (f" -> {returns}" if returns and w.kind != "create" else "")
         described = cs.description is not None or bool(parsed.body.strip())

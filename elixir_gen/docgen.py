@@ -7,9 +7,12 @@ and where an inherited function comes from.
 
 from __future__ import annotations
 
+import ast
+
 from . import names
 from .docstrings import ParsedDoc, item_line, returns_text
 from .model import ElixirFunction, Mode
+from .smoke import elixir_literal
 
 
 def doc_markdown(parsed: ParsedDoc) -> str:
@@ -35,7 +38,7 @@ def complete_doc(fn: ElixirFunction) -> str:
     arguments = [item_line(f"`{p.var}`", p.type, None, p.description or "") for p in fn.params if not p.is_receiver]
     if any(p.description for p in fn.params):
         parts.append("## Arguments\n\n" + "\n".join(arguments))
-    lines = [item_line(f"`{o.key}`", o.type, o.default, o.description or "") for o in fn.options]
+    lines = [item_line(f"`{o.key}`", o.type, elixir_default(o.default), o.description or "") for o in fn.options]
     if fn.accepts_any_keyword:
         lines.append("* any other keyword is passed to Python as a keyword argument" + (f" - {indent(fn.any_keyword_doc)}" if fn.any_keyword_doc else ""))
         lines.extend(item_line(f"`{names.atom_literal(k.lstrip('*'))}`", None, None, d) for k, d in fn.extra_docs if not k.startswith("*"))
@@ -59,6 +62,20 @@ def complete_doc(fn: ElixirFunction) -> str:
     if fn.inherited_from:
         parts.append(inherited(fn.inherited_from))
     return "\n\n".join(parts)
+
+
+def elixir_default(python_default: str | None) -> str | None:
+    """A default as the Elixir value PyBridge would give for it (`False` -> `false`, `None` -> `nil`,
+    `'auto'` -> `"auto"`); what is no literal stays Python source, without memory addresses."""
+    if python_default is None:
+        return None
+    try:
+        value = ast.literal_eval(python_default)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return names.without_addresses(python_default)
+    if isinstance(value, (set, frozenset, bytes, complex)):
+        return python_default
+    return elixir_literal(value)
 
 
 def inherited(module: str) -> str:

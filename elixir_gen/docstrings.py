@@ -58,7 +58,7 @@ def parse_docstring(doc: str | None) -> ParsedDoc:
     out = ParsedDoc()
     if not doc or not doc.strip():
         return out
-    lines = inspect.cleandoc(doc).expandtabs(4).splitlines()
+    lines = _directives(inspect.cleandoc(doc).expandtabs(4).splitlines())
     body: list[str] = []
     i = 0
     while i < len(lines):
@@ -418,15 +418,84 @@ def _sphinx_field(lines: list[str], i: int, out: ParsedDoc) -> int:
     return i
 
 
+# ------------------------------------------------------------- reST directives
+
+_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([A-Za-z][\w:-]*)::\s*(.*)$")
+_CITATION = re.compile(r"^(\s*)\.\.\s+\[([^\]]+)\]\s*(.*)$")
+_COMMENT = re.compile(r"^(\s*)\.\.(\s.*)?$")
+_ADMONITIONS = {"note", "warning", "tip", "important", "hint", "caution", "attention", "danger", "error", "seealso", "admonition"}
+_VERSIONS = {"versionadded": "Added in version {v}.", "versionchanged": "Changed in version {v}.", "deprecated": "Deprecated since version {v}."}
+
+
+def _directive_body(lines: list[str], i: int, indent: int) -> tuple[list[str], int]:
+    """The lines indented deeper than `indent` from `i` on (blank lines inside kept), unindented."""
+    block: list[str] = []
+    while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+        block.append(lines[i].rstrip())
+        i += 1
+    while block and not block[-1].strip():
+        block.pop()
+    while block and not block[0].strip():
+        block.pop(0)
+    width = min((len(b) - len(b.lstrip()) for b in block if b.strip()), default=0)
+    return [b[width:] for b in block], i
+
+
+def _directives(lines: list[str]) -> list[str]:
+    """reST directives as text a reader of `h` wants: versions and admonitions as sentences,
+    citations (`.. [1] ...`) one list item each, math and code fenced, Sphinx machinery dropped."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _DIRECTIVE.match(line)
+        c = _CITATION.match(line) if not m else None
+        if m:
+            pad, name, arg = m.group(1), m.group(2).lower(), m.group(3).strip()
+            body, i = _directive_body(lines, i + 1, len(pad))
+            text = " ".join(b.strip() for b in body if b.strip())
+            if name in _VERSIONS:
+                sentence = _VERSIONS[name].format(v=arg) if arg else _VERSIONS[name].replace(" {v}", "")
+                out.extend(["", f"{pad}*{sentence}*" + (f" {text}" if text else ""), ""])
+            elif name in _ADMONITIONS:
+                label = "See also" if name == "seealso" else name.capitalize()
+                content = " ".join(x for x in (arg if name != "admonition" else "", text) if x)
+                out.extend(["", f"{pad}> **{label}:** {content}".rstrip(), ""])
+            elif name in ("math", "code-block", "code", "sourcecode"):
+                fence = "```" + (arg if name != "math" and arg else "")
+                code = ([arg] if name == "math" and arg else []) + body
+                out.extend(["", pad + fence, *[pad + b for b in code], pad + "```", ""])
+            # Anything else (plot, autosummary, toctree, image, only, ...) is for Sphinx: dropped.
+            continue
+        if c:
+            pad, label, text = c.group(1), c.group(2), c.group(3).strip()
+            body, i = _directive_body(lines, i + 1, len(pad))
+            joined = " ".join([text] + [b.strip() for b in body if b.strip()]).strip()
+            if out and out[-1].strip() and not out[-1].lstrip().startswith("* ["):
+                out.append("")
+            out.append(f"{pad}* [{label}] {joined}")
+            continue
+        if _COMMENT.match(line) and not line.strip().startswith("..."):
+            # `.. _label:` targets and reST comments.
+            _, i = _directive_body(lines, i + 1, len(line) - len(line.lstrip()))
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
 # ------------------------------------------------------------------ helpers
 
 
+# Cross-references: the text a reader sees, not code (`:ref:`Title <target>`` -> Title).
+_PLAIN_ROLE = re.compile(r":(?:std:)?(?:ref|doc|term|numref|abbr|label|cite|footcite):`~?([^`<]+?)(?:\s*<[^>]+>)?`")
+_CITATION_REF = re.compile(r"\[([\w#*-]+)\]_")
 _ROLE = re.compile(r":(?:py:)?[a-z]+(?::[a-z]+)?:`~?!?([^`<]+?)(?:\s*<[^>]+>)?`")
 _DOUBLE_BACKTICKS = re.compile(r"``([^`]+)``")
 
 
 def _strip_roles(text: str) -> str:
-    text = _ROLE.sub(r"\1", text)
+    text = _ROLE.sub(r"\1", _PLAIN_ROLE.sub(r"\1", text))
     return text.replace("`", "").strip()
 
 
@@ -438,7 +507,7 @@ def _inline_markup(text: str) -> str:
         if line.lstrip().startswith("```"):
             in_fence = not in_fence
         elif not in_fence:
-            line = _DOUBLE_BACKTICKS.sub(r"`\1`", _ROLE.sub(r"`\1`", line))
+            line = _DOUBLE_BACKTICKS.sub(r"`\1`", _ROLE.sub(r"`\1`", _CITATION_REF.sub(r"[\1]", _PLAIN_ROLE.sub(r"\1", line))))
         out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 

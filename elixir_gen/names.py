@@ -200,3 +200,11 @@ def string_literal(text: str) -> str:
     out = text.replace("\\", "\\\\").replace('"', '\\"').replace("#{", "\\#{")
     out = out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     return '"' + "".join(c if c.isprintable() or c == " " else f"\\u{{{ord(c):X}}}" for c in out) + '"'
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def without_addresses(python_text: str) -> str:
+    """A Python repr without memory addresses (`<function f at 0x7f..>` -> `<function f>`), so output is the same on every run."""
+    return _ADDRESS.sub("", python_text)

@@ -85,7 +85,7 @@ def signature_text(params: list[Param] | None) -> str:
             text += f": {p.annotation}"
         if not p.required and p.kind not in (ParamKind.VAR_KEYWORD,):
             eq = " = " if p.annotation else "="
-            text += f"{eq}{p.default}" if p.default is not None else f"{eq}..."
+            text += f"{eq}{names.without_addresses(p.default)}" if p.default is not None else f"{eq}..."
         parts.append(text)
         if p.kind is ParamKind.POSITIONAL_ONLY and (i + 1 == len(params) or params[i + 1].kind is not ParamKind.POSITIONAL_ONLY):
             parts.append("/")

@@ -128,3 +128,71 @@ def test_generated_files_are_named_as_a_person_writes_them(tmp_path: Path) -> No
     library = _library(tmp_path, "agents", source, spec)
     files = [m.file for m in library.modules]
     assert files[0] == "dspex/react.ex" and len(set(files)) == len(files)
+
+
+# ------------------------------------------------------------------- 8. docs
+
+RST = '''Compute things.
+
+See :ref:`the user guide <user_guide>` and :func:`numpy.sum`, as in [1]_.
+
+.. versionadded:: 1.2
+   The axis argument.
+
+.. _a-target:
+
+.. plot::
+   import matplotlib
+
+.. note:: This is slow.
+
+Parameters
+----------
+x : int
+    The x.
+
+    .. deprecated:: 2.0
+        Use y.
+
+References
+----------
+.. [1] Smith, J. "A paper",
+       Journal, 2001.
+.. [2] Doe, J. "Another", 2002.
+'''
+
+
+def test_rest_leftovers_become_readable_markdown() -> None:
+    from elixir_gen.docgen import doc_markdown
+    from elixir_gen.docstrings import parse_docstring
+
+    parsed = parse_docstring(RST)
+    text = doc_markdown(parsed)
+    assert ".. " not in text and ":ref:" not in text and "plot" not in text and "a-target" not in text
+    assert "See the user guide and `numpy.sum`, as in [1]." in text
+    assert "*Added in version 1.2.* The axis argument." in text
+    assert "> **Note:** This is slow." in text
+    # Each reference its own list item, not one run-together paragraph.
+    assert '* [1] Smith, J. "A paper", Journal, 2001.\n* [2] Doe, J. "Another", 2002.' in text
+    assert parsed.params["x"].description == "The x.\n\n*Deprecated since version 2.0.* Use y."
+
+
+@pytest.mark.parametrize(
+    "python, elixir",
+    [("False", "false"), ("True", "true"), ("None", "nil"), ("'auto'", '"auto"'), ("(1, 2.5)", "{1, 2.5}"), ("[None]", "[nil]"), ("np.float64", "np.float64"), ("<function f at 0x7f00aa>", "<function f>")],
+)
+def test_defaults_are_shown_as_elixir_values(python: str, elixir: str) -> None:
+    from elixir_gen.docgen import elixir_default
+
+    assert elixir_default(python) == elixir
+
+
+def test_generated_docs_show_elixir_defaults(tmp_path: Path) -> None:
+    source = '''
+        def fit(x: int, verbose: bool = False, mode: str = "auto", cb=None):
+            """Fit."""
+    '''
+    library = _library(tmp_path, "fitting", source, "python_module: fitting\nfunctions:\n  - python_path: fitting.fit\n")
+    doc = library.modules[0].functions[0].doc
+    assert "default `false`" in doc and 'default `"auto"`' in doc and "default `nil`" in doc
+    assert "False" not in doc.split("## Python")[0] and "None" not in doc.split("## Python")[0]

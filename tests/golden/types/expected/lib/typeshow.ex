@@ -27,7 +27,7 @@ defmodule Typeshow do
 
   ## Options
 
-  * `:mode` (`String.t()`, default `'fast'`)
+  * `:mode` (`String.t()`, default `"fast"`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -325,8 +325,8 @@ defmodule Typeshow do
 
   ## Options
 
-  * `:punctuation` (`String.t() | nil`, default `None`)
-  * `:shout` (`boolean()`, default `False`)
+  * `:punctuation` (`String.t() | nil`, default `nil`)
+  * `:shout` (`boolean()`, default `false`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -656,7 +656,7 @@ defmodule Typeshow do
 
   ## Options
 
-  * `:sep` (`String.t()`, default `', '`) - what goes between.
+  * `:sep` (`String.t()`, default `", "`) - what goes between.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python

@@ -27,7 +27,7 @@ defmodule Shapes.Shape do
 
   ## Options
 
-  * `:name` (`String.t()`, default `'shape'`) - what to call it.
+  * `:name` (`String.t()`, default `"shape"`) - what to call it.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -112,7 +112,7 @@ defmodule Shapes.Shape do
 
   ## Options
 
-  * `:verbose` (`boolean()`, default `False`) - also give the area.
+  * `:verbose` (`boolean()`, default `false`) - also give the area.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python

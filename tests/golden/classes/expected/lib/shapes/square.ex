@@ -25,7 +25,7 @@ defmodule Shapes.Square do
 
   ## Options
 
-  * `:name` (`String.t()`, default `'square'`)
+  * `:name` (`String.t()`, default `"square"`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python

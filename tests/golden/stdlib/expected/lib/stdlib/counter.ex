@@ -86,7 +86,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:iterable` (`term()`, default `None`)
+  * `:iterable` (`term()`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -144,7 +144,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:n` (`integer() | nil`, default `None`)
+  * `:n` (`integer() | nil`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -257,7 +257,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:default` (`term()`, default `None`)
+  * `:default` (`term()`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -320,7 +320,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:iterable` (`term()`, default `None`)
+  * `:iterable` (`term()`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 

@@ -122,7 +122,7 @@ defmodule Stdlib.Math do
 
   ## Options
 
-  * `:rel_tol` (`number()`, default `1e-09`)
+  * `:rel_tol` (`number()`, default `1.0e-09`)
   * `:abs_tol` (`number()`, default `0.0`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
