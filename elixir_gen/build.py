@@ -69,6 +69,7 @@ class Wrapped:
     default_doc: str = ""
     session_aware: bool = False
     extra_param_docs: dict[str, Any] = field(default_factory=dict)  # argument docs found elsewhere (a class docstring)
+    operator: str | None = None  # a Python operator function called with the receiver as its first operand
 
 
 @dataclass
@@ -401,6 +402,9 @@ class Builder:
         mi: CallableInfo | None = None
         if cls_info is not None:
             mi = cls_info.methods.get(m.name)
+            if mi is None and m.name.startswith("_"):
+                # Dunders and private methods are generated only when a spec names them: read it now.
+                mi = self.facts.method(c.python_path, m.name)
             if mi is None and self.facts.enabled:
                 self.error(m.line, f"methods: {c.python_path} has no public method '{m.name}' in the installed {self.spec.python_module}; expected one of: {_some(cls_info.methods)}")
                 return None
@@ -412,6 +416,9 @@ class Builder:
         on_class = receiver is None or static
         own = (m.result_transform or transforms[0], m.error_handler or transforms[1]) if mode is Mode.SYNC else (None, None)
         wrapped = Wrapped(name, "method", path, m, mi, ctx, m.name, mode, runtime="call" if on_class else "method", receiver=None if on_class else receiver, transforms=own)
+        if m.name in names.OPERATORS and not on_class:
+            # `a + b` is `operator.add(a, b)`: the object is the first operand.
+            wrapped.runtime, wrapped.operator = "call", f"operator.{names.OPERATORS[m.name]}"
         return self._callable(wrapped)
 
     def _property(self, c: ClassSpec, p: Any, cls_info: ClassInfo | None, receiver: str | None, ctx: TypeContext) -> list[ElixirFunction]:
@@ -520,9 +527,11 @@ class Builder:
         prelude.timeout = cs.timeout
         prelude.session_for = w.target if w.session_aware else None
         # A method on a handle is named by its attribute name; everything else by its dotted path.
-        call_target = w.python_name if w.runtime == "method" else w.target
+        call_target = w.python_name if w.runtime == "method" else w.operator or w.target
         runtime = "stream" if w.mode is Mode.STREAM else w.runtime
         call = PythonCall(runtime, call_target, w.receiver, plan.args, plan.kwargs, async_=w.mode is Mode.ASYNC)
+        if w.operator and w.receiver:
+            call.receiver, call.args.vars = None, [w.receiver, *call.args.vars]
         tele = self.spec.telemetry
         return ElixirFunction(
             name=w.name,

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .introspect import Introspection, Introspector, MemberInfo, introspect_path, load_cache, save_cache
+from .introspect import CallableInfo, Introspection, Introspector, MemberInfo, introspect_path, load_cache, resolve, save_cache
 from .model import Spec
 from .types import TypeFact
 from .versions import installed_version
@@ -82,6 +82,32 @@ class Facts:
             self.data.types.setdefault(name, fact)
             self.dirty = True
         return fact
+
+    def method(self, class_path: str, name: str) -> CallableInfo | None:
+        """A method the class's facts leave out (a dunder, a private or built-in one) that a spec names:
+        read from the live class, and kept in the cache with the class."""
+        member = self.data.members.get(class_path)
+        cls_info = member.cls if member is not None else None
+        if cls_info is None:
+            return None
+        if name in cls_info.methods:
+            return cls_info.methods[name]
+        if self.module is None:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                cls = resolve(class_path)
+                raw = getattr(cls, name)
+            except Exception:
+                return None
+            if not callable(raw):
+                return None
+            info = Introspector(self.spec.introspection.exclude, self.data.types).callable_info(raw, "method", drop_first=True, owner=cls)
+        cls_info.methods[name] = info
+        cls_info.skipped.pop(name, None)
+        self.dirty = True
+        return info
 
     def save(self) -> None:
         """Write what was read from the library to the cache."""

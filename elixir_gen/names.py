@@ -74,6 +74,34 @@ DUNDERS: dict[str, tuple[str, ...]] = {
     "__repr__": ("repr", "python_repr"),
 }
 
+# Operators a spec may name as dunder methods: called as Python's operator (`operator.add(a, b)`),
+# so `__add__` falls back to the other operand's `__radd__` as `a + b` does.
+OPERATORS: dict[str, str] = {
+    "__add__": "add",
+    "__sub__": "sub",
+    "__mul__": "mul",
+    "__matmul__": "matmul",
+    "__truediv__": "truediv",
+    "__floordiv__": "floordiv",
+    "__mod__": "mod",
+    "__pow__": "pow",
+    "__lshift__": "lshift",
+    "__rshift__": "rshift",
+    "__and__": "and_",
+    "__or__": "or_",
+    "__xor__": "xor",
+    "__neg__": "neg",
+    "__pos__": "pos",
+    "__abs__": "abs",
+    "__invert__": "invert",
+    "__eq__": "eq",
+    "__ne__": "ne",
+    "__lt__": "lt",
+    "__le__": "le",
+    "__gt__": "gt",
+    "__ge__": "ge",
+}
+
 _FUNCTION_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*[?!]?$")
 _VARIABLE_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 _MODULE_SEGMENT = re.compile(r"^[A-Z][a-zA-Z0-9_]*$")

@@ -196,3 +196,49 @@ def test_generated_docs_show_elixir_defaults(tmp_path: Path) -> None:
     doc = library.modules[0].functions[0].doc
     assert "default `false`" in doc and 'default `"auto"`' in doc and "default `nil`" in doc
     assert "False" not in doc.split("## Python")[0] and "None" not in doc.split("## Python")[0]
+
+
+# -------------------------------------------------------------- 5. operators
+
+OPERANDS = '''
+    class Money(float):
+        """A number that inherits its arithmetic from float."""
+
+
+    class Vec:
+        """A vector with its own operators."""
+
+        def __init__(self, x: float, y: float) -> None:
+            self.x, self.y = x, y
+
+        def __add__(self, other: "Vec") -> "Vec":
+            return Vec(self.x + other.x, self.y + other.y)
+
+        def __mul__(self, k: float) -> "Vec":
+            return Vec(self.x * k, self.y * k)
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Vec) and (self.x, self.y) == (other.x, other.y)
+
+        def __neg__(self) -> "Vec":
+            return Vec(-self.x, -self.y)
+'''
+
+OPERATOR_SPEC = """
+    python_module: operands
+    classes:
+      - python_path: operands.Money
+        methods: [{name: __add__}, {name: __mul__}, {name: __truediv__}, {name: __eq__}, {name: __lt__}]
+      - python_path: operands.Vec
+        methods: [{name: __add__}, {name: __mul__}, {name: __eq__}, {name: __neg__}]
+"""
+
+
+def test_dunder_methods_named_in_a_spec_generate_as_operators(tmp_path: Path) -> None:
+    library = _library(tmp_path, "operands", OPERANDS, OPERATOR_SPEC)
+    money = {f.name: f for f in _module(library, "Operands.Money").functions}
+    assert {"add", "mul", "truediv", "eq", "lt"} <= set(money)
+    assert (money["truediv"].call.runtime, money["truediv"].call.target, money["truediv"].call.args.vars[0]) == ("call", "operator.truediv", "ref")
+    vec = {f.name: f for f in _module(library, "Operands.Vec").functions}
+    assert vec["add"].call.target == "operator.add" and vec["neg"].call.args.vars == ["ref"]
+    assert vec["add"].value.spec == "Operands.Vec.t()" and vec["eq"].value.spec == "boolean()"
