@@ -423,17 +423,25 @@ class Builder:
 
     def _property(self, c: ClassSpec, p: Any, cls_info: ClassInfo | None, receiver: str | None, ctx: TypeContext) -> list[ElixirFunction]:
         pi: PropertyInfo | None = cls_info.properties.get(p.name) if cls_info else None
-        if cls_info is not None and pi is None and p.type is None:
-            # Instance attributes set in __init__ cannot be seen on the class; trust the spec.
+        # An instance attribute (set in __init__ or by a method) cannot be seen on the class; the class
+        # docstring's Attributes section may describe it.
+        documented = parse_docstring(cls_info.doc).attributes.get(p.name) if cls_info is not None and pi is None else None
+        if cls_info is not None and pi is None and p.type is None and not (documented and documented.type):
             self.warnings.append(f"{self.spec.file}:{p.line}: {c.python_path}.{p.name} is not a property of the class (an instance attribute?); its type is term()")
         annotation = p.type or (pi.annotation if pi else None)
         source = "spec" if p.type else "annotation"
-        get_type = position_type(annotation, source, None, None, None, Position.RESULT, ctx)
-        set_type = position_type(annotation, source, None, None, None, Position.ARG, ctx)
+        doc_type = documented.type if documented else None
+        get_type = position_type(annotation, source, None, doc_type, None, Position.RESULT, ctx)
+        set_type = position_type(annotation, source, None, doc_type, None, Position.ARG, ctx)
         readonly = p.readonly or bool(pi and pi.readonly)
         name = p.elixir_name or names.derive_function_name(p.name)
-        described = p.description is not None or bool(pi and pi.doc)
-        doc = p.description if p.description is not None else doc_markdown(parse_docstring(pi.doc if pi else None))
+        described = p.description is not None or bool(pi and pi.doc) or bool(documented and documented.description)
+        if p.description is not None:
+            doc = p.description
+        elif documented is not None:
+            doc = documented.description
+        else:
+            doc = doc_markdown(parse_docstring(pi.doc if pi else None))
         path_text = f"{c.python_path}.{p.name}"
         params = [ElixirParam("ref", Typed(HANDLE, "wrapper"), "self")] if receiver else []
         # With a handle the attribute is the handle's; a singleton's is the object's at its path.

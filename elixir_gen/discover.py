@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from . import names
-from .introspect import CallableInfo, ClassInfo, Introspection, MemberInfo, discover, save_cache
+from .docstrings import parse_docstring
+from .introspect import CallableInfo, ClassInfo, Introspection, MemberInfo, PropertyInfo, discover, save_cache
 
 _RESERVED_IN_CLASS = {"create", "__python_path__"}
 
@@ -165,7 +166,14 @@ class SpecWriter:
         methods.sort(key=lambda item: item[0] in names.DUNDERS)
         # A property is inherited only when the parent has it as a property too: one that
         # overrides a parent's method is the class's own, and hides that method.
-        props = [(n, p) for n, p in info.properties.items() if not (parent_info is not None and n in parent_info.properties)]
+        props: list[tuple[str, PropertyInfo | None]] = [(n, p) for n, p in info.properties.items() if not (parent_info is not None and n in parent_info.properties)]
+        # Attributes the class docstring documents (numpydoc `Attributes`, often set by a method:
+        # `coef_` after `fit`) are instance attributes: readable through a getter too.
+        documented = parse_docstring(info.doc).attributes
+        parent_documented = parse_docstring(parent_info.doc).attributes if parent_info is not None else {}
+        for attr in documented:
+            if attr.isidentifier() and attr not in info.properties and attr not in info.methods and attr not in parent_documented and not attr.startswith("_"):
+                props.append((attr, None))
         if methods:
             self.emit("    methods:")
             for name, c in methods:
@@ -177,7 +185,9 @@ class SpecWriter:
                 elixir = _unique(names.derive_function_name(name), taken)
                 if elixir != name:
                     self.emit(f"        elixir_name: {_scalar(elixir)}")
-                if not p.readonly:
+                if p is None:
+                    self.emit("        readonly: true  # an instance attribute the class docstring documents")
+                elif not p.readonly:
                     setter = "set_" + elixir
                     if setter in taken:
                         self.emit("        readonly: true  # set_ name taken by a method")

@@ -48,6 +48,7 @@ class ParsedDoc:
     params: dict[str, DocItem] = field(default_factory=dict)
     returns: DocItem | None = None
     raises: list[DocItem] = field(default_factory=list)
+    attributes: dict[str, DocItem] = field(default_factory=dict)  # an `Attributes` section's items (also in `body`)
 
     def param_types(self) -> dict[str, str]:
         return {k: v.type for k, v in self.params.items() if v.type}
@@ -109,7 +110,7 @@ def parse_docstring(doc: str | None) -> ParsedDoc:
             body.append(line if _looks_like_code(line) else stripped)
         i += 1
     out.body = _inline_markup("\n".join(body)).strip("\n")
-    for item in list(out.params.values()) + out.raises + ([out.returns] if out.returns else []):
+    for item in list(out.params.values()) + list(out.attributes.values()) + out.raises + ([out.returns] if out.returns else []):
         item.description = _inline_markup(item.description).strip()
         if item.type:
             item.type = _strip_roles(item.type)
@@ -177,7 +178,12 @@ def _section(title: str, lines: list[str], i: int, out: ParsedDoc, body: list[st
     if key in _CODE_SECTIONS:
         body.extend(_code_section(content))
     elif key in ("attributes", "methods"):
-        body.extend(item_line(f"`{it.name}`", it.type, None, it.description) for it in _items(content, numpy))
+        items = _items(content, numpy)
+        body.extend(item_line(f"`{it.name}`", it.type, None, it.description) for it in items)
+        if key == "attributes":
+            for it in items:
+                for name in [n.strip() for n in it.name.split(",")]:
+                    out.attributes.setdefault(name, DocItem(name, it.type, it.description))
     else:
         body.extend(_prose(content))
     body.append("")

@@ -242,3 +242,48 @@ def test_dunder_methods_named_in_a_spec_generate_as_operators(tmp_path: Path) ->
     vec = {f.name: f for f in _module(library, "Operands.Vec").functions}
     assert vec["add"].call.target == "operator.add" and vec["neg"].call.args.vars == ["ref"]
     assert vec["add"].value.spec == "Operands.Vec.t()" and vec["eq"].value.spec == "boolean()"
+
+
+# ---------------------------------------------------- 4. attributes and properties
+
+ESTIMATOR = '''
+    class Estimator:
+        """Fits a line.
+
+        Parameters
+        ----------
+        fit_intercept : bool, default=True
+            Whether to fit the intercept.
+
+        Attributes
+        ----------
+        coef_ : float
+            The slope, set by `fit`.
+        n_iter_ : int
+            Iterations run.
+        """
+
+        def __init__(self, fit_intercept: bool = True) -> None:
+            self.fit_intercept = fit_intercept
+
+        def fit(self, x: list, y: list) -> "Estimator":
+            """Fit."""
+            self.coef_ = 2.0
+            self.n_iter_ = 1
+            return self
+
+        @property
+        def fitted(self) -> bool:
+            """Whether fit ran."""
+            return hasattr(self, "coef_")
+'''
+
+
+def test_documented_attributes_and_properties_get_getters(tmp_path: Path) -> None:
+    library = _library(tmp_path, "estimators", ESTIMATOR)
+    functions = {f.name: f for f in _module(library, "Estimators.Estimator").functions}
+    assert functions["fitted"].kind == "getter" and functions["fitted"].value.spec == "boolean()"
+    coef, n_iter = functions["coef"], functions["n_iter"]
+    assert coef.kind == "getter" and coef.call.attribute == "coef_" and coef.value.spec == "number()"
+    assert n_iter.value.spec == "integer()" and "Iterations run." in n_iter.doc
+    assert "set_coef" not in functions and not library.warnings
