@@ -565,7 +565,19 @@ _WORDS = {
     "list": "list", "sequence": "Sequence", "tuple": "tuple", "set": "set", "bytes": "bytes",
     "callable": "Callable", "function": "Callable", "iterable": "Iterable", "iterator": "Iterator", "any": "Any", "object": "Any",
 }
-_PLAUSIBLE = re.compile(r"^[\w.\[\], |'\"()-]+$")
+# numpy's words for arrays. An array argument also takes a list or a number; an array result
+# may be a numpy scalar, which arrives as a number (wide, never wrong).
+_ARRAYS = {
+    "array-like": "list | numpy.ndarray | float | int | bool",
+    "array_like": "list | numpy.ndarray | float | int | bool",
+    "arraylike": "list | numpy.ndarray | float | int | bool",
+    "ndarray": "numpy.ndarray | float | int | bool",
+    "array": "numpy.ndarray | float | int | bool",
+    "numpy.ndarray": "numpy.ndarray | float | int | bool",
+    "np.ndarray": "numpy.ndarray | float | int | bool",
+    "scalar": "float | int",
+}
+_PLAUSIBLE = re.compile(r"^[\w.\[\], |'\"(){}=-]+$")
 
 
 def _plausible_type(text: str | None) -> bool:
@@ -584,11 +596,24 @@ def doc_type_annotation(text: str | None) -> str | None:
     t = _strip_roles(text).strip()
     t = re.sub(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", "", t, flags=re.I).strip().rstrip(",")
     t = re.sub(r"\s*,\s*default\s*[:=].*$", "", t, flags=re.I)
+    # numpydoc: `ndarray of shape (n_samples,)`, `array-like of shape (n, m)`: the shape is no type.
+    t = re.sub(r"\s+of\s+shape\s*\([^)]*\)", "", t, flags=re.I).strip()
     if not t:
+        return None
+    # A set of literals: `{'linear', 'poly'}`.
+    choices = re.fullmatch(r"\{(.*)\}", t)
+    if choices:
+        values = [v.strip() for v in choices.group(1).split(",")]
+        if values and all(re.fullmatch(r"'[^']*'|\"[^\"]*\"|-?\d+(\.\d+)?|None|True|False", v) for v in values):
+            return "Literal[" + ", ".join(values) + "]"
         return None
 
     def word(w: str) -> str | None:
         w = w.strip()
+        if re.fullmatch(r"'[^']*'|\"[^\"]*\"", w):
+            return f"Literal[{w}]"  # `'auto' or int`: the string itself, not a class named auto
+        if w.lower() in _ARRAYS:
+            return _ARRAYS[w.lower()]
         m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)s?", w, flags=re.I)
         if m:
             inner = word(m.group(2))

@@ -123,6 +123,10 @@ def position_type(
             t = m.type
             if pos is Position.ARG and is_none_default(default):
                 t = union(t, NIL_TYPE)
+            elif pos is Position.ARG and src == "docstring" and default is not None and not t.is_term:
+                # `n : int, default='auto'`: the default is a value the argument takes too.
+                from_default = default_type(default)
+                t = union(t, from_default) if from_default is not None else t
             return Typed(t, src, python_typed, m.lost if t.is_term and src in ("annotation", "stub") else None)
         if src in ("annotation", "stub"):
             lost = lost or m.lost

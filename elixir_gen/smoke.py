@@ -35,9 +35,11 @@ def example_tests(
         if fn.kind == "create":
             # A class's own examples describe the constructor call.
             ex = replace(ex, args=ex.constructor_args or ex.args, kwargs=ex.constructor_kwargs or ex.kwargs, constructor_args=[], constructor_kwargs={})
-        if len(ex.args) != len(user_params):
+        fewest = len([p for p in user_params if p.default is None])
+        if not fewest <= len(ex.args) <= len(user_params):
             expected = ", ".join(p.var for p in user_params) or "none"
-            error(ex.line, f"examples: found {len(ex.args)} args, expected {len(user_params)} ({expected}); optional Python arguments go in kwargs")
+            count = str(len(user_params)) if fewest == len(user_params) else f"{fewest} to {len(user_params)}"
+            error(ex.line, f"examples: found {len(ex.args)} args, expected {count} ({expected}); optional Python arguments go in kwargs")
             continue
         unknown = [k for k in ex.kwargs if not fn.accepts_any_keyword and k not in {o.python_name for o in fn.options}]
         if unknown:

@@ -287,3 +287,51 @@ def test_documented_attributes_and_properties_get_getters(tmp_path: Path) -> Non
     assert coef.kind == "getter" and coef.call.attribute == "coef_" and coef.value.spec == "number()"
     assert n_iter.value.spec == "integer()" and "Iterations run." in n_iter.doc
     assert "set_coef" not in functions and not library.warnings
+
+
+# ------------------------------------------------ 2. and 3. types from docstrings
+
+NUMPYDOC = '''
+    def cluster(X, n="auto", kernel="linear", tol=1e-3, weights=None):
+        """Cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+        n : int, default='auto'
+            How many clusters.
+        kernel : {'linear', 'poly'}, default='linear'
+            The kernel.
+        tol : float, optional
+            Tolerance.
+        weights : ndarray of shape (n_samples,) or None
+            Weights.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            The labels.
+        """
+'''
+
+
+def test_numpydoc_types_are_read_and_never_narrower_than_the_default(tmp_path: Path) -> None:
+    library = _library(tmp_path, "clusters", NUMPYDOC, "python_module: clusters\nfunctions:\n  - python_path: clusters.cluster\n")
+    fn = library.modules[0].functions[0]
+    assert fn.params[0].type == "list() | PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
+    options = {o.python_name: o.type for o in fn.options}
+    # "int, default='auto'": the default is a value the argument takes too.
+    assert options["n"] == "integer() | String.t()"
+    assert options["kernel"] == "String.t()" and options["tol"] == "number()"
+    assert options["weights"] == "PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean() | nil"
+    # A result numpy documents as an array may be a numpy scalar, which arrives as a number.
+    assert fn.value_type == "PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
+
+
+def test_standard_library_types_from_typeshed() -> None:
+    from elixir_gen.stubs import StubIndex
+    import json
+
+    entry = StubIndex().find(json.dumps)
+    assert entry is not None and entry.returns == "str"
