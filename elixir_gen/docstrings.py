@@ -559,7 +559,7 @@ def _indented_block(lines: list[str], i: int) -> tuple[list[str], int]:
 
 
 _WORDS = {
-    "string": "str", "str": "str", "unicode": "str", "text": "str",
+    "string": "str", "str": "str", "unicode": "str",
     "integer": "int", "int": "int", "float": "float", "number": "float", "double": "float",
     "bool": "bool", "boolean": "bool", "none": "None", "dict": "dict", "dictionary": "dict", "mapping": "Mapping",
     "list": "list", "sequence": "Sequence", "tuple": "tuple", "set": "set", "bytes": "bytes",

@@ -82,7 +82,9 @@ def build(root: Path) -> Project:
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "mix.exs").write_text(_mix_exs())
     (root / "test" / "test_helper.exs").write_text("ExUnit.start()\n")
-    (root / "config" / "config.exs").write_text("import Config\n\nconfig :pybridge, pool_size: 2\n")
+    # One worker: the examples pass objects from call to call (a pool of two would need a session for each),
+    # and numpy is imported before any request (two threads importing it at once see it half initialized).
+    (root / "config" / "config.exs").write_text('import Config\n\nconfig :pybridge, pool_size: 1, imports: ["numpy"]\n')
     env = {**os.environ, "MIX_ENV": "test", "PYBRIDGE_PYTHON": PYTHON, "HEX_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO)}
     project = Project(root, env)
     jobs: dict[str, list[list[str]]] = {}

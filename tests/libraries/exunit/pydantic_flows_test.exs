@@ -13,7 +13,8 @@ defmodule Flows.PydanticTest do
   test "a model made from Elixir validates data" do
     {:ok, str} = PyBridge.getattr("builtins", "str")
     {:ok, int} = PyBridge.getattr("builtins", "int")
-    {:ok, user} = Pydantic.create_model("User", name: {str, :...}, age: {int, 0})
+    {:ok, required} = PyBridge.getattr("builtins", "Ellipsis")
+    {:ok, user} = Pydantic.create_model("User", name: {str, required}, age: {int, 0})
     {:ok, ada} = PyBridge.method(user, "model_validate", [%{"name" => "Ada", "age" => "36"}])
     assert {:ok, %{"name" => "Ada", "age" => 36}} = PyBridge.method(ada, "model_dump")
     assert {:error, %PyBridge.Error{message: message}} = PyBridge.method(user, "model_validate", [%{"age" => 1}])
