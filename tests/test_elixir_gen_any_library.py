@@ -335,3 +335,38 @@ def test_standard_library_types_from_typeshed() -> None:
 
     entry = StubIndex().find(json.dumps)
     assert entry is not None and entry.returns == "str"
+
+
+# ------------------------------------------------------------------ 6. signatures
+
+SIGNATURES = '''
+    class Backend:
+        """Takes anything."""
+
+        def __init__(self, *args, backend=None, **kwargs):
+            self.args = args
+
+    def head(frame, n=5, *, sort=False):
+        """The first rows."""
+        return frame[:n]
+'''
+
+
+def test_what_python_accepts_is_callable_or_refused_with_how_to_call(tmp_path: Path) -> None:
+    spec = """
+        python_module: sigs
+        classes:
+          - python_path: sigs.Backend
+        functions:
+          - python_path: sigs.head
+    """
+    library = _library(tmp_path, "sigs", SIGNATURES, spec)
+    create = _module(library, "Sigs.Backend").functions[0]
+    # create(), create(args), create(args, opts): *args may be left out.
+    assert create.arities == [0, 1, 2] and create.params[0].head == "args \\\\ []"
+    head = _module(library, "Sigs").functions[0]
+    assert head.prelude.keywords_only == "head: the optional Python arguments (n) go in the keyword list, as in head(frame, n: ...); found: "
+    from elixir_gen.render import environment
+
+    text = environment().get_template("module.ex.j2").render(module=_module(library, "Sigs"), source="sigs.yaml")
+    assert "unless Keyword.keyword?(opts) do" in text and "raise ArgumentError" in text
