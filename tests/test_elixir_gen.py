@@ -526,7 +526,7 @@ def test_docstring_dialects_become_sections() -> None:
         ("bool, default=False", "bool"),
         (":class:`~dspy.Example`", "dspy.Example"),
         ("The evaluation results", None),
-        ("array_like of shape (n,)", None),
+        ("array_like of shape (n,)", "list | numpy.ndarray | float | int | bool"),
     ],
 )
 def test_docstring_types(text: str, annotation: str | None) -> None:

@@ -83,7 +83,7 @@ defmodule DSPex.Example do
 
   @spec with_inputs(t(), list(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  def with_inputs(ref, keys, opts \\ []) do
+  def with_inputs(ref, keys \\ [], opts \\ []) do
     PyBridge.method(ref, "with_inputs", keys, [], opts)
   end
 
@@ -91,7 +91,7 @@ defmodule DSPex.Example do
   Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec with_inputs!(t(), list(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  def with_inputs!(ref, keys, opts \\ []) do
+  def with_inputs!(ref, keys \\ [], opts \\ []) do
     case with_inputs(ref, keys, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
@@ -178,7 +178,7 @@ defmodule DSPex.Example do
 
   ## Options
 
-  * `:default` (`term()`, default `None`) - Value to return when `key` is missing.
+  * `:default` (`term()`, default `nil`) - Value to return when `key` is missing.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -190,6 +190,12 @@ defmodule DSPex.Example do
 
   @spec get(t(), term(), [get_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
   def get(ref, key, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "get: the optional Python arguments (default) go in the keyword list, as in get(ref, key, default: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:default])
     PyBridge.method(ref, "get", [key], kwargs, opts)
   end
@@ -213,7 +219,7 @@ defmodule DSPex.Example do
 
   ## Options
 
-  * `:include_dspy` (`boolean()`, default `False`) - If `True`, include internal fields prefixed with `dspy_`. Normally you can ignore these.
+  * `:include_dspy` (`boolean()`, default `false`) - If `True`, include internal fields prefixed with `dspy_`. Normally you can ignore these.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -225,6 +231,12 @@ defmodule DSPex.Example do
 
   @spec keys(t(), [keys_option()]) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
   def keys(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "keys: the optional Python arguments (include_dspy) go in the keyword list, as in keys(ref, include_dspy: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:include_dspy])
     PyBridge.method(ref, "keys", [], kwargs, opts)
   end

@@ -50,6 +50,12 @@ defmodule DSPex.ReAct do
   @spec create(String.t() | DSPex.Signature.t(), [DSPex.Tool.t()], [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(signature, tools, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (max_iters) go in the keyword list, as in create(signature, tools, max_iters: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:max_iters])
     PyBridge.create("dspy.ReAct", [signature, tools], kwargs, opts)
   end

@@ -41,13 +41,13 @@ defmodule DSPex.BootstrapFewShot do
 
   ## Options
 
-  * `:metric` (`fun() | PyBridge.Ref.t() | nil`, default `None`) - A function that compares an expected value and predicted value, outputting the result of that comparison.
-  * `:metric_threshold` (`number() | nil`, default `None`) - If the metric yields a numerical value, then check it against this threshold when deciding whether or not to accept a bootstrap example. Defaults to None.
-  * `:teacher_settings` (`map() | nil`, default `None`) - DSPy settings while the teacher runs, e.g. `%{lm: lm}`
+  * `:metric` (`fun() | PyBridge.Ref.t() | nil`, default `nil`) - A function that compares an expected value and predicted value, outputting the result of that comparison.
+  * `:metric_threshold` (`number() | nil`, default `nil`) - If the metric yields a numerical value, then check it against this threshold when deciding whether or not to accept a bootstrap example. Defaults to None.
+  * `:teacher_settings` (`map() | nil`, default `nil`) - DSPy settings while the teacher runs, e.g. `%{lm: lm}`
   * `:max_bootstrapped_demos` (`integer()`, default `4`) - Maximum number of bootstrapped demonstrations to include. Defaults to 4.
   * `:max_labeled_demos` (`integer()`, default `16`) - Maximum number of labeled demonstrations to include. Defaults to 16.
   * `:max_rounds` (`integer()`, default `1`) - Maximum number of bootstrap attempts per training example. Each round after the first uses a fresh rollout with `temperature=1.0` to bypass caches and gather diverse traces. If a successful bootstrap is found on any round, the example is accepted and the optimizer moves to the next one. Defaults to 1.
-  * `:max_errors` (`integer() | nil`, default `None`) - Maximum number of errors until program ends. If `None`, inherits from `dspy.settings.max_errors`.
+  * `:max_errors` (`integer() | nil`, default `nil`) - Maximum number of errors until program ends. If `None`, inherits from `dspy.settings.max_errors`.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -59,6 +59,12 @@ defmodule DSPex.BootstrapFewShot do
 
   @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (metric, metric_threshold, teacher_settings, max_bootstrapped_demos, max_labeled_demos, max_rounds, max_errors) go in the keyword list, as in create(metric: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} =
       Keyword.split(opts, [
         :metric,
@@ -97,7 +103,7 @@ defmodule DSPex.BootstrapFewShot do
 
   ## Options
 
-  * `:teacher` (`DSPex.Module.t() | nil`, default `None`) - The teacher program to use for optimization.
+  * `:teacher` (`DSPex.Module.t() | nil`, default `nil`) - The teacher program to use for optimization.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns

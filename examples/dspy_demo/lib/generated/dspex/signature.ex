@@ -30,7 +30,7 @@ defmodule DSPex.Signature do
 
   ## Options
 
-  * `:instructions` (`String.t() | nil`, default `None`)
+  * `:instructions` (`String.t() | nil`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -42,6 +42,12 @@ defmodule DSPex.Signature do
 
   @spec create(String.t(), [create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(signature, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (instructions) go in the keyword list, as in create(signature, instructions: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:instructions])
     PyBridge.create("dspy.Signature", [signature], kwargs, opts)
   end

@@ -33,11 +33,11 @@ defmodule DSPex.Evaluate do
 
   ## Options
 
-  * `:metric` (`fun() | PyBridge.Ref.t() | nil`, default `None`)
-  * `:num_threads` (`integer() | nil`, default `None`)
-  * `:display_progress` (`boolean()`, default `False`)
-  * `:display_table` (`boolean()`, default `False`)
-  * `:max_errors` (`integer() | nil`, default `None`)
+  * `:metric` (`fun() | PyBridge.Ref.t() | nil`, default `nil`)
+  * `:num_threads` (`integer() | nil`, default `nil`)
+  * `:display_progress` (`boolean()`, default `false`)
+  * `:display_table` (`boolean()`, default `false`)
+  * `:max_errors` (`integer() | nil`, default `nil`)
   * `:failure_score` (`number()`, default `0.0`) - the score of an example whose run raised
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -92,10 +92,10 @@ defmodule DSPex.Evaluate do
 
   ## Options
 
-  * `:metric` (`fun() | PyBridge.Ref.t() | nil`, default `None`) - The metric function to use for evaluation. if not provided, use `self.metric`.
-  * `:devset` (`[DSPex.Example.t()] | nil`, default `None`) - the evaluation dataset. if not provided, use `self.devset`.
-  * `:num_threads` (`integer() | nil`, default `None`) - The number of threads to use for parallel evaluation. if not provided, use `self.num_threads`.
-  * `:display_progress` (`boolean() | nil`, default `None`) - Whether to display progress during evaluation. if not provided, use `self.display_progress`.
+  * `:metric` (`fun() | PyBridge.Ref.t() | nil`, default `nil`) - The metric function to use for evaluation. if not provided, use `self.metric`.
+  * `:devset` (`[DSPex.Example.t()] | nil`, default `nil`) - the evaluation dataset. if not provided, use `self.devset`.
+  * `:num_threads` (`integer() | nil`, default `nil`) - The number of threads to use for parallel evaluation. if not provided, use `self.num_threads`.
+  * `:display_progress` (`boolean() | nil`, default `nil`) - Whether to display progress during evaluation. if not provided, use `self.display_progress`.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -116,6 +116,12 @@ defmodule DSPex.Evaluate do
   @spec call(t(), DSPex.Module.t(), [call_option()]) ::
           {:ok, DSPex.EvaluationResult.t()} | {:error, PyBridge.Error.t()}
   def call(ref, program, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "call: the optional Python arguments (metric, devset, num_threads, display_progress) go in the keyword list, as in call(ref, program, metric: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:metric, :devset, :num_threads, :display_progress])
     PyBridge.method(ref, "__call__", [program], kwargs, opts)
   end

@@ -37,8 +37,8 @@ defmodule DSPex.DummyLM do
 
   ## Options
 
-  * `:follow_examples` (`boolean()`, default `False`)
-  * `:reasoning` (`boolean()`, default `False`) - also send a (fixed) reasoning part, like reasoning models
+  * `:follow_examples` (`boolean()`, default `false`)
+  * `:reasoning` (`boolean()`, default `false`) - also send a (fixed) reasoning part, like reasoning models
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -54,6 +54,12 @@ defmodule DSPex.DummyLM do
           [create_option()]
         ) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(answers, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (follow_examples, reasoning) go in the keyword list, as in create(answers, follow_examples: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:follow_examples, :reasoning])
     PyBridge.create("dspy.utils.dummies.DummyLM", [answers], kwargs, opts)
   end
@@ -81,7 +87,7 @@ defmodule DSPex.DummyLM do
 
   ## Options
 
-  * `:prompt` (`String.t() | nil`, default `None`)
+  * `:prompt` (`String.t() | nil`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -94,6 +100,12 @@ defmodule DSPex.DummyLM do
 
   @spec call(t(), [call_option()]) :: {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
   def call(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "call: the optional Python arguments (prompt) go in the keyword list, as in call(ref, prompt: ...); found: " <>
+              inspect(opts)
+    end
+
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.method(ref, "__call__", [], kwargs, opts)
   end

@@ -30,9 +30,9 @@ defmodule DSPex.StreamListener do
 
   ## Options
 
-  * `:predict` (`DSPex.Predict.t() | nil`, default `None`) - the predictor to listen to, when several have the field
-  * `:predict_name` (`String.t() | nil`, default `None`)
-  * `:allow_reuse` (`boolean()`, default `False`) - listen again when the predictor runs again (e.g. in a loop)
+  * `:predict` (`DSPex.Predict.t() | nil`, default `nil`) - the predictor to listen to, when several have the field
+  * `:predict_name` (`String.t() | nil`, default `nil`)
+  * `:allow_reuse` (`boolean()`, default `false`) - listen again when the predictor runs again (e.g. in a loop)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -44,6 +44,12 @@ defmodule DSPex.StreamListener do
 
   @spec create(String.t(), [create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(signature_field_name, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (predict, predict_name, allow_reuse) go in the keyword list, as in create(signature_field_name, predict: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:predict, :predict_name, :allow_reuse])
     PyBridge.create("dspy.streaming.StreamListener", [signature_field_name], kwargs, opts)
   end

@@ -45,20 +45,20 @@ defmodule DSPex.MIPROv2 do
 
   ## Options
 
-  * `:prompt_model` (`DSPex.LM.t() | nil`, default `None`) - the LM that proposes instructions
-  * `:task_model` (`DSPex.LM.t() | nil`, default `None`) - the LM the program runs with
-  * `:teacher_settings` (`map() | nil`, default `None`)
+  * `:prompt_model` (`DSPex.LM.t() | nil`, default `nil`) - the LM that proposes instructions
+  * `:task_model` (`DSPex.LM.t() | nil`, default `nil`) - the LM the program runs with
+  * `:teacher_settings` (`map() | nil`, default `nil`)
   * `:max_bootstrapped_demos` (`integer()`, default `4`)
   * `:max_labeled_demos` (`integer()`, default `4`)
-  * `:auto` (`String.t() | nil`, default `'light'`) - `light`, `medium`, `heavy`, or `nil` to set `num_candidates` and `num_trials` yourself
-  * `:num_candidates` (`integer() | nil`, default `None`)
-  * `:num_threads` (`integer() | nil`, default `None`)
-  * `:max_errors` (`integer() | nil`, default `None`)
+  * `:auto` (`String.t() | nil`, default `"light"`) - `light`, `medium`, `heavy`, or `nil` to set `num_candidates` and `num_trials` yourself
+  * `:num_candidates` (`integer() | nil`, default `nil`)
+  * `:num_threads` (`integer() | nil`, default `nil`)
+  * `:max_errors` (`integer() | nil`, default `nil`)
   * `:seed` (`integer()`, default `9`)
   * `:init_temperature` (`number()`, default `1.0`)
-  * `:verbose` (`boolean()`, default `False`)
-  * `:track_stats` (`boolean()`, default `True`)
-  * `:metric_threshold` (`number() | nil`, default `None`)
+  * `:verbose` (`boolean()`, default `false`)
+  * `:track_stats` (`boolean()`, default `true`)
+  * `:metric_threshold` (`number() | nil`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -71,6 +71,12 @@ defmodule DSPex.MIPROv2 do
   @spec create(fun() | PyBridge.Ref.t(), [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(metric, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (prompt_model, task_model, teacher_settings, max_bootstrapped_demos, max_labeled_demos, auto, num_candidates, num_threads, max_errors, seed, init_temperature, verbose, track_stats, metric_threshold) go in the keyword list, as in create(metric, prompt_model: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} =
       Keyword.split(opts, [
         :prompt_model,
@@ -130,19 +136,19 @@ defmodule DSPex.MIPROv2 do
 
   ## Options
 
-  * `:teacher` (`DSPex.Module.t() | nil`, default `None`) - The teacher program to use for optimization.
-  * `:valset` (`[DSPex.Example.t()] | nil`, default `None`) - The validation set to use for optimization.
-  * `:num_trials` (`integer() | nil`, default `None`)
-  * `:max_bootstrapped_demos` (`integer() | nil`, default `None`)
-  * `:max_labeled_demos` (`integer() | nil`, default `None`)
-  * `:seed` (`integer() | nil`, default `None`)
-  * `:minibatch` (`boolean()`, default `True`)
+  * `:teacher` (`DSPex.Module.t() | nil`, default `nil`) - The teacher program to use for optimization.
+  * `:valset` (`[DSPex.Example.t()] | nil`, default `nil`) - The validation set to use for optimization.
+  * `:num_trials` (`integer() | nil`, default `nil`)
+  * `:max_bootstrapped_demos` (`integer() | nil`, default `nil`)
+  * `:max_labeled_demos` (`integer() | nil`, default `nil`)
+  * `:seed` (`integer() | nil`, default `nil`)
+  * `:minibatch` (`boolean()`, default `true`)
   * `:minibatch_size` (`integer()`, default `35`)
-  * `:program_aware_proposer` (`boolean()`, default `True`)
-  * `:data_aware_proposer` (`boolean()`, default `True`)
-  * `:tip_aware_proposer` (`boolean()`, default `True`)
-  * `:fewshot_aware_proposer` (`boolean()`, default `True`)
-  * `:requires_permission_to_run` (`boolean() | nil`, default `None`)
+  * `:program_aware_proposer` (`boolean()`, default `true`)
+  * `:data_aware_proposer` (`boolean()`, default `true`)
+  * `:tip_aware_proposer` (`boolean()`, default `true`)
+  * `:fewshot_aware_proposer` (`boolean()`, default `true`)
+  * `:requires_permission_to_run` (`boolean() | nil`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns

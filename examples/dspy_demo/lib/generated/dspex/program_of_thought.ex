@@ -53,6 +53,12 @@ defmodule DSPex.ProgramOfThought do
   @spec create(String.t() | DSPex.Signature.t(), [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(signature, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (max_iters, interpreter_factory) go in the keyword list, as in create(signature, max_iters: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:max_iters, :interpreter_factory])
     PyBridge.create("dspy.ProgramOfThought", [signature], kwargs, opts)
   end

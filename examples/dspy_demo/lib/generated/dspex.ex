@@ -104,10 +104,10 @@ defmodule DSPex do
 
   ## Options
 
-  * `:stream_listeners` (`[DSPex.StreamListener.t()] | nil`, default `None`) - A list of stream listeners to capture the streaming output of specific fields of sub predicts in the program. When provided, only the target fields in the target predict will be streamed to the user.
-  * `:include_final_prediction_in_output_stream` (`boolean()`, default `True`) - Whether to include the final prediction in the output stream, only useful when `stream_listeners` is provided. If `False`, the final prediction will not be included in the output stream. When the program hit cache, or no listeners captured anything, the final prediction will still be included in the output stream even if this is `False`.
-  * `:is_async_program` (`boolean()`, default `False`) - Whether the program is async. If `False`, the program will be wrapped with `asyncify`, otherwise the program will be called with `acall`.
-  * `:async_streaming` (`boolean()`, default `True`) - Whether to return an async generator or a sync generator. If `False`, the streaming will be converted to a sync generator.
+  * `:stream_listeners` (`[DSPex.StreamListener.t()] | nil`, default `nil`) - A list of stream listeners to capture the streaming output of specific fields of sub predicts in the program. When provided, only the target fields in the target predict will be streamed to the user.
+  * `:include_final_prediction_in_output_stream` (`boolean()`, default `true`) - Whether to include the final prediction in the output stream, only useful when `stream_listeners` is provided. If `False`, the final prediction will not be included in the output stream. When the program hit cache, or no listeners captured anything, the final prediction will still be included in the output stream even if this is `False`.
+  * `:is_async_program` (`boolean()`, default `false`) - Whether the program is async. If `False`, the program will be wrapped with `asyncify`, otherwise the program will be called with `acall`.
+  * `:async_streaming` (`boolean()`, default `true`) - Whether to return an async generator or a sync generator. If `False`, the streaming will be converted to a sync generator.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -125,6 +125,12 @@ defmodule DSPex do
   @spec streamify(DSPex.Module.t(), [streamify_option()]) ::
           {:ok, PyBridge.Ref.t()} | {:error, PyBridge.Error.t()}
   def streamify(program, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "streamify: the optional Python arguments (stream_listeners, include_final_prediction_in_output_stream, is_async_program, async_streaming) go in the keyword list, as in streamify(program, stream_listeners: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} =
       Keyword.split(opts, [
         :stream_listeners,
@@ -162,8 +168,8 @@ defmodule DSPex do
 
   ## Options
 
-  * `:enable_disk_cache` (`boolean() | nil`, default `True`) - Whether to enable on-disk cache.
-  * `:enable_memory_cache` (`boolean() | nil`, default `True`) - Whether to enable in-memory cache.
+  * `:enable_disk_cache` (`boolean() | nil`, default `true`) - Whether to enable on-disk cache.
+  * `:enable_memory_cache` (`boolean() | nil`, default `true`) - Whether to enable in-memory cache.
   * `:disk_cache_dir` (`String.t() | nil`) - default `~/.dspy_cache` (or `DSPY_CACHEDIR`)
   * `:disk_size_limit_bytes` (`integer() | nil`, default `30000000000`) - The size limit of the on-disk cache.
   * `:memory_max_entries` (`integer()`, default `1000000`) - The maximum number of entries in the in-memory cache. To allow the cache to grow without bounds, set this parameter to `math.inf` or a similar value.
@@ -178,6 +184,12 @@ defmodule DSPex do
 
   @spec configure_cache([configure_cache_option()]) :: {:ok, nil} | {:error, PyBridge.Error.t()}
   def configure_cache(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "configure_cache: the optional Python arguments (enable_disk_cache, enable_memory_cache, disk_cache_dir, disk_size_limit_bytes, memory_max_entries) go in the keyword list, as in configure_cache(enable_disk_cache: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} =
       Keyword.split(opts, [
         :enable_disk_cache,

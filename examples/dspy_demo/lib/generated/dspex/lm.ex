@@ -42,10 +42,10 @@ defmodule DSPex.LM do
 
   ## Options
 
-  * `:model_type` (`String.t()`, default `'chat'`) - `chat`, `text` or `responses`
-  * `:temperature` (`number() | nil`, default `None`) - The sampling temperature to use when generating responses.
-  * `:max_tokens` (`integer() | nil`, default `None`) - The maximum number of tokens to generate per response.
-  * `:cache` (`boolean()`, default `True`) - cache responses (see `DSPex.configure_cache/1`)
+  * `:model_type` (`String.t()`, default `"chat"`) - `chat`, `text` or `responses`
+  * `:temperature` (`number() | nil`, default `nil`) - The sampling temperature to use when generating responses.
+  * `:max_tokens` (`integer() | nil`, default `nil`) - The maximum number of tokens to generate per response.
+  * `:cache` (`boolean()`, default `true`) - cache responses (see `DSPex.configure_cache/1`)
   * `:num_retries` (`integer()`, default `3`) - The number of times to retry a request if it fails transiently due to network error, rate limiting, etc. Requests are retried with exponential backoff.
   * any other keyword is passed to Python as a keyword argument
   * `:callbacks` - A list of callback functions to run before and after each request.
@@ -66,6 +66,12 @@ defmodule DSPex.LM do
 
   @spec create(String.t(), [create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(model, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (model_type, temperature, max_tokens, cache, num_retries) go in the keyword list, as in create(model, model_type: ...); found: " <>
+              inspect(opts)
+    end
+
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.create("dspy.LM", [model], kwargs, opts)
   end
@@ -89,7 +95,7 @@ defmodule DSPex.LM do
 
   ## Options
 
-  * `:prompt` (`String.t() | nil`, default `None`)
+  * `:prompt` (`String.t() | nil`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -102,6 +108,12 @@ defmodule DSPex.LM do
 
   @spec call(t(), [call_option()]) :: {:ok, list()} | {:error, PyBridge.Error.t()}
   def call(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "call: the optional Python arguments (prompt) go in the keyword list, as in call(ref, prompt: ...); found: " <>
+              inspect(opts)
+    end
+
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.method(ref, "__call__", [], kwargs, opts)
   end

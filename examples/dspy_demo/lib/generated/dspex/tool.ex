@@ -37,10 +37,10 @@ defmodule DSPex.Tool do
 
   ## Options
 
-  * `:name` (`String.t() | nil`, default `None`) - The name of the tool. Defaults to None.
-  * `:desc` (`String.t() | nil`, default `None`) - The description of the tool. Defaults to None.
-  * `:args` (`%{optional(String.t() | atom()) => term()} | nil`, default `None`) - the JSON schema of every argument, e.g. `%{"a" => %{"type" => "integer"}}`
-  * `:arg_desc` (`%{optional(String.t() | atom()) => String.t()} | nil`, default `None`) - Descriptions for each arg, represented as a dictionary from arg name to description string. Defaults to None.
+  * `:name` (`String.t() | nil`, default `nil`) - The name of the tool. Defaults to None.
+  * `:desc` (`String.t() | nil`, default `nil`) - The description of the tool. Defaults to None.
+  * `:args` (`%{optional(String.t() | atom()) => term()} | nil`, default `nil`) - the JSON schema of every argument, e.g. `%{"a" => %{"type" => "integer"}}`
+  * `:arg_desc` (`%{optional(String.t() | atom()) => String.t()} | nil`, default `nil`) - Descriptions for each arg, represented as a dictionary from arg name to description string. Defaults to None.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -53,6 +53,12 @@ defmodule DSPex.Tool do
   @spec create(fun() | PyBridge.Ref.t(), [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(func, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (name, desc, args, arg_desc) go in the keyword list, as in create(func, name: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name, :desc, :args, :arg_desc])
     PyBridge.create("dspy.Tool", [func], kwargs, opts)
   end

@@ -61,13 +61,13 @@ defmodule DSPex.Prediction do
 
   @spec with_inputs(t(), list(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  defdelegate with_inputs(ref, keys, opts \\ []), to: DSPex.Example
+  defdelegate with_inputs(ref, keys \\ [], opts \\ []), to: DSPex.Example
 
   @doc """
   Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec with_inputs!(t(), list(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  defdelegate with_inputs!(ref, keys, opts \\ []), to: DSPex.Example
+  defdelegate with_inputs!(ref, keys \\ [], opts \\ []), to: DSPex.Example
 
   @doc """
   An example with the input fields only.

@@ -245,7 +245,7 @@ defmodule DSPex.Module do
 
   ## Options
 
-  * `:save_program` (`boolean()`, default `False`) - If True, save the whole module to a directory via cloudpickle, otherwise only save the state.
+  * `:save_program` (`boolean()`, default `false`) - If True, save the whole module to a directory via cloudpickle, otherwise only save the state.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -257,6 +257,12 @@ defmodule DSPex.Module do
 
   @spec save(t(), String.t(), [save_option()]) :: {:ok, nil} | {:error, PyBridge.Error.t()}
   def save(ref, path, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "save: the optional Python arguments (save_program) go in the keyword list, as in save(ref, path, save_program: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:save_program])
     PyBridge.method(ref, "save", [path], kwargs, opts)
   end
@@ -315,7 +321,7 @@ defmodule DSPex.Module do
 
   ## Options
 
-  * `:json_mode` (`boolean()`, default `True`)
+  * `:json_mode` (`boolean()`, default `true`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -327,6 +333,12 @@ defmodule DSPex.Module do
 
   @spec dump_state(t(), [dump_state_option()]) :: {:ok, map()} | {:error, PyBridge.Error.t()}
   def dump_state(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "dump_state: the optional Python arguments (json_mode) go in the keyword list, as in dump_state(ref, json_mode: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:json_mode])
     PyBridge.method(ref, "dump_state", [], kwargs, opts)
   end
