@@ -1,8 +1,8 @@
 """The scientific Python stack through discover -> generate -> compile -> call.
 
 For each library (pandas, scipy, sympy, pydantic, matplotlib) one Mix project
-holds: the code generated from its curated spec in specs/ with the smoke tests
-its `examples:` become, and the code generated from what `discover` writes for
+holds: the code generated from its curated spec with the smoke tests
+its `examples:` become (specs/libraries/), and the code generated from what `discover` writes for
 it. The project is compiled once with --warnings-as-errors; the generated
 tests, which check every result against the function's own @spec
 (`PyBridge.TypeCheck`), and the hand-written flows in tests/libraries/exunit
@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 RUNTIME = REPO / "priv" / "pybridge"
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 EXUNIT = REPO / "tests" / "libraries" / "exunit"
+# Not in specs/ itself: tests/test_elixir_gen_elixir.py runs every spec there in a pool of two workers,
+# and these examples pass objects from call to call (a handle belongs to one worker).
+SPECS = REPO / "specs" / "libraries"
 
 # library -> the modules `discover` is run on (depth 0: the module's own members).
 LIBRARIES: dict[str, list[str]] = {
@@ -93,8 +96,8 @@ def build(root: Path) -> Project:
     for library, modules in LIBRARIES.items():
         # A copy of the spec and its cache, so that generating never writes into the repository.
         for name in (f"{library}.yaml", f"{library}.introspection.json"):
-            if (REPO / "specs" / name).exists():
-                shutil.copy(REPO / "specs" / name, root / "specs" / name)
+            if (SPECS / name).exists():
+                shutil.copy(SPECS / name, root / "specs" / name)
         jobs[f"curated/{library}"] = [[str(root / "specs" / f"{library}.yaml"), "-o", str(root / "lib" / "curated" / library), "--tests", "--tests-dir", str(root / "test" / "curated" / library), "--no-lock"]]
         for module in modules:
             spec = root / "discover" / f"{module}.yaml"
