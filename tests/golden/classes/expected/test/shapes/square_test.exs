@@ -7,7 +7,7 @@ defmodule Shapes.SquareTest do
   test "create/2 example 1 (spec.yaml:85)" do
     result = Shapes.Square.create(2.5)
     assert PyBridge.TypeCheck.check(Shapes.Square, :create, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "area/2 example 1 (spec.yaml:69)" do
@@ -29,7 +29,7 @@ defmodule Shapes.SquareTest do
     {:ok, ref} = Shapes.Square.create(2.0)
     result = Shapes.Square.scaled(ref, 1.5)
     assert PyBridge.TypeCheck.check(Shapes.Square, :scaled, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "side/2 reads a value of its type, set_side/3 writes it back (spec.yaml:55)" do
@@ -38,7 +38,7 @@ defmodule Shapes.SquareTest do
     assert Shapes.Square.set_side(ref, value) == {:ok, nil}
     result = Shapes.Square.side(ref)
     assert PyBridge.TypeCheck.check(Shapes.Square, :side, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "name/2 reads a value of its type, set_name/3 writes it back (spec.yaml:55)" do
@@ -47,13 +47,13 @@ defmodule Shapes.SquareTest do
     assert Shapes.Square.set_name(ref, value) == {:ok, nil}
     result = Shapes.Square.name(ref)
     assert PyBridge.TypeCheck.check(Shapes.Square, :name, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "kind/2 reads a value of its type (spec.yaml:55)" do
     {:ok, ref} = Shapes.Square.create(2.5)
     result = Shapes.Square.kind(ref)
     assert PyBridge.TypeCheck.check(Shapes.Square, :kind, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 end

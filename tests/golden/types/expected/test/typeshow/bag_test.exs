@@ -7,7 +7,7 @@ defmodule Typeshow.BagTest do
   test "create/2 example 1 (spec.yaml:108)" do
     result = Typeshow.Bag.create(["a", "b", "a"])
     assert PyBridge.TypeCheck.check(Typeshow.Bag, :create, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "len/2 example 1 (spec.yaml:112)" do
@@ -53,20 +53,20 @@ defmodule Typeshow.BagTest do
     {:ok, ref} = Typeshow.Bag.create(["a", "b", "a"])
     result = Typeshow.Bag.add(ref, "c")
     assert PyBridge.TypeCheck.check(Typeshow.Bag, :add, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "copy/2 example 1 (spec.yaml:135)" do
     {:ok, ref} = Typeshow.Bag.create(["a", "b", "a"])
     result = Typeshow.Bag.copy(ref)
     assert PyBridge.TypeCheck.check(Typeshow.Bag, :copy, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 
   test "size/2 reads a value of its type (spec.yaml:105)" do
     {:ok, ref} = Typeshow.Bag.create(["a", "b", "a"])
     result = Typeshow.Bag.size(ref)
     assert PyBridge.TypeCheck.check(Typeshow.Bag, :size, result) == :ok
-    assert {:ok, _} = result
+    {:ok, _} = result
   end
 end
