@@ -2,7 +2,7 @@
 # (every test). Both set up what they need first (scripts/bootstrap.sh), with
 # the same extras, so the one install serves both.
 PYTHON := .venv/bin/python
-EXTRAS := dev bench dspy langchain
+EXTRAS := dev bench dspy langchain libraries
 
 .PHONY: run test bench setup
 

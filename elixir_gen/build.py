@@ -1,33 +1,30 @@
-"""Spec (+ introspection) -> the Elixir layer of the model.
+"""Spec + introspection facts -> the Elixir layer of the model (`Library`).
 
-This is where every name, type and literal of the generated code is decided:
-Elixir names are derived or checked, Python signatures become positional
-parameters plus keyword options, annotations become typespecs, and
-duplicates across a module are reported as spec errors.
+This is where every name and module of the generated code is decided: one
+module per group of functions and per class, a function per listed
+function, method and property, inherited members through `extends`, and
+duplicates reported as spec errors. How a signature is called lives in
+`signature`, doc text in `docgen`, smoke tests in `smoke`; the Elixir text
+itself is written by the templates.
 """
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from . import names
-from .docstrings import ParsedDoc, doc_type_annotation, item_line, parse_docstring, returns_text
-from .introspect import CallableInfo, ClassInfo, Introspection, Introspector, MemberInfo, PropertyInfo, introspect_path, load_cache, save_cache
+from .docgen import complete_doc, doc_markdown, inherited, join_doc, summary
+from .docstrings import ParsedDoc, parse_docstring, returns_text
+from .facts import Facts, default_cache_path
+from .introspect import CallableInfo, ClassInfo, PropertyInfo
 from .model import (
     CallableSpec,
     ClassSpec,
-    ElixirCode,
     ElixirExport,
     ElixirFunction,
     ElixirModule,
-    ElixirOption,
     ElixirParam,
-    ElixirTest,
-    Example,
     FunctionRef,
     FunctionSpec,
     Library,
@@ -36,100 +33,43 @@ from .model import (
     ModuleKind,
     Param,
     ParamKind,
-    Spec,
+    Prelude,
+    PythonCall,
     SkippedMember,
+    Spec,
     SpecError,
     SpecErrors,
     Typed,
 )
-from .types import ANY_LIST, NIL, REF, TERM, ListOf, Mapped, Named, Position, StreamOf, TypeContext, TypeFact, default_type, is_none_default, map_annotation, union
+from .signature import GENERIC_PARAMS, HANDLE, RUNTIME_OPTIONS, STREAM_OPTIONS, merge_params, plan_call, position_type, signature_text
+from .smoke import attribute_tests, elixir_literal, example_tests
+from .types import NIL, TERM, Position, TypeContext
 from .versions import installed_version, satisfies
 
-# Options every generated function hands to the runtime rather than to Python.
-RUNTIME_OPTIONS = ("pool", "session", "timeout")
-STREAM_OPTIONS = ("pool", "session", "timeout", "window")
-# Variables the generated bodies use themselves; parameters get other names.
-INTERNAL_VARIABLES = frozenset({"opts", "kwargs", "positional", "ref", "value", "error", "result"})
-
-_KINDS = {
-    "POSITIONAL_ONLY": ParamKind.POSITIONAL_ONLY,
-    "POSITIONAL_OR_KEYWORD": ParamKind.POSITIONAL,
-    "KEYWORD_ONLY": ParamKind.KEYWORD_ONLY,
-    "VAR_POSITIONAL": ParamKind.VAR_POSITIONAL,
-    "VAR_KEYWORD": ParamKind.VAR_KEYWORD,
-}
-_GENERIC_PARAMS = [Param("args", ParamKind.VAR_POSITIONAL), Param("kwargs", ParamKind.VAR_KEYWORD, required=False)]
+__all__ = ["Builder", "Wrapped", "build_library", "default_cache_path", "elixir_literal"]
 
 
-def default_cache_path(spec: Spec) -> Path:
-    """Where a spec's introspection cache lives (relative paths are against the spec's folder)."""
-    return Path(spec.base_dir) / (spec.introspection.cache or f".cache/{spec.python_module}.introspection.json")
+@dataclass
+class Wrapped:
+    """What one generated function (a function, method or constructor) wraps, and how it reaches it."""
 
-
-class Facts:
-    """Introspection facts for the paths a spec names: from the cache, else from the live library."""
-
-    def __init__(self, spec: Spec, refresh: bool = False) -> None:
-        self.spec = spec
-        self.enabled = spec.introspection.enabled
-        self.path = default_cache_path(spec)
-        cached = None if refresh or not self.enabled else load_cache(self.path)
-        if cached is not None and cached.python_module != spec.python_module:
-            cached = None
-        self.data = cached or Introspection(spec.python_module, None, "")
-        self.dirty = False
-        self._missing: set[str] = set()
-        self.module: Any = None
-        self.import_error: str | None = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                self.module = importlib.import_module(spec.python_module)
-            except Exception as exc:  # the cache may still be enough
-                self.import_error = f"{type(exc).__name__}: {exc}"
-        if self.module is not None and (cached is None or not self.data.version):
-            import sys
-
-            self.data.version = installed_version(self.module)
-            self.data.python = ".".join(str(p) for p in sys.version_info[:3])
-            self.dirty = self.enabled
-
-    def get(self, path: str) -> tuple[MemberInfo | None, str | None]:
-        """(facts, None), or (None, why not) — (None, None) when introspection is off."""
-        if not self.enabled:
-            return None, None
-        if path in self.data.members:
-            return self.data.members[path], None
-        if self.module is None:
-            return None, f"{self.spec.python_module} cannot be imported ({self.import_error}) and the cache has no entry"
-        try:
-            info = introspect_path(path, self.spec.introspection.exclude, self.data.types)
-        except Exception as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        self.data.members[path] = info
-        self.dirty = True
-        return info, None
-
-    def type_fact(self, name: str) -> TypeFact | None:
-        """What is known about a class an annotation names: from the cache, else read from the library."""
-        if name in self.data.types:
-            return self.data.types[name]
-        if self.module is None or not self.enabled or "." not in name or name in self._missing:
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fact = Introspector(self.spec.introspection.exclude, self.data.types).type_fact(name)
-        if fact is None:
-            self._missing.add(name)
-        else:
-            self.data.types.setdefault(name, fact)
-            self.dirty = True
-        return fact
-
-    def save(self) -> None:
-        if self.enabled and self.dirty:
-            save_cache(self.path, self.data)
-            self.dirty = False
+    name: str  # the Elixir function name
+    kind: str  # "function", "method", "create"
+    target: str  # the dotted Python path
+    spec: CallableSpec
+    info: CallableInfo | None
+    ctx: TypeContext
+    python_name: str
+    mode: Mode = Mode.SYNC
+    runtime: str = "call"  # "call", "create" or "method" (on `receiver`)
+    receiver: str | None = None
+    cache_ttl_ms: int | None = None
+    transforms: tuple[FunctionRef | None, FunctionRef | None] = (None, None)
+    value: Typed | None = None  # the result's type when the generated code decides it
+    default_doc: str = ""
+    session_aware: bool = False
+    extra_param_docs: dict[str, Any] = field(default_factory=dict)  # argument docs found elsewhere (a class docstring)
+    operator: str | None = None  # a Python operator function called with the receiver as its first operand
 
 
 @dataclass
@@ -159,6 +99,7 @@ class Builder:
         self.skipped: list[SkippedMember] = []
         self.main_module = spec.elixir_module or names.derive_module_name(spec.python_module)
         self.class_modules: dict[str, str] = {}
+        self.files: set[str] = set()
         self.class_built: dict[str, ElixirModule] = {}  # class modules built so far (parents before children)
         for c in spec.classes:
             self.class_modules[c.python_path] = c.elixir_module or names.derive_module_name(c.python_path)
@@ -169,6 +110,16 @@ class Builder:
             if info is not None and info.origin and c.python_path in wrapped:
                 wrapped.setdefault(info.origin, wrapped[c.python_path])
         self.types = TypeContext(wrapped, facts.data.types, resolve=facts.type_fact)
+
+    def _file_for(self, module: str) -> str:
+        """The module's file; two modules whose names read the same (`ReAct`, `React`) fall back to mechanical underscores."""
+        file, n = _file_for(module), 2
+        if file in self.files:
+            file = _file_for(module, names.snake_case)
+        while file in self.files:
+            file, n = f"{_file_for(module)[: -len('.ex')]}_{n}.ex", n + 1
+        self.files.add(file)
+        return file
 
     def _is_singleton(self, path: str) -> bool:
         return any(c.singleton for c in self.spec.classes if c.python_path == path)
@@ -256,16 +207,16 @@ class Builder:
         if is_main and self.spec.description:
             doc = self.spec.description
         else:
-            doc = _doc_markdown(parse_docstring(info.doc)) if info and info.kind == "module" else ""
-        moduledoc = _join_doc(doc, f"Wraps the Python module `{python_path}`.")
-        module = ElixirModule(name=name, kind=ModuleKind.FUNCTIONS, python_path=python_path, file=_file_for(name), moduledoc=moduledoc)
+            doc = doc_markdown(parse_docstring(info.doc)) if info and info.kind == "module" else ""
+        moduledoc = join_doc(doc, f"Wraps the Python module `{python_path}`.")
+        module = ElixirModule(name=name, kind=ModuleKind.FUNCTIONS, python_path=python_path, file=self._file_for(name), moduledoc=moduledoc)
         taken = _Names(name, self.spec.file, {"__python_path__": 0})
         for f in functions:
             fn = self._function(f)
             if fn is None:
                 continue
             self._add(module, fn, taken, "function", f.elixir_name_line or f.line)
-            module.tests.extend(self._tests(module, fn, f.examples, []))
+            module.tests.extend(example_tests(self.spec.file, module, fn, f.examples, self.error))
         if is_main and self.spec.exports:
             taken.claim("__exports__", 0, self.errors, "exports")
             for e in self.spec.exports:
@@ -274,7 +225,7 @@ class Builder:
         return module
 
     def _add(self, module: ElixirModule, fn: ElixirFunction, taken: _Names, what: str, line: int) -> None:
-        fn.doc = _complete_doc(fn)
+        fn.doc = complete_doc(fn)
         ok = taken.claim(fn.name, line, self.errors, what)
         if ok and fn.bang and fn.mode is Mode.SYNC:
             bang = fn.name + "!"
@@ -303,21 +254,8 @@ class Builder:
             cache_ttl = c.ttl * 1000
         elif f.cacheable and not c.enabled:
             self.warnings.append(f"{self.spec.file}:{f.line}: {f.python_path} is cacheable but caching.enabled is false; not cached")
-        return self._callable(
-            name=name,
-            kind="function",
-            target=f.python_path,
-            target_literal=names.string_literal(f.python_path),
-            cs=f,
-            info=fi,
-            mode=mode,
-            receiver=None,
-            runtime="call",
-            cache_ttl_ms=cache_ttl,
-            transforms=(f.result_transform or self.spec.result_transform, f.error_handler or self.spec.error_handler),
-            python_name=last,
-            ctx=self.types,
-        )
+        transforms = (f.result_transform or self.spec.result_transform, f.error_handler or self.spec.error_handler)
+        return self._callable(Wrapped(name, "function", f.python_path, f, fi, self.types, last, mode, cache_ttl_ms=cache_ttl, transforms=transforms))
 
     def _class_module(self, c: ClassSpec) -> ElixirModule:
         module_name = self.class_modules[c.python_path]
@@ -338,16 +276,16 @@ class Builder:
         elif class_doc.body or class_doc.params:
             doc = class_doc.body
             if class_doc.params and not c.singleton and c.creatable:
-                doc = _join_doc(doc, "The constructor's arguments are described at `create/" + "N`.")
+                doc = join_doc(doc, "The constructor's arguments are described at `create/" + "N`.")
         else:
             doc = ""
         sig = ""
         if not c.singleton:
-            sig = f"{c.python_path}{_signature_text(self._constructor_params(c, cls_info))}"
+            sig = f"{c.python_path}{signature_text(self._constructor_params(c, cls_info))}"
         where = f" (defined at `{cls_info.source}`)" if cls_info and cls_info.source and not doc else ""
         header = f"Wraps the Python {'object' if c.singleton else 'class'} `{c.python_path}`{where}."
-        moduledoc = _join_doc(doc, header + (f"\n\n```python\n{sig}\n```" if sig else ""))
-        module = ElixirModule(name=module_name, kind=kind, python_path=c.python_path, file=_file_for(module_name), moduledoc=moduledoc)
+        moduledoc = join_doc(doc, header + (f"\n\n```python\n{sig}\n```" if sig else ""))
+        module = ElixirModule(name=module_name, kind=kind, python_path=c.python_path, file=self._file_for(module_name), moduledoc=moduledoc)
         taken = _Names(module_name, self.spec.file, {"__python_path__": 0})
         transforms = (c.result_transform or self.spec.result_transform, c.error_handler or self.spec.error_handler)
         receiver = None if c.singleton else "ref"
@@ -355,7 +293,7 @@ class Builder:
             create = self._create(c, cls_info, module_name, class_doc)
             self._add(module, create, taken, "the constructor", c.line)
             module.moduledoc = module.moduledoc.replace("`create/" + "N`", f"`create/{create.arities[-1]}`")
-            module.tests.extend(self._tests(module, create, c.examples, [], session=bool(c.constructor and c.constructor.session_aware)))
+            module.tests.extend(example_tests(self.spec.file, module, create, c.examples, self.error, session=bool(c.constructor and c.constructor.session_aware)))
         ctx = self.types.with_owner(c.python_path)
         lineage: list[tuple[ClassSpec, str | None]] = [(c, None)] + [(a, self.class_modules[a.python_path]) for a in self._ancestors(c)]
         listed: set[str] = set()
@@ -363,8 +301,8 @@ class Builder:
             for m in owner.methods:
                 listed.add(m.name)
                 name = m.elixir_name or names.derive_function_name(m.name)
-                if inherited_from and name in taken.taken:
-                    continue  # overridden
+                if inherited_from and (name in taken.taken or (cls_info is not None and m.name not in cls_info.methods)):
+                    continue  # overridden (by a method, or by a member that is no method here, like a property)
                 fn = self._method(c, m, cls_info, receiver, transforms, ctx)
                 if fn is None:
                     continue
@@ -373,8 +311,10 @@ class Builder:
                 self._delegate(fn)
                 if not inherited_from:
                     ctor = self._find(module, "create")
-                    module.tests.extend(self._tests(module, fn, m.examples, [ctor] if ctor else [], c.examples, session=bool(c.constructor and c.constructor.session_aware)))
+                    module.tests.extend(example_tests(self.spec.file, module, fn, m.examples, self.error, ctor, c.examples, session=bool(c.constructor and c.constructor.session_aware)))
             for p in owner.properties:
+                if inherited_from and cls_info is not None and p.name in cls_info.methods:
+                    continue  # overridden by a method
                 listed.add(p.name)
                 for fn in self._property(c, p, cls_info, receiver, ctx):
                     if inherited_from and fn.name in taken.taken:
@@ -382,7 +322,7 @@ class Builder:
                     fn.inherited_from = inherited_from
                     self._add(module, fn, taken, f"property {p.name}", (p.elixir_name_line or p.line) if not inherited_from else c.extends_line)
                     self._delegate(fn)
-        module.tests.extend(self._attribute_tests(module, c))
+        module.tests.extend(attribute_tests(self.spec.file, module, c))
         self._record_skipped(c, cls_info, listed)
         self.class_built[module_name] = module
         return module
@@ -399,9 +339,9 @@ class Builder:
         if origin_module is None or origin is None or _behaviour(origin) != _behaviour(fn):
             return
         fn.delegate_to = origin_module.name
-        if fn.doc == _join_doc(origin.doc, _inherited(origin_module.name)):
+        if fn.doc == join_doc(origin.doc, inherited(origin_module.name)):
             target = f"{origin_module.name}.{fn.name}/{fn.arities[-1]}"
-            fn.doc = _join_doc(_summary(origin.doc), f"Inherited from `{origin_module.name}`: see `{target}`.")
+            fn.doc = join_doc(summary(origin.doc), f"Inherited from `{origin_module.name}`: see `{target}`.")
 
     def _record_skipped(self, c: ClassSpec, cls_info: ClassInfo | None, listed: set[str]) -> None:
         """The members of a wrapped class that got no function, with why (for the quality report)."""
@@ -433,7 +373,7 @@ class Builder:
 
     def _constructor_params(self, c: ClassSpec, cls_info: ClassInfo | None) -> list[Param] | None:
         spec_params = c.constructor.params if c.constructor else None
-        return _merge_params(spec_params, cls_info.init if cls_info else None)
+        return merge_params(spec_params, cls_info.init if cls_info else None)
 
     def _create(self, c: ClassSpec, cls_info: ClassInfo | None, module_name: str, class_doc: ParsedDoc) -> ElixirFunction:
         ctor = c.constructor
@@ -441,31 +381,30 @@ class Builder:
         init = cls_info.init if cls_info else None
         # The class docstring documents the constructor's arguments as often as __init__ does.
         extra = class_doc.params
-        fn = self._callable(
-            name="create",
-            kind="create",
-            target=c.python_path,
-            target_literal=names.string_literal(c.python_path),
-            cs=cs,
-            info=init,
-            mode=Mode.SYNC,
-            receiver=None,
-            runtime="create",
-            cache_ttl_ms=None,
-            transforms=(None, None),
-            value=Typed(_T, "wrapper"),
-            default_doc=f"Creates a `{c.python_path}` and returns a handle to it.",
-            session_aware=bool(ctor and ctor.session_aware),
-            python_name="__init__",
-            ctx=self.types.with_owner(c.python_path),
-            extra_param_docs=extra,
+        return self._callable(
+            Wrapped(
+                "create",
+                "create",
+                c.python_path,
+                cs,
+                init,
+                self.types.with_owner(c.python_path),
+                "__init__",
+                runtime="create",
+                value=Typed(HANDLE, "wrapper"),
+                default_doc=f"Creates a `{c.python_path}` and returns a handle to it.",
+                session_aware=bool(ctor and ctor.session_aware),
+                extra_param_docs=extra,
+            )
         )
-        return fn
 
     def _method(self, c: ClassSpec, m: MethodSpec, cls_info: ClassInfo | None, receiver: str | None, transforms: tuple[FunctionRef | None, FunctionRef | None], ctx: TypeContext) -> ElixirFunction | None:
         mi: CallableInfo | None = None
         if cls_info is not None:
             mi = cls_info.methods.get(m.name)
+            if mi is None and m.name.startswith("_"):
+                # Dunders and private methods are generated only when a spec names them: read it now.
+                mi = self.facts.method(c.python_path, m.name)
             if mi is None and self.facts.enabled:
                 self.error(m.line, f"methods: {c.python_path} has no public method '{m.name}' in the installed {self.spec.python_module}; expected one of: {_some(cls_info.methods)}")
                 return None
@@ -474,68 +413,56 @@ class Builder:
         name = m.elixir_name or names.derive_function_name(m.name)
         mode = _mode(m)
         path = f"{c.python_path}.{m.name}"
-        if receiver is None or static:
-            target_literal, runtime, recv = names.string_literal(path), "call", None
-        else:
-            target_literal, runtime, recv = names.string_literal(m.name), "method", receiver
-        return self._callable(
-            name=name,
-            kind="method",
-            target=path,
-            target_literal=target_literal,
-            cs=m,
-            info=mi,
-            mode=mode,
-            receiver=recv,
-            runtime=runtime,
-            cache_ttl_ms=None,
-            transforms=(m.result_transform or transforms[0], m.error_handler or transforms[1]) if mode is Mode.SYNC else (None, None),
-            python_name=m.name,
-            ctx=ctx,
-        )
+        on_class = receiver is None or static
+        own = (m.result_transform or transforms[0], m.error_handler or transforms[1]) if mode is Mode.SYNC else (None, None)
+        wrapped = Wrapped(name, "method", path, m, mi, ctx, m.name, mode, runtime="call" if on_class else "method", receiver=None if on_class else receiver, transforms=own)
+        if m.name in names.OPERATORS and not on_class:
+            # `a + b` is `operator.add(a, b)`: the object is the first operand.
+            wrapped.runtime, wrapped.operator = "call", f"operator.{names.OPERATORS[m.name]}"
+        return self._callable(wrapped)
 
     def _property(self, c: ClassSpec, p: Any, cls_info: ClassInfo | None, receiver: str | None, ctx: TypeContext) -> list[ElixirFunction]:
         pi: PropertyInfo | None = cls_info.properties.get(p.name) if cls_info else None
-        if cls_info is not None and pi is None and p.type is None:
-            # Instance attributes set in __init__ cannot be seen on the class; trust the spec.
+        # An instance attribute (set in __init__ or by a method) cannot be seen on the class; the class
+        # docstring's Attributes section may describe it.
+        documented = parse_docstring(cls_info.doc).attributes.get(p.name) if cls_info is not None and pi is None else None
+        if cls_info is not None and pi is None and p.type is None and not (documented and documented.type):
             self.warnings.append(f"{self.spec.file}:{p.line}: {c.python_path}.{p.name} is not a property of the class (an instance attribute?); its type is term()")
         annotation = p.type or (pi.annotation if pi else None)
         source = "spec" if p.type else "annotation"
-        get_type = self._typed(annotation, source, None, None, None, Position.RESULT, ctx)
-        set_type = self._typed(annotation, source, None, None, None, Position.ARG, ctx)
+        doc_type = documented.type if documented else None
+        get_type = position_type(annotation, source, None, doc_type, None, Position.RESULT, ctx)
+        set_type = position_type(annotation, source, None, doc_type, None, Position.ARG, ctx)
         readonly = p.readonly or bool(pi and pi.readonly)
         name = p.elixir_name or names.derive_function_name(p.name)
-        described = p.description is not None or bool(pi and pi.doc)
-        doc = p.description if p.description is not None else _doc_markdown(parse_docstring(pi.doc if pi else None))
-        path_text = f"{c.python_path}.{p.name}"
-        if receiver:
-            params = [ElixirParam("ref", Typed(_T, "wrapper"), "self")]
-            get_call = f"PyBridge.attr(ref, {names.string_literal(p.name)}, opts)"
-            set_call = f"PyBridge.set_attr(ref, {names.string_literal(p.name)}, value, opts)"
+        described = p.description is not None or bool(pi and pi.doc) or bool(documented and documented.description)
+        if p.description is not None:
+            doc = p.description
+        elif documented is not None:
+            doc = documented.description
         else:
-            params = []
-            get_call = f"PyBridge.attr({names.string_literal(c.python_path)}, {names.string_literal(p.name)}, opts)"
-            parent, _, last = c.python_path.rpartition(".")
-            set_call = (
-                f"with {{:ok, ref}} <- PyBridge.attr({names.string_literal(parent)}, {names.string_literal(last)}, opts) do\n"
-                f"PyBridge.set_attr(ref, {names.string_literal(p.name)}, value, opts)\nend"
-            )
+            doc = doc_markdown(parse_docstring(pi.doc if pi else None))
+        path_text = f"{c.python_path}.{p.name}"
+        params = [ElixirParam("ref", Typed(HANDLE, "wrapper"), "self")] if receiver else []
+        # With a handle the attribute is the handle's; a singleton's is the object's at its path.
+        owner = p.name if receiver else c.python_path
+        get_call = PythonCall("attr", owner, receiver, attribute=p.name)
+        set_call = PythonCall("set_attr", owner, receiver, attribute=p.name)
         tele = self.spec.telemetry
-        prefix = "[" + ", ".join(names.atom_literal(x) for x in tele.event_prefix) + "]" if tele.enabled else None
+        prefix = list(tele.event_prefix) if tele.enabled else None
         getter = ElixirFunction(
             name=name,
             kind="getter",
             python_target=path_text,
             python_signature=f"{p.name}" + (f": {annotation}" if annotation else ""),
-            doc=_join_doc(doc, f"Reads the Python attribute `{p.name}`."),
+            doc=join_doc(doc, f"Reads the Python attribute `{p.name}`."),
             params=params,
             options=[],
             accepts_any_keyword=False,
-            prelude=[],
+            prelude=Prelude(),
             call=get_call,
             value=get_type,
             telemetry_prefix=prefix,
-            telemetry_metadata=f"%{{python: {names.string_literal(path_text)}, module: __MODULE__, function: {names.atom_literal(name)}}}",
             line=p.line,
             python_name=p.name,
             described=described,
@@ -553,93 +480,30 @@ class Builder:
                     params=params + [ElixirParam("value", set_type, "value")],
                     options=[],
                     accepts_any_keyword=False,
-                    prelude=[],
+                    prelude=Prelude(),
                     call=set_call,
                     value=Typed(NIL, "wrapper"),
                     telemetry_prefix=prefix,
-                    telemetry_metadata=f"%{{python: {names.string_literal(path_text)}, module: __MODULE__, function: {names.atom_literal(setter_name)}}}",
                     line=p.line,
                     python_name=p.name,
                 )
             )
         return out
 
-    # ------------------------------------------------------------- types
-
-    def _typed(
-        self,
-        annotation: str | None,
-        source: str,
-        stub: str | None,
-        doc_type: str | None,
-        default: str | None,
-        pos: Position,
-        ctx: TypeContext,
-        streaming: bool = False,
-        code: str | None = None,
-    ) -> Typed:
-        """The type of one position, from the strongest source that says something.
-
-        Sources, strongest first: the spec, the annotation, a stub, the
-        docstring, the code's return statements (results), the default
-        value (arguments). An annotation meaning "anything"
-        (`Any`, `object`) is final: weaker sources do not narrow what Python
-        allows. A default of None adds `nil` to an argument's type.
-        """
-        python_typed = (bool(annotation) and source == "annotation") or bool(stub) or (default is not None and not is_none_default(default))
-        lost: str | None = None
-        candidates = [(annotation, source), (stub, "stub"), (doc_type_annotation(doc_type), "docstring"), (code, "code")]
-        for text, src in candidates:
-            if not text:
-                continue
-            m: Mapped = map_annotation(text, ctx, pos, streaming)
-            says_nothing = m.type.is_term or (isinstance(m.type, StreamOf) and m.type.elem.is_term)
-            if not says_nothing or src == "spec" or (m.lost is None and src in ("annotation", "stub")):
-                t = m.type
-                if pos is Position.ARG and is_none_default(default):
-                    t = union(t, NIL)
-                return Typed(t, src, python_typed, m.lost if t.is_term and src in ("annotation", "stub") else None)
-            if src in ("annotation", "stub"):
-                lost = lost or m.lost
-        if not streaming and pos is Position.ARG:
-            from_default = default_type(default)
-            if from_default is not None:
-                return Typed(from_default, "default", python_typed, None)
-        if streaming:  # a generator: a stream, of items nothing describes
-            return Typed(StreamOf(TERM), "wrapper", python_typed, lost)
-        return Typed(TERM, "none", python_typed, lost)
-
     # --------------------------------------------------------- callables
 
-    def _callable(
-        self,
-        *,
-        name: str,
-        kind: str,
-        target: str,
-        target_literal: str,
-        cs: CallableSpec,
-        info: CallableInfo | None,
-        mode: Mode,
-        receiver: str | None,
-        runtime: str,
-        cache_ttl_ms: int | None,
-        transforms: tuple[FunctionRef | None, FunctionRef | None],
-        python_name: str,
-        ctx: TypeContext,
-        value: Typed | None = None,
-        default_doc: str = "",
-        session_aware: bool = False,
-        extra_param_docs: dict[str, Any] | None = None,
-    ) -> ElixirFunction:
-        params = _merge_params(cs.params, info)
+    def _callable(self, w: Wrapped) -> ElixirFunction:
+        """The generated function for a function, method or constructor."""
+        cs, info = w.spec, w.info
+        params = merge_params(cs.params, info)
         known = params is not None
-        plist = params if params is not None else _GENERIC_PARAMS
+        plist = params if params is not None else GENERIC_PARAMS
         parsed = parse_docstring(info.doc if info else None)
-        param_docs = {**(extra_param_docs or {}), **parsed.params}
-        plan = self._plan(plist, ctx, receiver, STREAM_OPTIONS if mode is Mode.STREAM else RUNTIME_OPTIONS, param_docs)
-        transform, handler = transforms
+        param_docs = {**w.extra_param_docs, **parsed.params}
+        plan = plan_call(plist, w.ctx, w.receiver, STREAM_OPTIONS if w.mode is Mode.STREAM else RUNTIME_OPTIONS, param_docs)
+        transform, handler = w.transforms
         returns = cs.returns or (info.returns if info else None)
+        value = w.value
         if value is None:
             if transform:
                 value = Typed(TERM, "transform")
@@ -648,40 +512,39 @@ class Builder:
                 stub = info.returns_stub if info and not cs.returns else None
                 doc_type = parsed.returns.type if parsed.returns and not cs.returns else None
                 code = info.returns_code if info and not cs.returns else None
-                value = self._typed(returns, source, stub, doc_type, None, Position.RESULT, ctx, streaming=mode is Mode.STREAM, code=code)
+                value = position_type(returns, source, stub, doc_type, None, Position.RESULT, w.ctx, streaming=w.mode is Mode.STREAM, code=code)
         # The signature as Python would print it, with the annotations resolved.
-        signature = _signature_text(params) if params is not None else (info.signature if info and info.signature else "(*args, **kwargs)")
-        short = target.rsplit(".", 1)[-1]
-        py_sig = f"{short}{signature}" + (f" -> {returns}" if returns and kind != "create" else "")
+        signature = signature_text(params) if params is not None else (names.without_addresses(info.signature) if info and info.signature else "(*args, **kwargs)")
+        short = w.target.rsplit(".", 1)[-1]
+        py_sig = f"{short}{signature}" + (f" -> {returns}" if returns and w.kind != "create" else "")
         described = cs.description is not None or bool(parsed.body.strip())
         description = cs.description if cs.description is not None else parsed.body
-        doc = description or default_doc
-        if not described and not default_doc:
+        doc = description or w.default_doc
+        if not described and not w.default_doc:
             where = f", defined at `{info.source}`" if info and info.source else ""
-            doc = f"Calls `{target}` (it has no Python docstring{where})."
+            doc = f"Calls `{w.target}` (it has no Python docstring{where})."
         if not known:
-            doc = _join_doc(doc, "The Python signature could not be read: pass the positional arguments as one list, keywords in `opts`.")
-        prelude = list(plan.prelude)
-        if cs.timeout:
-            prelude.append(f"opts = Keyword.put_new(opts, :timeout, {cs.timeout:_})")
-        if session_aware:
-            prelude.append(
-                "unless Keyword.has_key?(opts, :session) do\n"
-                f'raise ArgumentError, "{_escape_in_string(target)} objects live in a session: pass session: session (see PyBridge.with_session/2)"\nend'
-            )
-        runtime_opts = "Keyword.put(opts, :async, true)" if mode is Mode.ASYNC else "opts"
-        if mode is Mode.STREAM:
-            stream_target = f"{{{receiver}, {target_literal}}}" if receiver else target_literal
-            call = f"PyBridge.stream({stream_target}, {plan.args}, {plan.kwargs}, opts)"
-        elif runtime == "method":
-            call = f"PyBridge.method({receiver}, {target_literal}, {plan.args}, {plan.kwargs}, {runtime_opts})"
-        else:
-            call = f"PyBridge.{runtime}({target_literal}, {plan.args}, {plan.kwargs}, {runtime_opts})"
+            doc = join_doc(doc, "The Python signature could not be read: pass the positional arguments as one list, keywords in `opts`.")
+        prelude = plan.prelude
+        if plan.positional_options:
+            # Python takes them by position too; here they are keywords: say so instead of a FunctionClauseError.
+            first = plan.positional_options[0]
+            example = ", ".join([p.var for p in plan.params] + [f"{first}: ..."])
+            taken = ", ".join(plan.positional_options)
+            prelude.keywords_only = f"{w.name}: the optional Python arguments ({taken}) go in the keyword list, as in {w.name}({example}); found: "
+        prelude.timeout = cs.timeout
+        prelude.session_for = w.target if w.session_aware else None
+        # A method on a handle is named by its attribute name; everything else by its dotted path.
+        call_target = w.python_name if w.runtime == "method" else w.operator or w.target
+        runtime = "stream" if w.mode is Mode.STREAM else w.runtime
+        call = PythonCall(runtime, call_target, w.receiver, plan.args, plan.kwargs, async_=w.mode is Mode.ASYNC)
+        if w.operator and w.receiver:
+            call.receiver, call.args.vars = None, [w.receiver, *call.args.vars]
         tele = self.spec.telemetry
         return ElixirFunction(
-            name=name,
-            kind=kind,
-            python_target=target,
+            name=w.name,
+            kind=w.kind,
+            python_target=w.target,
             python_signature=py_sig,
             doc=doc,
             params=plan.params,
@@ -690,230 +553,19 @@ class Builder:
             prelude=prelude,
             call=call,
             value=value,
-            mode=mode,
-            cache_ttl_ms=cache_ttl_ms,
-            cache_key=f"{{{names.string_literal(target)}, {plan.args}, {plan.kwargs}}}",
+            mode=w.mode,
+            cache_ttl_ms=w.cache_ttl_ms,
             result_transform=str(transform) if transform else None,
             error_handler=str(handler) if handler else None,
-            telemetry_prefix="[" + ", ".join(names.atom_literal(p) for p in tele.event_prefix) + "]" if tele.enabled and mode is Mode.SYNC else None,
-            telemetry_metadata=f"%{{python: {names.string_literal(target)}, module: __MODULE__, function: {names.atom_literal(name)}}}",
+            telemetry_prefix=list(tele.event_prefix) if tele.enabled and w.mode is Mode.SYNC else None,
             line=cs.line,
-            python_name=python_name,
+            python_name=w.python_name,
             described=described,
             returns_doc=returns_text(None, parsed.returns.description) if parsed.returns and parsed.returns.description else None,
             raises_doc=[(r.name, r.description) for r in parsed.raises],
             extra_docs=[(k, d.description) for k, d in param_docs.items() if k not in {p.name for p in plist} and d.description],
             any_keyword_doc=next((param_docs[p.name].description for p in plist if p.kind is ParamKind.VAR_KEYWORD and p.name in param_docs and param_docs[p.name].description), None),
         )
-
-    def _plan(self, params: list[Param], ctx: TypeContext, receiver: str | None, runtime_options: tuple[str, ...], docs: dict[str, Any]) -> _Plan:
-        """How a Python signature is called from Elixir.
-
-        Required positional (and required keyword-only) parameters become Elixir
-        parameters; optional ones are keywords in `opts`, next to the runtime's
-        own options; `*args` is one list parameter; `**kwargs` lets any other
-        keyword through.
-        """
-        out = _Plan([], [], False, [], "[]", "[]")
-        taken = set(INTERNAL_VARIABLES)
-        if receiver:
-            out.params.append(ElixirParam(receiver, Typed(_T, "wrapper"), "self"))
-        positional: list[str] = []
-        splat: str | None = None
-        posonly_optional: list[ElixirOption] = []
-        kw_required: list[tuple[str, str]] = []
-
-        def var_for(python_name: str) -> str:
-            base = names.derive_variable_name(python_name)
-            if base in taken:
-                base = base.rstrip("_") + "_arg"
-            var, n = base, 2
-            while var in taken:
-                var, n = f"{base}{n}", n + 1
-            taken.add(var)
-            return var
-
-        for p in params:
-            doc = docs.get(p.name)
-            description = p.description or (doc.description if doc is not None and doc.description else None)
-            doc_type = doc.type if doc is not None else None
-            typed = self._typed(p.annotation, p.source, p.stub, doc_type, p.default if not p.required else None, Position.ARG, ctx)
-            if p.kind is ParamKind.VAR_KEYWORD:
-                out.any_keyword = True
-            elif p.kind is ParamKind.VAR_POSITIONAL:
-                splat = var_for(p.name)
-                element = typed.etype
-                out.params.append(ElixirParam(splat, Typed(ANY_LIST if element.is_term else ListOf(element), typed.source, typed.python_typed, typed.lost), "*" + p.name, description))
-            elif p.required:
-                var = var_for(p.name)
-                out.params.append(ElixirParam(var, typed, p.name, description))
-                if p.kind is ParamKind.KEYWORD_ONLY:
-                    kw_required.append((p.name, var))
-                else:
-                    positional.append(var)
-            else:
-                option = ElixirOption(names.atom_literal(p.name), p.name, typed, p.default, description)
-                (posonly_optional if p.kind is ParamKind.POSITIONAL_ONLY else out.options).append(option)
-        if posonly_optional:
-            keys = "[" + ", ".join(o.key for o in posonly_optional) + "]"
-            out.prelude.append(f"{{positional, opts}} = Keyword.split(opts, {keys})")
-        named = [o.python_name for o in out.options]
-        if out.any_keyword:
-            runtime = [names.atom_literal(r) for r in runtime_options if r not in named]
-            out.prelude.append(f"{{opts, kwargs}} = Keyword.split(opts, [{', '.join(runtime)}])")
-            kwargs = "kwargs"
-        elif out.options:
-            out.prelude.append(f"{{kwargs, opts}} = Keyword.split(opts, [{', '.join(o.key for o in out.options)}])")
-            kwargs = "kwargs"
-        else:
-            kwargs = "[]"
-        if kw_required:
-            literal = "[" + ", ".join(f"{_keyword_key(k)} {v}" for k, v in kw_required) + "]"
-            kwargs = literal if kwargs == "[]" else f"{literal} ++ {kwargs}"
-        parts: list[str] = []
-        if positional or not (posonly_optional or splat):
-            parts.append("[" + ", ".join(positional) + "]")
-        if posonly_optional:
-            keys = "[" + ", ".join(o.key for o in posonly_optional) + "]"
-            parts.append(f"Enum.map(Enum.take_while({keys}, &Keyword.has_key?(positional, &1)), &Keyword.fetch!(positional, &1))")
-        if splat:
-            parts.append(splat)
-        out.args = " ++ ".join(parts)
-        out.kwargs = kwargs
-        out.options = posonly_optional + out.options
-        return out
-
-    # ------------------------------------------------------------- tests
-
-    def _tests(self, module: ElixirModule, fn: ElixirFunction, examples: list[Example], setup_fns: list[ElixirFunction], class_examples: list[Example] | None = None, session: bool = False) -> list[ElixirTest]:
-        """One smoke test per example; `session`: the class's objects live in a session, so the test opens one."""
-        out: list[ElixirTest] = []
-        user_params = [p for p in fn.params if not p.is_receiver]
-        for n, ex in enumerate(examples, 1):
-            if fn.kind == "create":
-                # A class's own examples describe the constructor call.
-                ex = replace(ex, args=ex.constructor_args or ex.args, kwargs=ex.constructor_kwargs or ex.kwargs, constructor_args=[], constructor_kwargs={})
-            if len(ex.args) != len(user_params):
-                expected = ", ".join(p.var for p in user_params) or "none"
-                self.error(ex.line, f"examples: found {len(ex.args)} args, expected {len(user_params)} ({expected}); optional Python arguments go in kwargs")
-                continue
-            unknown = [k for k in ex.kwargs if not fn.accepts_any_keyword and k not in {o.python_name for o in fn.options}]
-            if unknown:
-                self.error(ex.line, f"examples: found unknown keyword {unknown[0]!r} for {fn.name}, expected one of: {', '.join(o.python_name for o in fn.options) or 'none'}")
-                continue
-            setup: list[str] = []
-            if fn.params and fn.params[0].is_receiver:
-                ctor = setup_fns[0] if setup_fns else None
-                if ctor is None:
-                    continue
-                ctor_args, ctor_kwargs = ex.constructor_args, ex.constructor_kwargs
-                if not ctor_args and not ctor_kwargs and class_examples:
-                    # No constructor call given: the class's first example makes the object.
-                    ctor_args, ctor_kwargs = class_examples[0].constructor_args or class_examples[0].args, class_examples[0].constructor_kwargs or class_examples[0].kwargs
-                setup.append(f"{{:ok, ref}} = {module.name}.create({_call_args(ctor_args, ctor_kwargs, session)})")
-                call_args = _call_args(ex.args, ex.kwargs, False, ["ref"])
-            else:
-                call_args = _call_args(ex.args, ex.kwargs, session and fn.kind == "create")
-            call = f"{module.name}.{fn.name}({call_args})"
-            label = ex.description or f"example {n}"
-            out.append(ElixirTest(f"{fn.name}/{fn.arities[-1]} {label} ({Path(self.spec.file).name}:{ex.line})", setup, call, elixir_literal(ex.returns) if ex.has_returns else None, fn.mode, _result_check(fn), session))
-        return out
-
-    def _attribute_tests(self, module: ElixirModule, c: ClassSpec) -> list[ElixirTest]:
-        """Every getter of an object the spec can make (a singleton, or a class with an example) is read,
-        its value checked against the declared type, and written back through the setter."""
-        if not c.singleton and not (c.examples and c.creatable):
-            return []
-        session = bool(c.constructor and c.constructor.session_aware)
-        setup: list[str] = []
-        recv: list[str] = []
-        if not c.singleton:
-            ex = c.examples[0]
-            setup.append(f"{{:ok, ref}} = {module.name}.create({_call_args(ex.constructor_args or ex.args, ex.constructor_kwargs or ex.kwargs, session)})")
-            recv = ["ref"]
-        out: list[ElixirTest] = []
-        setters = {f.python_target: f for f in module.functions if f.kind == "setter"}
-        for getter in [f for f in module.functions if f.kind == "getter"]:
-            call = f"{module.name}.{getter.name}({', '.join(recv)})"
-            steps = list(setup)
-            setter = setters.get(getter.python_target)
-            label = f"{getter.name}/{getter.arities[-1]} reads a value of its type"
-            if setter is not None:
-                label += f", {setter.name}/{setter.arities[-1]} writes it back"
-                steps.append(f"{{:ok, value}} = {call}")
-                steps.append(f"assert {module.name}.{setter.name}({', '.join(recv + ['value'])}) == {{:ok, nil}}")
-            out.append(ElixirTest(f"{label} ({Path(self.spec.file).name}:{c.line})", steps, call, None, Mode.SYNC, _result_check(getter), session))
-        return out
-
-
-def _result_check(fn: ElixirFunction) -> str | None:
-    """The check of a test's `value` against the declared result (a stream's items, collected into a list)."""
-    checked = ListOf(fn.value.etype.elem) if isinstance(fn.value.etype, StreamOf) else fn.value.etype
-    return checked.check("value")
-
-
-def _call_args(args: list[Any], kwargs: dict[str, Any], session: bool, first: list[str] | None = None) -> str:
-    """The arguments of a call in a test: positional literals, then keywords (`session: session` in a session)."""
-    keywords = [f"{_keyword_key(k)} {elixir_literal(v)}" for k, v in kwargs.items()] + (["session: session"] if session else [])
-    parts = (first or []) + [elixir_literal(a) for a in args] + (["[" + ", ".join(keywords) + "]"] if keywords else [])
-    return ", ".join(parts)
-
-
-# The type of a handle parameter or result in a class module: its own t().
-_T = Named("t()", REF.guard)
-
-
-def _doc_markdown(parsed: ParsedDoc) -> str:
-    """A docstring's text and items as Markdown, for a `@moduledoc` or an attribute's doc."""
-    parts = [parsed.body] if parsed.body else []
-    if parsed.params:
-        parts.append("## Arguments\n\n" + "\n".join(item_line(f"`{p.name}`", p.type, None, p.description) for p in parsed.params.values()))
-    if parsed.returns and (parsed.returns.type or parsed.returns.description):
-        parts.append("## Returns\n\n" + returns_text(parsed.returns.type, parsed.returns.description))
-    if parsed.raises:
-        parts.append("## Raises\n\n" + "\n".join(item_line(f"`{r.name}`", None, None, r.description) for r in parsed.raises))
-    return "\n\n".join(parts)
-
-
-def _complete_doc(fn: ElixirFunction) -> str:
-    """The full `@doc`: description, arguments, options, result, errors, and the Python signature."""
-    parts = [fn.doc.strip()] if fn.doc.strip() else []
-    if fn.kind in ("getter", "setter"):
-        parts.append(f"## Python\n\n```python\n{fn.python_signature}\n```")
-        if fn.inherited_from:
-            parts.append(_inherited(fn.inherited_from))
-        return "\n\n".join(parts)
-    arguments = [item_line(f"`{p.var}`", p.type, None, p.description or "") for p in fn.params if not p.is_receiver]
-    if any(p.description for p in fn.params):
-        parts.append("## Arguments\n\n" + "\n".join(arguments))
-    lines = [item_line(f"`{o.key}`", o.type, o.default, o.description or "") for o in fn.options]
-    if fn.accepts_any_keyword:
-        lines.append("* any other keyword is passed to Python as a keyword argument" + (f" - {_indent(fn.any_keyword_doc)}" if fn.any_keyword_doc else ""))
-        lines.extend(item_line(f"`{names.atom_literal(k.lstrip('*'))}`", None, None, d) for k, d in fn.extra_docs if not k.startswith("*"))
-    if fn.mode is Mode.STREAM:
-        lines.append("* `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`")
-    else:
-        lines.append("* `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`")
-    parts.append("## Options\n\n" + "\n".join(lines))
-    if fn.mode is Mode.STREAM:
-        parts.append("## Returns\n\nA lazy `Stream` of the items the Python iterator yields; halting it closes the iterator." + (f" {fn.returns_doc}" if fn.returns_doc else ""))
-    elif fn.mode is Mode.ASYNC:
-        parts.append(f"## Returns\n\nA `Task`; `Task.await/2` gives `{{:ok, {fn.value_type}}}` or `{{:error, %PyBridge.Error{{}}}}`." + (f" {fn.returns_doc}" if fn.returns_doc else ""))
-    elif fn.returns_doc:
-        parts.append(f"## Returns\n\n`{{:ok, {fn.value_type}}}`: {fn.returns_doc}")
-    if fn.raises_doc:
-        raised = "\n".join(item_line(f"`{name}`", None, None, desc) for name, desc in fn.raises_doc)
-        parts.append("## Errors\n\nPython exceptions come back as `{:error, %PyBridge.Error{type: ...}}`:\n\n" + raised)
-    if fn.cache_ttl_ms:
-        parts.append(f"Results are cached for {fn.cache_ttl_ms // 1000} s (see `PyBridge.Cache`).")
-    parts.append(f"## Python\n\n```python\n{fn.python_signature}\n```")
-    if fn.inherited_from:
-        parts.append(_inherited(fn.inherited_from))
-    return "\n\n".join(parts)
-
-
-def _inherited(module: str) -> str:
-    return f"Inherited from `{module}`."
 
 
 def _behaviour(fn: ElixirFunction) -> tuple[Any, ...]:
@@ -925,90 +577,21 @@ def _behaviour(fn: ElixirFunction) -> tuple[Any, ...]:
         fn.has_opts,
         fn.accepts_any_keyword,
         fn.call,
-        tuple(fn.prelude),
+        fn.prelude,
         tuple((p.var, p.type) for p in fn.params),
         tuple((o.key, o.type) for o in fn.options),
         fn.value_type,
         fn.result_transform,
         fn.error_handler,
         fn.telemetry_prefix,
-        (fn.cache_ttl_ms, fn.cache_key) if fn.cache_ttl_ms else None,
+        (fn.cache_ttl_ms, fn.python_target) if fn.cache_ttl_ms else None,
     )
-
-
-def _summary(doc: str) -> str:
-    """A doc's first paragraph when it is prose (what ExDoc lists in a module's summary), else ""."""
-    first = doc.strip().split("\n\n", 1)[0]
-    return "" if first.startswith(("#", "```", " ", "* ", "- ", ">", "|")) else first
-
-
-def _indent(text: str) -> str:
-    """Continuation lines of a list item's text, indented under the bullet."""
-    return "\n".join([text.split("\n")[0]] + [("  " + l if l.strip() else "") for l in text.split("\n")[1:]])
-
-
-@dataclass
-class _Plan:
-    params: list[ElixirParam]
-    options: list[ElixirOption]
-    any_keyword: bool
-    prelude: list[str]
-    args: str
-    kwargs: str
-
-
-def _merge_params(spec_params: list[Param] | None, info: CallableInfo | None) -> list[Param] | None:
-    """The spec's parameters when given (annotations filled from introspection), else introspection's."""
-    live: dict[str, Param] = {}
-    if info is not None and info.params is not None:
-        for p in info.params:
-            # *args is one required list parameter; **kwargs is never required.
-            required = p.kind != "VAR_KEYWORD" and p.default is None
-            live[p.name] = Param(p.name, _KINDS[p.kind], required, p.annotation, p.default, source="annotation", stub=p.stub)
-    if spec_params is not None:
-        merged = []
-        for sp in spec_params:
-            if sp.annotation is None and sp.name in live:
-                sp = replace(sp, annotation=live[sp.name].annotation, source="annotation", stub=live[sp.name].stub)
-            merged.append(sp)
-        return merged
-    if info is not None and info.params is not None:
-        return list(live.values())
-    return None
-
-
-def _signature_text(params: list[Param] | None) -> str:
-    if params is None:
-        return "(*args, **kwargs)"
-    parts: list[str] = []
-    kinds = [p.kind for p in params]
-    for i, p in enumerate(params):
-        if p.kind is ParamKind.KEYWORD_ONLY and ParamKind.VAR_POSITIONAL not in kinds and (i == 0 or params[i - 1].kind is not ParamKind.KEYWORD_ONLY):
-            parts.append("*")
-        text = {"var_positional": "*", "var_keyword": "**"}.get(p.kind.value, "") + p.name
-        if p.annotation:
-            text += f": {p.annotation}"
-        if not p.required and p.kind not in (ParamKind.VAR_KEYWORD,):
-            eq = " = " if p.annotation else "="
-            text += f"{eq}{p.default}" if p.default is not None else f"{eq}..."
-        parts.append(text)
-        if p.kind is ParamKind.POSITIONAL_ONLY and (i + 1 == len(params) or params[i + 1].kind is not ParamKind.POSITIONAL_ONLY):
-            parts.append("/")
-    return "(" + ", ".join(parts) + ")"
 
 
 def _mode(c: CallableSpec) -> Mode:
     # Iterating is all `__iter__` does: it is always a stream.
     iterates = isinstance(c, MethodSpec) and c.name == "__iter__"
     return Mode.STREAM if c.streaming or iterates else Mode.ASYNC if c.async_ else Mode.SYNC
-
-
-def _join_doc(body: str, footer: str) -> str:
-    return f"{body.strip()}\n\n{footer}" if body and body.strip() else footer
-
-
-def _escape_in_string(text: str) -> str:
-    return names.string_literal(text)[1:-1]
 
 
 def _some(items: Iterable[str]) -> str:
@@ -1021,8 +604,9 @@ def _common_prefix(paths: list[str]) -> str:
     return parents[0] if parents and all(p == parents[0] for p in parents) else ""
 
 
-def _file_for(module: str) -> str:
-    return "/".join(names.snake_case(part) for part in module.split(".")) + ".ex"
+def _file_for(module: str, stem: Callable[[str], str] = names.file_stem) -> str:
+    """`DSPex.MIPROv2` -> `dspex/miprov2.ex`: each segment named as a person would."""
+    return "/".join(stem(part) for part in module.split(".")) + ".ex"
 
 
 def _kernel_excludes(functions: list[ElixirFunction]) -> list[tuple[str, int]]:
@@ -1033,47 +617,6 @@ def _kernel_excludes(functions: list[ElixirFunction]) -> list[tuple[str, int]]:
                 if (name, arity) in names.KERNEL_IMPORTS:
                     out.add((name, arity))
     return sorted(out)
-
-
-def _keyword_key(name: str) -> str:
-    atom = names.atom_literal(name)
-    return f"{atom[1:]}:" if not atom.startswith(':"') else f"{atom[1:]}:"
-
-
-def _keyword_literal(kwargs: dict[str, Any]) -> str:
-    return "[" + ", ".join(f"{_keyword_key(k)} {elixir_literal(v)}" for k, v in kwargs.items()) + "]"
-
-
-def elixir_literal(value: Any) -> str:
-    """The Elixir term a YAML value stands for, as PyBridge converts Python results."""
-    if isinstance(value, ElixirCode):
-        return value.code
-    if value is None:
-        return "nil"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return ":nan"
-        if value in (float("inf"), float("-inf")):
-            return ":infinity" if value > 0 else ":neg_infinity"
-        text = repr(value)
-        if "e" in text and "." not in text.split("e")[0]:
-            text = text.replace("e", ".0e")
-        return text
-    if isinstance(value, str):
-        return names.string_literal(value)
-    if isinstance(value, tuple):
-        return "{" + ", ".join(elixir_literal(v) for v in value) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(elixir_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "%{" + ", ".join(f"{elixir_literal(k)} => {elixir_literal(v)}" for k, v in value.items()) + "}"
-    return names.string_literal(str(value))
 
 
 def build_library(spec: Spec, refresh: bool = False) -> Library:

@@ -16,7 +16,7 @@ import importlib
 import warnings
 from dataclasses import dataclass, field
 
-from .build import default_cache_path
+from .facts import default_cache_path
 from pathlib import Path
 
 from .introspect import CallableInfo, MemberInfo, introspect_path, load_cache

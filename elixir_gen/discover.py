@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from . import names
-from .introspect import CallableInfo, ClassInfo, Introspection, MemberInfo, discover, save_cache
+from .docstrings import parse_docstring
+from .introspect import CallableInfo, ClassInfo, Introspection, MemberInfo, PropertyInfo, discover, save_cache
 
 _RESERVED_IN_CLASS = {"create", "__python_path__"}
 
@@ -134,11 +135,12 @@ class SpecWriter:
         for m in classes:
             base = self.namespace + "." + names.derive_module_name(self._relative(m.path))
             name, n = base, 2
-            # File names are snake_case of the module: keep them distinct too.
-            while name in out.values() or name.lower() in taken_lower:
+            # Keep the file names distinct too (`ReAct` and `React` would both be react.ex).
+            while name in out.values() or name.lower() in taken_lower or _file_key(name) in taken_lower:
                 name, n = f"{base}{n}", n + 1
             out[m.path] = name
             taken_lower.add(name.lower())
+            taken_lower.add(_file_key(name))
         return out
 
     def _class(self, m: MemberInfo, module: str, origin_to_module: dict[str, str], origin_to_info: dict[str, ClassInfo]) -> None:
@@ -162,7 +164,16 @@ class SpecWriter:
         methods = [(n, c) for n, c in info.methods.items() if not (n in inherited and parent_info is not None and _same_definition(c, n, parent_info))]
         # Named methods first: a class's own `get` keeps its name, its `__getitem__` becomes `get_item`.
         methods.sort(key=lambda item: item[0] in names.DUNDERS)
-        props = [(n, p) for n, p in info.properties.items() if n not in inherited]
+        # A property is inherited only when the parent has it as a property too: one that
+        # overrides a parent's method is the class's own, and hides that method.
+        props: list[tuple[str, PropertyInfo | None]] = [(n, p) for n, p in info.properties.items() if not (parent_info is not None and n in parent_info.properties)]
+        # Attributes the class docstring documents (numpydoc `Attributes`, often set by a method:
+        # `coef_` after `fit`) are instance attributes: readable through a getter too.
+        documented = parse_docstring(info.doc).attributes
+        parent_documented = parse_docstring(parent_info.doc).attributes if parent_info is not None else {}
+        for attr in documented:
+            if attr.isidentifier() and attr not in info.properties and attr not in info.methods and attr not in parent_documented and not attr.startswith("_"):
+                props.append((attr, None))
         if methods:
             self.emit("    methods:")
             for name, c in methods:
@@ -174,7 +185,9 @@ class SpecWriter:
                 elixir = _unique(names.derive_function_name(name), taken)
                 if elixir != name:
                     self.emit(f"        elixir_name: {_scalar(elixir)}")
-                if not p.readonly:
+                if p is None:
+                    self.emit("        readonly: true  # an instance attribute the class docstring documents")
+                elif not p.readonly:
                     setter = "set_" + elixir
                     if setter in taken:
                         self.emit("        readonly: true  # set_ name taken by a method")
@@ -221,6 +234,10 @@ class SpecWriter:
                 self.emit("    async: true")
             if m.function.params is None:
                 self.emit("    # signature not readable: called with a list of arguments")
+
+
+def _file_key(module: str) -> str:
+    return "file:" + "/".join(names.file_stem(part) for part in module.split("."))
 
 
 def _inherited_names(parent: ClassInfo | None) -> set[str]:

@@ -48,6 +48,7 @@ class ParsedDoc:
     params: dict[str, DocItem] = field(default_factory=dict)
     returns: DocItem | None = None
     raises: list[DocItem] = field(default_factory=list)
+    attributes: dict[str, DocItem] = field(default_factory=dict)  # an `Attributes` section's items (also in `body`)
 
     def param_types(self) -> dict[str, str]:
         return {k: v.type for k, v in self.params.items() if v.type}
@@ -58,7 +59,7 @@ def parse_docstring(doc: str | None) -> ParsedDoc:
     out = ParsedDoc()
     if not doc or not doc.strip():
         return out
-    lines = inspect.cleandoc(doc).expandtabs(4).splitlines()
+    lines = _directives(inspect.cleandoc(doc).expandtabs(4).splitlines())
     body: list[str] = []
     i = 0
     while i < len(lines):
@@ -109,7 +110,7 @@ def parse_docstring(doc: str | None) -> ParsedDoc:
             body.append(line if _looks_like_code(line) else stripped)
         i += 1
     out.body = _inline_markup("\n".join(body)).strip("\n")
-    for item in list(out.params.values()) + out.raises + ([out.returns] if out.returns else []):
+    for item in list(out.params.values()) + list(out.attributes.values()) + out.raises + ([out.returns] if out.returns else []):
         item.description = _inline_markup(item.description).strip()
         if item.type:
             item.type = _strip_roles(item.type)
@@ -177,7 +178,12 @@ def _section(title: str, lines: list[str], i: int, out: ParsedDoc, body: list[st
     if key in _CODE_SECTIONS:
         body.extend(_code_section(content))
     elif key in ("attributes", "methods"):
-        body.extend(item_line(f"`{it.name}`", it.type, None, it.description) for it in _items(content, numpy))
+        items = _items(content, numpy)
+        body.extend(item_line(f"`{it.name}`", it.type, None, it.description) for it in items)
+        if key == "attributes":
+            for it in items:
+                for name in [n.strip() for n in it.name.split(",")]:
+                    out.attributes.setdefault(name, DocItem(name, it.type, it.description))
     else:
         body.extend(_prose(content))
     body.append("")
@@ -418,15 +424,84 @@ def _sphinx_field(lines: list[str], i: int, out: ParsedDoc) -> int:
     return i
 
 
+# ------------------------------------------------------------- reST directives
+
+_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([A-Za-z][\w:-]*)::\s*(.*)$")
+_CITATION = re.compile(r"^(\s*)\.\.\s+\[([^\]]+)\]\s*(.*)$")
+_COMMENT = re.compile(r"^(\s*)\.\.(\s.*)?$")
+_ADMONITIONS = {"note", "warning", "tip", "important", "hint", "caution", "attention", "danger", "error", "seealso", "admonition"}
+_VERSIONS = {"versionadded": "Added in version {v}.", "versionchanged": "Changed in version {v}.", "deprecated": "Deprecated since version {v}."}
+
+
+def _directive_body(lines: list[str], i: int, indent: int) -> tuple[list[str], int]:
+    """The lines indented deeper than `indent` from `i` on (blank lines inside kept), unindented."""
+    block: list[str] = []
+    while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+        block.append(lines[i].rstrip())
+        i += 1
+    while block and not block[-1].strip():
+        block.pop()
+    while block and not block[0].strip():
+        block.pop(0)
+    width = min((len(b) - len(b.lstrip()) for b in block if b.strip()), default=0)
+    return [b[width:] for b in block], i
+
+
+def _directives(lines: list[str]) -> list[str]:
+    """reST directives as text a reader of `h` wants: versions and admonitions as sentences,
+    citations (`.. [1] ...`) one list item each, math and code fenced, Sphinx machinery dropped."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _DIRECTIVE.match(line)
+        c = _CITATION.match(line) if not m else None
+        if m:
+            pad, name, arg = m.group(1), m.group(2).lower(), m.group(3).strip()
+            body, i = _directive_body(lines, i + 1, len(pad))
+            text = " ".join(b.strip() for b in body if b.strip())
+            if name in _VERSIONS:
+                sentence = _VERSIONS[name].format(v=arg) if arg else _VERSIONS[name].replace(" {v}", "")
+                out.extend(["", f"{pad}*{sentence}*" + (f" {text}" if text else ""), ""])
+            elif name in _ADMONITIONS:
+                label = "See also" if name == "seealso" else name.capitalize()
+                content = " ".join(x for x in (arg if name != "admonition" else "", text) if x)
+                out.extend(["", f"{pad}> **{label}:** {content}".rstrip(), ""])
+            elif name in ("math", "code-block", "code", "sourcecode"):
+                fence = "```" + (arg if name != "math" and arg else "")
+                code = ([arg] if name == "math" and arg else []) + body
+                out.extend(["", pad + fence, *[pad + b for b in code], pad + "```", ""])
+            # Anything else (plot, autosummary, toctree, image, only, ...) is for Sphinx: dropped.
+            continue
+        if c:
+            pad, label, text = c.group(1), c.group(2), c.group(3).strip()
+            body, i = _directive_body(lines, i + 1, len(pad))
+            joined = " ".join([text] + [b.strip() for b in body if b.strip()]).strip()
+            if out and out[-1].strip() and not out[-1].lstrip().startswith("* ["):
+                out.append("")
+            out.append(f"{pad}* [{label}] {joined}")
+            continue
+        if _COMMENT.match(line) and not line.strip().startswith("..."):
+            # `.. _label:` targets and reST comments.
+            _, i = _directive_body(lines, i + 1, len(line) - len(line.lstrip()))
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
 # ------------------------------------------------------------------ helpers
 
 
+# Cross-references: the text a reader sees, not code (`:ref:`Title <target>`` -> Title).
+_PLAIN_ROLE = re.compile(r":(?:std:)?(?:ref|doc|term|numref|abbr|label|cite|footcite):`~?([^`<]+?)(?:\s*<[^>]+>)?`")
+_CITATION_REF = re.compile(r"\[([\w#*-]+)\]_")
 _ROLE = re.compile(r":(?:py:)?[a-z]+(?::[a-z]+)?:`~?!?([^`<]+?)(?:\s*<[^>]+>)?`")
 _DOUBLE_BACKTICKS = re.compile(r"``([^`]+)``")
 
 
 def _strip_roles(text: str) -> str:
-    text = _ROLE.sub(r"\1", text)
+    text = _ROLE.sub(r"\1", _PLAIN_ROLE.sub(r"\1", text))
     return text.replace("`", "").strip()
 
 
@@ -438,7 +513,7 @@ def _inline_markup(text: str) -> str:
         if line.lstrip().startswith("```"):
             in_fence = not in_fence
         elif not in_fence:
-            line = _DOUBLE_BACKTICKS.sub(r"`\1`", _ROLE.sub(r"`\1`", line))
+            line = _DOUBLE_BACKTICKS.sub(r"`\1`", _ROLE.sub(r"`\1`", _CITATION_REF.sub(r"[\1]", _PLAIN_ROLE.sub(r"\1", line))))
         out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 
@@ -484,13 +559,25 @@ def _indented_block(lines: list[str], i: int) -> tuple[list[str], int]:
 
 
 _WORDS = {
-    "string": "str", "str": "str", "unicode": "str", "text": "str",
+    "string": "str", "str": "str", "unicode": "str",
     "integer": "int", "int": "int", "float": "float", "number": "float", "double": "float",
     "bool": "bool", "boolean": "bool", "none": "None", "dict": "dict", "dictionary": "dict", "mapping": "Mapping",
     "list": "list", "sequence": "Sequence", "tuple": "tuple", "set": "set", "bytes": "bytes",
     "callable": "Callable", "function": "Callable", "iterable": "Iterable", "iterator": "Iterator", "any": "Any", "object": "Any",
 }
-_PLAUSIBLE = re.compile(r"^[\w.\[\], |'\"()-]+$")
+# numpy's words for arrays. An array argument also takes a list or a number; an array result
+# may be a numpy scalar, which arrives as a number (wide, never wrong).
+_ARRAYS = {
+    "array-like": "list | numpy.ndarray | float | int | bool",
+    "array_like": "list | numpy.ndarray | float | int | bool",
+    "arraylike": "list | numpy.ndarray | float | int | bool",
+    "ndarray": "numpy.ndarray | float | int | bool",
+    "array": "numpy.ndarray | float | int | bool",
+    "numpy.ndarray": "numpy.ndarray | float | int | bool",
+    "np.ndarray": "numpy.ndarray | float | int | bool",
+    "scalar": "float | int",
+}
+_PLAUSIBLE = re.compile(r"^[\w.\[\], |'\"(){}=-]+$")
 
 
 def _plausible_type(text: str | None) -> bool:
@@ -509,11 +596,24 @@ def doc_type_annotation(text: str | None) -> str | None:
     t = _strip_roles(text).strip()
     t = re.sub(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", "", t, flags=re.I).strip().rstrip(",")
     t = re.sub(r"\s*,\s*default\s*[:=].*$", "", t, flags=re.I)
+    # numpydoc: `ndarray of shape (n_samples,)`, `array-like of shape (n, m)`: the shape is no type.
+    t = re.sub(r"\s+of\s+shape\s*\([^)]*\)", "", t, flags=re.I).strip()
     if not t:
+        return None
+    # A set of literals: `{'linear', 'poly'}`.
+    choices = re.fullmatch(r"\{(.*)\}", t)
+    if choices:
+        values = [v.strip() for v in choices.group(1).split(",")]
+        if values and all(re.fullmatch(r"'[^']*'|\"[^\"]*\"|-?\d+(\.\d+)?|None|True|False", v) for v in values):
+            return "Literal[" + ", ".join(values) + "]"
         return None
 
     def word(w: str) -> str | None:
         w = w.strip()
+        if re.fullmatch(r"'[^']*'|\"[^\"]*\"", w):
+            return f"Literal[{w}]"  # `'auto' or int`: the string itself, not a class named auto
+        if w.lower() in _ARRAYS:
+            return _ARRAYS[w.lower()]
         m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)s?", w, flags=re.I)
         if m:
             inner = word(m.group(2))

@@ -269,10 +269,16 @@ class ElixirParam:
     typed: Typed
     python_name: str
     description: str | None = None
+    default: str | None = None  # an Elixir literal: the parameter may be left out (`*args` as the last one)
 
     @property
     def type(self) -> str:
         return self.typed.spec
+
+    @property
+    def head(self) -> str:
+        """The parameter in a function head (`args \\\\ []`)."""
+        return f"{self.var} \\\\ {self.default}" if self.default is not None else self.var
 
     @property
     def is_receiver(self) -> bool:
@@ -295,6 +301,61 @@ class ElixirOption:
 
 
 @dataclass
+class CallArgs:
+    """The positional arguments a generated function hands to Python, in order."""
+
+    vars: list[str] = field(default_factory=list)  # required parameters, by Elixir variable
+    optional: list[str] = field(default_factory=list)  # atom keys of optional positional-only parameters taken from opts
+    splat: str | None = None  # the list parameter that stands for `*args`
+
+
+@dataclass
+class CallKwargs:
+    """The keyword arguments a generated function hands to Python."""
+
+    required: list[tuple[str, str]] = field(default_factory=list)  # (Python name, Elixir variable) of required keyword-only parameters
+    from_opts: bool = False  # the keywords split out of opts (`kwargs`)
+
+
+@dataclass
+class PythonCall:
+    """What a generated function asks the runtime for; `helpers.j2` writes it as Elixir.
+
+    `runtime` is one of "call", "create", "method" (on `receiver`), "stream",
+    "attr", "set_attr" (an attribute of `receiver`, or of the object at the
+    dotted `target` when there is none).
+    """
+
+    runtime: str
+    target: str  # dotted path, or a method or attribute name on the receiver
+    receiver: str | None = None
+    args: CallArgs = field(default_factory=CallArgs)
+    kwargs: CallKwargs = field(default_factory=CallKwargs)
+    async_: bool = False
+    attribute: str | None = None  # attr/set_attr: the attribute's name
+
+    @property
+    def parent(self) -> str:
+        return self.target.rpartition(".")[0]
+
+    @property
+    def last(self) -> str:
+        return self.target.rpartition(".")[2]
+
+
+@dataclass
+class Prelude:
+    """The statements a generated function runs before its call (`helpers.j2` writes them)."""
+
+    positional_keys: list[str] = field(default_factory=list)  # optional positional-only keys split out of opts
+    runtime_keys: list[str] | None = None  # with **kwargs: the runtime's own options kept in opts, the rest is kwargs
+    option_keys: list[str] = field(default_factory=list)  # without **kwargs: the Python keywords split out of opts
+    timeout: int | None = None  # the spec's timeout, the default of :timeout
+    session_for: str | None = None  # objects of this Python class live in a session: opts must name one
+    keywords_only: str | None = None  # how to call it, when opts must be a keyword list (optional Python arguments)
+
+
+@dataclass
 class ElixirFunction:
     """One public function of a generated module (bang variants are derived)."""
 
@@ -306,17 +367,15 @@ class ElixirFunction:
     params: list[ElixirParam]  # positional parameters, in order (a handle first for methods)
     options: list[ElixirOption]  # Python keywords taken from opts
     accepts_any_keyword: bool  # the Python callable takes **kwargs
-    prelude: list[str]  # Elixir statements before the call (opts splitting)
-    call: str  # the PyBridge call expression
+    prelude: Prelude  # what runs before the call (opts splitting)
+    call: PythonCall  # what the runtime is asked
     value: Typed  # the value inside {:ok, _} (a stream's items for a streaming call)
     mode: Mode = Mode.SYNC
     bang: bool = True
     cache_ttl_ms: int | None = None
-    cache_key: str = ""
     result_transform: str | None = None  # "Module.function"
     error_handler: str | None = None
-    telemetry_prefix: str | None = None  # Elixir list literal
-    telemetry_metadata: str = ""
+    telemetry_prefix: list[str] | None = None  # the event prefix's atoms, when telemetry is on
     has_opts: bool = True
     inherited_from: str | None = None  # the module of the class that lists it, for a function `extends` gives
     delegate_to: str | None = None  # that module, when its function does the same: `defdelegate` to it
@@ -369,7 +428,8 @@ class ElixirFunction:
     @property
     def arities(self) -> list[int]:
         n = len(self.params)
-        return [n, n + 1] if self.has_opts else [n]
+        fewest = len([p for p in self.params if p.default is None])
+        return list(range(fewest, n + 2 if self.has_opts else n + 1))
 
 
 @dataclass
@@ -380,16 +440,29 @@ class ElixirExport:
 
 
 @dataclass
+class ExampleArgs:
+    """The arguments of a call in a generated test (`helpers.j2` writes them)."""
+
+    values: list[str] = field(default_factory=list)  # Elixir literals
+    keywords: list[tuple[str, str]] = field(default_factory=list)  # (keyword, Elixir literal)
+    receiver: bool = False  # `ref` comes first
+    session: bool = False  # `session: session` ends the keywords
+
+
+@dataclass
 class ElixirTest:
     """A generated ExUnit smoke test."""
 
     name: str
-    setup: list[str]  # statements, e.g. creating an instance
-    call: str
+    module: str  # the module under test
+    function: str
+    args: ExampleArgs
     expected: str | None  # Elixir literal; None: only `{:ok, _}` is asserted
     mode: Mode = Mode.SYNC
     check: str | None = None  # an expression over `value` true when it has the declared type
     session: bool = False  # runs in PyBridge.with_session/2, `session` bound (objects that live in a session)
+    create_args: ExampleArgs | None = None  # first `{:ok, ref} = module.create(...)` with these arguments
+    write_back: str | None = None  # a setter the read value is written back through
 
 
 @dataclass

@@ -74,6 +74,34 @@ DUNDERS: dict[str, tuple[str, ...]] = {
     "__repr__": ("repr", "python_repr"),
 }
 
+# Operators a spec may name as dunder methods: called as Python's operator (`operator.add(a, b)`),
+# so `__add__` falls back to the other operand's `__radd__` as `a + b` does.
+OPERATORS: dict[str, str] = {
+    "__add__": "add",
+    "__sub__": "sub",
+    "__mul__": "mul",
+    "__matmul__": "matmul",
+    "__truediv__": "truediv",
+    "__floordiv__": "floordiv",
+    "__mod__": "mod",
+    "__pow__": "pow",
+    "__lshift__": "lshift",
+    "__rshift__": "rshift",
+    "__and__": "and_",
+    "__or__": "or_",
+    "__xor__": "xor",
+    "__neg__": "neg",
+    "__pos__": "pos",
+    "__abs__": "abs",
+    "__invert__": "invert",
+    "__eq__": "eq",
+    "__ne__": "ne",
+    "__lt__": "lt",
+    "__le__": "le",
+    "__gt__": "gt",
+    "__ge__": "ge",
+}
+
 _FUNCTION_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*[?!]?$")
 _VARIABLE_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 _MODULE_SEGMENT = re.compile(r"^[A-Z][a-zA-Z0-9_]*$")
@@ -116,6 +144,28 @@ def snake_case(name: str) -> str:
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
     return s.lower()
+
+
+def _acronym_boundary(m: re.Match[str]) -> str:
+    caps, last, lower, after = m.group(1), m.group(2), m.group(3), m.group(4)
+    # `DSPex`, `MIPROv2`, `DSPyError`: a short lowercase tail belongs to the capitals before it.
+    short_tail = (len(lower) <= 2 and (after == "" or after.isdigit() or after == "_")) or (len(lower) == 1 and after.isupper())
+    return m.group(0) if short_tail else f"{caps}_{last}{lower}"
+
+
+def file_stem(segment: str) -> str:
+    """The file name a person would give a module segment: `DSPex` -> `dspex`, `MIPROv2` -> `miprov2`,
+    `ReAct` -> `react`, `ChainOfThought` -> `chain_of_thought`, `HTTPServer` -> `http_server`.
+
+    Like `snake_case`, but a short lowercase tail stays with the capitals before
+    it, and a name that starts with two short capitalized words is one word.
+    """
+    s = re.sub(r"([A-Z]+)([A-Z])([a-z]+)(?=(.?))", _acronym_boundary, segment)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    parts = s.split("_")
+    if len(parts) >= 2 and parts[0][:1].isupper() and parts[1][:1].isupper() and len(parts[0]) <= 2 and len(parts[1]) <= 3 and parts[0][1:].islower():
+        parts[:2] = [parts[0] + parts[1]]
+    return "_".join(parts).lower()
 
 
 def camel_case(name: str) -> str:
@@ -178,3 +228,11 @@ def string_literal(text: str) -> str:
     out = text.replace("\\", "\\\\").replace('"', '\\"').replace("#{", "\\#{")
     out = out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     return '"' + "".join(c if c.isprintable() or c == " " else f"\\u{{{ord(c):X}}}" for c in out) + '"'
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def without_addresses(python_text: str) -> str:
+    """A Python repr without memory addresses (`<function f at 0x7f..>` -> `<function f>`), so output is the same on every run."""
+    return _ADDRESS.sub("", python_text)

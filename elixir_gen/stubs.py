@@ -5,8 +5,9 @@ A C extension (or code written before annotations) says nothing to
 return annotations the stub gives for a function or method, as text with
 every name qualified through the stub's imports (`np.ndarray` ->
 `numpy.ndarray`), overloads joined into unions. Stubs are looked up next to
-the module (`mod.pyi` beside `mod.py` or an extension module) and in a
-`<package>-stubs` distribution; a name re-exported by a stub
+the module (`mod.pyi` beside `mod.py` or an extension module), in a
+`<package>-stubs` distribution, and for the standard library in typeshed
+(as the `typeshed_client` package ships it); a name re-exported by a stub
 (`from ._impl import f as f`) is followed one level.
 """
 
@@ -98,7 +99,24 @@ def _stub_path(module: str) -> Path | None:
         base = Path(entry or ".") / f"{parts[0]}-stubs"
         if base.is_dir():
             candidates += [base.joinpath(*parts[1:], "__init__.pyi"), base.joinpath(*parts[1:]).with_suffix(".pyi") if len(parts) > 1 else base / "__init__.pyi"]
+    if parts[0] in sys.stdlib_module_names:
+        # The standard library's stubs are typeshed's, as typeshed_client ships them.
+        typeshed = _typeshed_stub(module)
+        if typeshed is not None:
+            candidates.append(typeshed)
     return next((c for c in candidates if c.is_file()), None)
+
+
+def _typeshed_stub(module: str) -> Path | None:
+    try:
+        import typeshed_client
+    except ImportError:  # an optional source of types: without it, the standard library has none
+        return None
+    try:
+        found = typeshed_client.get_stub_file(module)
+    except Exception:
+        return None
+    return Path(found) if found is not None else None
 
 
 def _parse(module: str, path: Path) -> _Stub | None:

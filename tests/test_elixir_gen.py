@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from elixir_gen import names
-from elixir_gen.build import build_library, elixir_literal
+from elixir_gen.build import build_library
+from elixir_gen.smoke import elixir_literal
 from elixir_gen.docstrings import doc_type_annotation, heredoc_body, parse_docstring, to_markdown
 from elixir_gen.infer import inferred_returns
 from elixir_gen.introspect import introspect_path
@@ -247,8 +248,8 @@ def test_spec_can_override_static_and_leave_out_the_constructor(tmp_path: Path) 
     library = _build_from(tmp_path, "meta")
     functions = {fn.name: fn for fn in library.modules[0].functions}
     assert set(functions) == {"build_here", "build"}
-    assert functions["build_here"].call.startswith('PyBridge.method(ref, "build"')
-    assert functions["build"].call.startswith('PyBridge.call("meta.Kind.build"')
+    assert (functions["build_here"].call.runtime, functions["build_here"].call.receiver, functions["build_here"].call.target) == ("method", "ref", "build")
+    assert (functions["build"].call.runtime, functions["build"].call.receiver, functions["build"].call.target) == ("call", None, "meta.Kind.build")
 
 
 def test_discover_skips_what_it_cannot_read(tmp_path: Path) -> None:
@@ -532,7 +533,7 @@ def test_docstring_dialects_become_sections() -> None:
         ("bool, default=False", "bool"),
         (":class:`~dspy.Example`", "dspy.Example"),
         ("The evaluation results", None),
-        ("array_like of shape (n,)", None),
+        ("array_like of shape (n,)", "list | numpy.ndarray | float | int | bool"),
     ],
 )
 def test_docstring_types(text: str, annotation: str | None) -> None:
@@ -660,7 +661,7 @@ def test_inherited_functions_delegate_to_the_class_that_lists_them(tmp_path: Pat
     # Python overrides greet with other docs: the call is the same, the docs stay this class's.
     assert leaf["greet"].delegate_to == "Tree.Base" and leaf["greet"].doc.startswith("Greets someone by name.") and leaf["greet"].doc.endswith("Inherited from `Tree.Base`.")
     # A class method is called on this class, not on the one that lists it.
-    assert leaf["make"].delegate_to is None and leaf["make"].call.startswith('PyBridge.call("tree.Leaf.make"')
+    assert leaf["make"].delegate_to is None and (leaf["make"].call.runtime, leaf["make"].call.target) == ("call", "tree.Leaf.make")
     # This class's result transform applies to the methods it inherits (not to attributes).
     assert {n for n, fn in fns["Tree.Odd"].items() if fn.delegate_to} == {"label", "set_label"}
     assert fns["Tree.Odd"]["hello"].result_transform == "Tree.Support.wrap"

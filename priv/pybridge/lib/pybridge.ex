@@ -538,6 +538,14 @@ defmodule PyBridge do
   @spec attr!(target(), String.t() | atom(), options()) :: term()
   def attr!(target, name, opts \\ []), do: unwrap(attr(target, name, no_async!(opts, :attr!)))
 
+  @doc "The same as `attr/3`, under the name Python's `getattr` suggests."
+  @spec get_attr(target(), String.t() | atom(), options()) :: result() | Task.t()
+  def get_attr(target, name, opts \\ []), do: attr(target, name, opts)
+
+  @doc "The same as `attr/3`, under Python's name for it."
+  @spec getattr(target(), String.t() | atom(), options()) :: result() | Task.t()
+  def getattr(target, name, opts \\ []), do: attr(target, name, opts)
+
   @doc """
   Sets the attribute `name` of the object behind `ref`; returns `{:ok, nil}`.
 

@@ -28,7 +28,7 @@ defmodule LangChain.AIMessage do
 
   ## Options
 
-  * `:content` (`String.t()`, default `''`) - The content of the message.
+  * `:content` (`String.t()`, default `""`) - The content of the message.
   * `:tool_calls` (`[map()]`, default `[]`) - `%{"name" => ..., "args" => %{...}, "id" => ...}`
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -41,6 +41,12 @@ defmodule LangChain.AIMessage do
 
   @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (content) go in the keyword list, as in create(content: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:content, :tool_calls])
     PyBridge.create("langchain_core.messages.AIMessage", [], kwargs, opts)
   end
@@ -89,7 +95,7 @@ defmodule LangChain.AIMessage do
 
   ## Options
 
-  * `:html` (`boolean()`, default `False`) - Whether to return an HTML-formatted string.
+  * `:html` (`boolean()`, default `false`) - Whether to return an HTML-formatted string.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns

@@ -33,7 +33,7 @@ defmodule LangChain.ChatModel do
 
   ## Options
 
-  * `:tool_choice` (`String.t() | nil`, default `None`) - The tool to use. If "any" then any tool can be used.
+  * `:tool_choice` (`String.t() | nil`, default `nil`) - The tool to use. If "any" then any tool can be used.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -86,7 +86,7 @@ defmodule LangChain.ChatModel do
 
   ## Options
 
-  * `:include_raw` (`boolean()`, default `False`) - If `False` then only the parsed structured output is returned.
+  * `:include_raw` (`boolean()`, default `false`) - If `False` then only the parsed structured output is returned.
 
     If an error occurs during model output parsing it will be raised.
 
@@ -193,7 +193,7 @@ defmodule LangChain.ChatModel do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - The config to use for the `Runnable`.
+  * `:config` (`map() | nil`, default `nil`) - The config to use for the `Runnable`.
   * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
 
   ## Returns
@@ -211,6 +211,12 @@ defmodule LangChain.ChatModel do
 
   @spec stream(t(), term(), [stream_option()]) :: Enumerable.t(PyBridge.Ref.t())
   def stream(ref, input, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "stream: the optional Python arguments (config) go in the keyword list, as in stream(ref, input, config: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:config])
     PyBridge.stream({ref, "stream"}, [input], kwargs, opts)
   end
@@ -223,14 +229,14 @@ defmodule LangChain.ChatModel do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).

@@ -34,7 +34,7 @@ defmodule LangChain.ChatPromptTemplate do
 
   ## Options
 
-  * `:template_format` (`String.t()`, default `'f-string'`) - `f-string`, `mustache` or `jinja2`
+  * `:template_format` (`String.t()`, default `"f-string"`) - `f-string`, `mustache` or `jinja2`
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -51,6 +51,12 @@ defmodule LangChain.ChatPromptTemplate do
   @spec from_messages(list(), [from_messages_option()]) ::
           {:ok, LangChain.ChatPromptTemplate.t()} | {:error, PyBridge.Error.t()}
   def from_messages(messages, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "from_messages: the optional Python arguments (template_format) go in the keyword list, as in from_messages(messages, template_format: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:template_format])
 
     PyBridge.call(
@@ -156,7 +162,7 @@ defmodule LangChain.ChatPromptTemplate do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - e.g. `%{"tags" => [...]}`
+  * `:config` (`map() | nil`, default `nil`) - e.g. `%{"tags" => [...]}`
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -217,14 +223,14 @@ defmodule LangChain.ChatPromptTemplate do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).

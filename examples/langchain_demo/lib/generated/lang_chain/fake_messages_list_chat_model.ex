@@ -140,7 +140,7 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - The config to use for the `Runnable`.
+  * `:config` (`map() | nil`, default `nil`) - The config to use for the `Runnable`.
   * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
 
   ## Returns
@@ -158,6 +158,12 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec stream(t(), term(), [stream_option()]) :: Enumerable.t(PyBridge.Ref.t())
   def stream(ref, input, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "stream: the optional Python arguments (config) go in the keyword list, as in stream(ref, input, config: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:config])
     PyBridge.stream({ref, "stream"}, [input], kwargs, opts)
   end
@@ -170,14 +176,14 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).

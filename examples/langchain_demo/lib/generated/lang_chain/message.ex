@@ -25,7 +25,7 @@ defmodule LangChain.Message do
 
   ## Options
 
-  * `:html` (`boolean()`, default `False`) - Whether to format the message as HTML. If `True`, the message will be formatted with HTML tags.
+  * `:html` (`boolean()`, default `false`) - Whether to format the message as HTML. If `True`, the message will be formatted with HTML tags.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -41,6 +41,12 @@ defmodule LangChain.Message do
 
   @spec pretty(t(), [pretty_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def pretty(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "pretty: the optional Python arguments (html) go in the keyword list, as in pretty(ref, html: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:html])
     PyBridge.method(ref, "pretty_repr", [], kwargs, opts)
   end

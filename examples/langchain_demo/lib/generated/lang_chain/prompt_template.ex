@@ -104,7 +104,7 @@ defmodule LangChain.PromptTemplate do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - e.g. `%{"tags" => [...]}`
+  * `:config` (`map() | nil`, default `nil`) - e.g. `%{"tags" => [...]}`
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -165,14 +165,14 @@ defmodule LangChain.PromptTemplate do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).

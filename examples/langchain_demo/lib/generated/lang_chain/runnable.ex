@@ -32,7 +32,7 @@ defmodule LangChain.Runnable do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - e.g. `%{"tags" => [...]}`
+  * `:config` (`map() | nil`, default `nil`) - e.g. `%{"tags" => [...]}`
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -48,6 +48,12 @@ defmodule LangChain.Runnable do
 
   @spec invoke(t(), term(), [invoke_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
   def invoke(ref, input, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "invoke: the optional Python arguments (config) go in the keyword list, as in invoke(ref, input, config: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:config])
     PyBridge.method(ref, "invoke", [input], kwargs, opts)
   end
@@ -76,10 +82,10 @@ defmodule LangChain.Runnable do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - A config to use when invoking the `Runnable`. The config supports standard keys like `'tags'`, `'metadata'` for tracing purposes, `'max_concurrency'` for controlling how much work to do in parallel, and other keys.
+  * `:config` (`map() | nil`, default `nil`) - A config to use when invoking the `Runnable`. The config supports standard keys like `'tags'`, `'metadata'` for tracing purposes, `'max_concurrency'` for controlling how much work to do in parallel, and other keys.
 
     Please refer to `RunnableConfig` for more details.
-  * `:return_exceptions` (`boolean()`, default `False`) - Whether to return exceptions instead of raising them.
+  * `:return_exceptions` (`boolean()`, default `false`) - Whether to return exceptions instead of raising them.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -95,6 +101,12 @@ defmodule LangChain.Runnable do
 
   @spec batch(t(), list(), [batch_option()]) :: {:ok, list()} | {:error, PyBridge.Error.t()}
   def batch(ref, inputs, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "batch: the optional Python arguments (config) go in the keyword list, as in batch(ref, inputs, config: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:config, :return_exceptions])
     PyBridge.method(ref, "batch", [inputs], kwargs, opts)
   end
@@ -124,7 +136,7 @@ defmodule LangChain.Runnable do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - The config to use for the `Runnable`.
+  * `:config` (`map() | nil`, default `nil`) - The config to use for the `Runnable`.
   * `:pool`, `:session`, `:timeout`, `:window` - runtime options, see `PyBridge.stream/4`
 
   ## Returns
@@ -140,6 +152,12 @@ defmodule LangChain.Runnable do
 
   @spec stream(t(), term(), [stream_option()]) :: Enumerable.t()
   def stream(ref, input, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "stream: the optional Python arguments (config) go in the keyword list, as in stream(ref, input, config: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:config])
     PyBridge.stream({ref, "stream"}, [input], kwargs, opts)
   end
@@ -156,7 +174,7 @@ defmodule LangChain.Runnable do
 
   ## Options
 
-  * `:name` (`String.t() | nil`, default `None`) - An optional name for the resulting `RunnableSequence`.
+  * `:name` (`String.t() | nil`, default `nil`) - An optional name for the resulting `RunnableSequence`.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -172,7 +190,7 @@ defmodule LangChain.Runnable do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  def pipe(ref, others, opts \\ []) do
+  def pipe(ref, others \\ [], opts \\ []) do
     {kwargs, opts} = Keyword.split(opts, [:name])
     PyBridge.method(ref, "pipe", others, kwargs, opts)
   end
@@ -181,7 +199,7 @@ defmodule LangChain.Runnable do
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [pipe_option()]) :: LangChain.Runnable.t()
-  def pipe!(ref, others, opts \\ []) do
+  def pipe!(ref, others \\ [], opts \\ []) do
     case pipe(ref, others, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error

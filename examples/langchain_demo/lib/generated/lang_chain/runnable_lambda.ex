@@ -32,7 +32,7 @@ defmodule LangChain.RunnableLambda do
 
   ## Options
 
-  * `:name` (`String.t() | nil`, default `None`) - The name of the `Runnable`.
+  * `:name` (`String.t() | nil`, default `nil`) - The name of the `Runnable`.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Errors
@@ -52,6 +52,12 @@ defmodule LangChain.RunnableLambda do
   @spec create(fun() | PyBridge.Ref.t(), [create_option()]) ::
           {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(func, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (name) go in the keyword list, as in create(func, name: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name])
     PyBridge.create("langchain_core.runnables.RunnableLambda", [func], kwargs, opts)
   end
@@ -76,7 +82,7 @@ defmodule LangChain.RunnableLambda do
 
   ## Options
 
-  * `:config` (`map() | nil`, default `None`) - e.g. `%{"tags" => [...]}`
+  * `:config` (`map() | nil`, default `nil`) - e.g. `%{"tags" => [...]}`
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Returns
@@ -143,14 +149,14 @@ defmodule LangChain.RunnableLambda do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).

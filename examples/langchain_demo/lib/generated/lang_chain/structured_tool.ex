@@ -32,10 +32,10 @@ defmodule LangChain.StructuredTool do
 
   ## Options
 
-  * `:name` (`String.t() | nil`, default `None`) - The name of the tool.
+  * `:name` (`String.t() | nil`, default `nil`) - The name of the tool.
 
     Defaults to the function name.
-  * `:description` (`String.t() | nil`, default `None`) - The description of the tool.
+  * `:description` (`String.t() | nil`, default `nil`) - The description of the tool.
 
     Defaults to the function docstring.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
@@ -62,6 +62,12 @@ defmodule LangChain.StructuredTool do
   @spec from_function(fun() | PyBridge.Ref.t(), [from_function_option()]) ::
           {:ok, LangChain.StructuredTool.t()} | {:error, PyBridge.Error.t()}
   def from_function(func, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "from_function: the optional Python arguments (name, description) go in the keyword list, as in from_function(func, name: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name, :description])
     PyBridge.call("langchain_core.tools.StructuredTool.from_function", [func], kwargs, opts)
   end
@@ -175,14 +181,14 @@ defmodule LangChain.StructuredTool do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others, opts \\ []), to: LangChain.Runnable
+  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).

@@ -200,6 +200,12 @@ defmodule Shapes do
 
   @spec count_up(integer(), [count_up_option()]) :: Enumerable.t(integer())
   def count_up(n, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "count_up: the optional Python arguments (start) go in the keyword list, as in count_up(n, start: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:start])
     PyBridge.stream("shapes.count_up", [n], kwargs, opts)
   end
@@ -220,7 +226,7 @@ defmodule Shapes do
 
   @spec ask_elixir(String.t(), list(), [PyBridge.call_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  def ask_elixir(name, args, opts \\ []) do
+  def ask_elixir(name, args \\ [], opts \\ []) do
     PyBridge.Telemetry.span(
       [:shapes],
       %{python: "shapes.ask_elixir", module: __MODULE__, function: :ask_elixir},
@@ -234,7 +240,7 @@ defmodule Shapes do
   Like `ask_elixir/3`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec ask_elixir!(String.t(), list(), [PyBridge.call_option()]) :: term()
-  def ask_elixir!(name, args, opts \\ []) do
+  def ask_elixir!(name, args \\ [], opts \\ []) do
     case ask_elixir(name, args, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error

@@ -27,7 +27,7 @@ defmodule Typeshow do
 
   ## Options
 
-  * `:mode` (`String.t()`, default `'fast'`)
+  * `:mode` (`String.t()`, default `"fast"`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -39,6 +39,12 @@ defmodule Typeshow do
 
   @spec pick([pick_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def pick(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "pick: the optional Python arguments (mode) go in the keyword list, as in pick(mode: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:mode])
     PyBridge.call("typeshow.pick", [], kwargs, opts)
   end
@@ -74,6 +80,12 @@ defmodule Typeshow do
 
   @spec shade(String.t(), [shade_option()]) :: {:ok, 1 | 2} | {:error, PyBridge.Error.t()}
   def shade(color, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "shade: the optional Python arguments (level) go in the keyword list, as in shade(color, level: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:level])
     PyBridge.call("typeshow.shade", [color], kwargs, opts)
   end
@@ -313,8 +325,8 @@ defmodule Typeshow do
 
   ## Options
 
-  * `:punctuation` (`String.t() | nil`, default `None`)
-  * `:shout` (`boolean()`, default `False`)
+  * `:punctuation` (`String.t() | nil`, default `nil`)
+  * `:shout` (`boolean()`, default `false`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -326,6 +338,12 @@ defmodule Typeshow do
 
   @spec greet(String.t(), [greet_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def greet(name, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "greet: the optional Python arguments (punctuation) go in the keyword list, as in greet(name, punctuation: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:punctuation, :shout])
     PyBridge.call("typeshow.greet", [name], kwargs, opts)
   end
@@ -515,6 +533,12 @@ defmodule Typeshow do
 
   @spec repeat(term(), [repeat_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
   def repeat(text, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "repeat: the optional Python arguments (times) go in the keyword list, as in repeat(text, times: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:times])
     PyBridge.call("typeshow.repeat", [text], kwargs, opts)
   end
@@ -558,6 +582,12 @@ defmodule Typeshow do
 
   @spec scale(number(), [scale_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
   def scale(x, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "scale: the optional Python arguments (factor) go in the keyword list, as in scale(x, factor: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:factor])
     PyBridge.call("typeshow.scale", [x], kwargs, opts)
   end
@@ -626,7 +656,7 @@ defmodule Typeshow do
 
   ## Options
 
-  * `:sep` (`String.t()`, default `', '`) - what goes between.
+  * `:sep` (`String.t()`, default `", "`) - what goes between.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -638,6 +668,12 @@ defmodule Typeshow do
 
   @spec join([String.t()], [join_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def join(parts, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "join: the optional Python arguments (sep) go in the keyword list, as in join(parts, sep: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:sep])
     PyBridge.call("typeshow.join", [parts], kwargs, opts)
   end

@@ -27,7 +27,7 @@ defmodule Shapes.Shape do
 
   ## Options
 
-  * `:name` (`String.t()`, default `'shape'`) - what to call it.
+  * `:name` (`String.t()`, default `"shape"`) - what to call it.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -39,6 +39,12 @@ defmodule Shapes.Shape do
 
   @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (name) go in the keyword list, as in create(name: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name])
     opts = Keyword.put_new(opts, :timeout, 5_000)
 
@@ -106,7 +112,7 @@ defmodule Shapes.Shape do
 
   ## Options
 
-  * `:verbose` (`boolean()`, default `False`) - also give the area.
+  * `:verbose` (`boolean()`, default `false`) - also give the area.
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -187,6 +193,12 @@ defmodule Shapes.Shape do
 
   @spec slow_area(t(), [slow_area_option()]) :: Task.t()
   def slow_area(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "slow_area: the optional Python arguments (delay) go in the keyword list, as in slow_area(ref, delay: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:delay])
     PyBridge.method(ref, "slow_area", [], kwargs, Keyword.put(opts, :async, true))
   end

@@ -25,7 +25,7 @@ defmodule Shapes.Square do
 
   ## Options
 
-  * `:name` (`String.t()`, default `'square'`)
+  * `:name` (`String.t()`, default `"square"`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -37,6 +37,12 @@ defmodule Shapes.Square do
 
   @spec create(number(), [create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(side, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (name) go in the keyword list, as in create(side, name: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name])
 
     PyBridge.Telemetry.span(

@@ -86,7 +86,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:iterable` (`term()`, default `None`)
+  * `:iterable` (`term()`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -99,6 +99,12 @@ defmodule Stdlib.Counter do
 
   @spec create([create_option()]) :: {:ok, t()} | {:error, PyBridge.Error.t()}
   def create(opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "create: the optional Python arguments (iterable) go in the keyword list, as in create(iterable: ...); found: " <>
+              inspect(opts)
+    end
+
     {positional, opts} = Keyword.split(opts, [:iterable])
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
 
@@ -138,7 +144,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:n` (`integer() | nil`, default `None`)
+  * `:n` (`integer() | nil`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -151,6 +157,12 @@ defmodule Stdlib.Counter do
   @spec most_common(t(), [most_common_option()]) ::
           {:ok, [{String.t(), integer()}]} | {:error, PyBridge.Error.t()}
   def most_common(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "most_common: the optional Python arguments (n) go in the keyword list, as in most_common(ref, n: ...); found: " <>
+              inspect(opts)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:n])
     PyBridge.method(ref, "most_common", [], kwargs, opts)
   end
@@ -245,7 +257,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:default` (`term()`, default `None`)
+  * `:default` (`term()`, default `nil`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
@@ -257,6 +269,12 @@ defmodule Stdlib.Counter do
 
   @spec get(t(), term(), [get_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
   def get(ref, key, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "get: the optional Python arguments (default) go in the keyword list, as in get(ref, key, default: ...); found: " <>
+              inspect(opts)
+    end
+
     {positional, opts} = Keyword.split(opts, [:default])
 
     PyBridge.method(
@@ -302,7 +320,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:iterable` (`term()`, default `None`)
+  * `:iterable` (`term()`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -315,6 +333,12 @@ defmodule Stdlib.Counter do
 
   @spec update(t(), [update_option()]) :: {:ok, nil} | {:error, PyBridge.Error.t()}
   def update(ref, opts \\ []) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError,
+            "update: the optional Python arguments (iterable) go in the keyword list, as in update(ref, iterable: ...); found: " <>
+              inspect(opts)
+    end
+
     {positional, opts} = Keyword.split(opts, [:iterable])
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
 

@@ -174,15 +174,15 @@ defmodule Stdlib.Json do
 
   ## Options
 
-  * `:skipkeys` (`boolean()`, default `False`)
-  * `:ensure_ascii` (`boolean()`, default `True`)
-  * `:check_circular` (`boolean()`, default `True`)
-  * `:allow_nan` (`boolean()`, default `True`)
-  * `:cls` (`term()`, default `None`)
-  * `:indent` (`term()`, default `None`)
-  * `:separators` (`term()`, default `None`)
-  * `:default` (`term()`, default `None`)
-  * `:sort_keys` (`boolean()`, default `False`)
+  * `:skipkeys` (`boolean()`, default `false`)
+  * `:ensure_ascii` (`boolean()`, default `true`)
+  * `:check_circular` (`boolean()`, default `true`)
+  * `:allow_nan` (`boolean()`, default `true`)
+  * `:cls` (`term()`, default `nil`)
+  * `:indent` (`term()`, default `nil`)
+  * `:separators` (`term()`, default `nil`)
+  * `:default` (`term()`, default `nil`)
+  * `:sort_keys` (`boolean()`, default `false`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -256,12 +256,12 @@ defmodule Stdlib.Json do
 
   ## Options
 
-  * `:cls` (`term()`, default `None`)
-  * `:object_hook` (`term()`, default `None`)
-  * `:parse_float` (`term()`, default `None`)
-  * `:parse_int` (`term()`, default `None`)
-  * `:parse_constant` (`term()`, default `None`)
-  * `:object_pairs_hook` (`term()`, default `None`)
+  * `:cls` (`term()`, default `nil`)
+  * `:object_hook` (`term()`, default `nil`)
+  * `:parse_float` (`term()`, default `nil`)
+  * `:parse_int` (`term()`, default `nil`)
+  * `:parse_constant` (`term()`, default `nil`)
+  * `:object_pairs_hook` (`term()`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 

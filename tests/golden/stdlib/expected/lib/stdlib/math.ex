@@ -82,7 +82,7 @@ defmodule Stdlib.Math do
   """
 
   @spec hypot(list(), [hypot_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
-  def hypot(args, opts \\ []) do
+  def hypot(args \\ [], opts \\ []) do
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.call("math.hypot", args, kwargs, opts)
   end
@@ -91,7 +91,7 @@ defmodule Stdlib.Math do
   Like `hypot/2`, but returns the value itself and raises `PyBridge.Error` on failure.
   """
   @spec hypot!(list(), [hypot_option()]) :: number()
-  def hypot!(args, opts \\ []) do
+  def hypot!(args \\ [], opts \\ []) do
     case hypot(args, opts) do
       {:ok, value} -> value
       {:error, error} -> raise error
@@ -122,7 +122,7 @@ defmodule Stdlib.Math do
 
   ## Options
 
-  * `:rel_tol` (`number()`, default `1e-09`)
+  * `:rel_tol` (`number()`, default `1.0e-09`)
   * `:abs_tol` (`number()`, default `0.0`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 

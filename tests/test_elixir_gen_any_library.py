@@ -1,0 +1,372 @@
+"""The generator on libraries it was not written for (issue: any library, not only DSPy),
+Python side: what discover writes always generates, file names, signatures, docs,
+types from numpydoc, attributes and operators. Compiling and calling is in
+test_libraries.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from elixir_gen import names
+from elixir_gen.build import build_library
+from elixir_gen.discover import discover_spec
+from elixir_gen.model import ElixirModule, Library
+from elixir_gen.spec import load_spec
+
+
+def _library(tmp_path: Path, module: str, source: str, spec: str | None = None) -> Library:
+    """Write `module`.py, then the spec (`discover` writes one when none is given), and build it."""
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        text = discover_spec(module, spec_dir=tmp_path) if spec is None else textwrap.dedent(spec)
+        (tmp_path / f"{module}.yaml").write_text(text)
+        return build_library(load_spec(tmp_path / f"{module}.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(module, None)
+
+
+def _module(library: Library, name: str) -> ElixirModule:
+    return next(m for m in library.modules if m.name == name)
+
+
+# ----------------------------------------------------- 1. discover always generates
+
+OVERRIDES = '''
+    class Base:
+        """A base."""
+
+        def fit(self, x: int) -> int:
+            """Fit."""
+            return x
+
+        def fit_predict(self, x: int) -> int:
+            """Fit and predict."""
+            return x
+
+        @property
+        def size(self) -> int:
+            """A property the child makes a method."""
+            return 1
+
+
+    class Child(Base):
+        """Overrides a parent's method with a property, and a property with a method."""
+
+        @property
+        def fit_predict(self) -> int:
+            """A value here."""
+            return 2
+
+        def size(self, scale: int) -> int:
+            """A method here."""
+            return scale
+
+
+    class GrandChild(Child):
+        """Inherits both overrides."""
+'''
+
+
+def test_discover_writes_a_spec_that_generates_when_a_property_overrides_a_method(tmp_path: Path) -> None:
+    library = _library(tmp_path, "overrides", OVERRIDES)
+    child = {f.name: f for f in _module(library, "Overrides.Child").functions}
+    assert child["fit_predict"].kind == "getter" and child["size"].kind == "method"
+    grand = {f.name: f for f in _module(library, "Overrides.GrandChild").functions}
+    assert grand["fit_predict"].kind == "getter" and grand["size"].kind == "method" and "set_size" not in grand
+
+
+def test_an_inherited_method_the_class_overrides_with_a_property_is_left_out(tmp_path: Path) -> None:
+    # The spec discover wrote before: the child lists no property, and extends the parent.
+    spec = """
+        python_module: overrides
+        classes:
+          - python_path: overrides.Base
+            elixir_module: Overrides.Base
+            methods: [{name: fit}, {name: fit_predict}]
+          - python_path: overrides.Child
+            elixir_module: Overrides.Child
+            extends: Overrides.Base
+    """
+    library = _library(tmp_path, "overrides", OVERRIDES, spec)
+    child = {f.name for f in _module(library, "Overrides.Child").functions}
+    assert "fit" in child and "fit_predict" not in child
+
+
+# ------------------------------------------------------------- 10. file names
+
+
+@pytest.mark.parametrize(
+    "module, file",
+    [("DSPex", "dspex"), ("MIPROv2", "miprov2"), ("ReAct", "react"), ("ReActV2", "react_v2"), ("DSPyError", "dspy_error"), ("ChainOfThought", "chain_of_thought"), ("HTTPServer", "http_server"), ("KNNFewShot", "knn_few_shot"), ("LMError", "lm_error")],
+)
+def test_file_names_as_a_person_writes_them(module: str, file: str) -> None:
+    assert names.file_stem(module) == file
+
+
+def test_generated_files_are_named_as_a_person_writes_them(tmp_path: Path) -> None:
+    source = '''
+        class ReAct:
+            """Reason and act."""
+
+        class React:
+            """Reads the same as ReAct: its file must differ."""
+    '''
+    spec = """
+        python_module: agents
+        elixir_module: DSPex
+        classes:
+          - {python_path: agents.ReAct, elixir_module: DSPex.ReAct}
+          - {python_path: agents.React, elixir_module: DSPex.React}
+    """
+    library = _library(tmp_path, "agents", source, spec)
+    files = [m.file for m in library.modules]
+    assert files[0] == "dspex/react.ex" and len(set(files)) == len(files)
+
+
+# ------------------------------------------------------------------- 8. docs
+
+RST = '''Compute things.
+
+See :ref:`the user guide <user_guide>` and :func:`numpy.sum`, as in [1]_.
+
+.. versionadded:: 1.2
+   The axis argument.
+
+.. _a-target:
+
+.. plot::
+   import matplotlib
+
+.. note:: This is slow.
+
+Parameters
+----------
+x : int
+    The x.
+
+    .. deprecated:: 2.0
+        Use y.
+
+References
+----------
+.. [1] Smith, J. "A paper",
+       Journal, 2001.
+.. [2] Doe, J. "Another", 2002.
+'''
+
+
+def test_rest_leftovers_become_readable_markdown() -> None:
+    from elixir_gen.docgen import doc_markdown
+    from elixir_gen.docstrings import parse_docstring
+
+    parsed = parse_docstring(RST)
+    text = doc_markdown(parsed)
+    assert ".. " not in text and ":ref:" not in text and "plot" not in text and "a-target" not in text
+    assert "See the user guide and `numpy.sum`, as in [1]." in text
+    assert "*Added in version 1.2.* The axis argument." in text
+    assert "> **Note:** This is slow." in text
+    # Each reference its own list item, not one run-together paragraph.
+    assert '* [1] Smith, J. "A paper", Journal, 2001.\n* [2] Doe, J. "Another", 2002.' in text
+    assert parsed.params["x"].description == "The x.\n\n*Deprecated since version 2.0.* Use y."
+
+
+@pytest.mark.parametrize(
+    "python, elixir",
+    [("False", "false"), ("True", "true"), ("None", "nil"), ("'auto'", '"auto"'), ("(1, 2.5)", "{1, 2.5}"), ("[None]", "[nil]"), ("np.float64", "np.float64"), ("<function f at 0x7f00aa>", "<function f>")],
+)
+def test_defaults_are_shown_as_elixir_values(python: str, elixir: str) -> None:
+    from elixir_gen.docgen import elixir_default
+
+    assert elixir_default(python) == elixir
+
+
+def test_generated_docs_show_elixir_defaults(tmp_path: Path) -> None:
+    source = '''
+        def fit(x: int, verbose: bool = False, mode: str = "auto", cb=None):
+            """Fit."""
+    '''
+    library = _library(tmp_path, "fitting", source, "python_module: fitting\nfunctions:\n  - python_path: fitting.fit\n")
+    doc = library.modules[0].functions[0].doc
+    assert "default `false`" in doc and 'default `"auto"`' in doc and "default `nil`" in doc
+    assert "False" not in doc.split("## Python")[0] and "None" not in doc.split("## Python")[0]
+
+
+# -------------------------------------------------------------- 5. operators
+
+OPERANDS = '''
+    class Money(float):
+        """A number that inherits its arithmetic from float."""
+
+
+    class Vec:
+        """A vector with its own operators."""
+
+        def __init__(self, x: float, y: float) -> None:
+            self.x, self.y = x, y
+
+        def __add__(self, other: "Vec") -> "Vec":
+            return Vec(self.x + other.x, self.y + other.y)
+
+        def __mul__(self, k: float) -> "Vec":
+            return Vec(self.x * k, self.y * k)
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Vec) and (self.x, self.y) == (other.x, other.y)
+
+        def __neg__(self) -> "Vec":
+            return Vec(-self.x, -self.y)
+'''
+
+OPERATOR_SPEC = """
+    python_module: operands
+    classes:
+      - python_path: operands.Money
+        methods: [{name: __add__}, {name: __mul__}, {name: __truediv__}, {name: __eq__}, {name: __lt__}]
+      - python_path: operands.Vec
+        methods: [{name: __add__}, {name: __mul__}, {name: __eq__}, {name: __neg__}]
+"""
+
+
+def test_dunder_methods_named_in_a_spec_generate_as_operators(tmp_path: Path) -> None:
+    library = _library(tmp_path, "operands", OPERANDS, OPERATOR_SPEC)
+    money = {f.name: f for f in _module(library, "Operands.Money").functions}
+    assert {"add", "mul", "truediv", "eq", "lt"} <= set(money)
+    assert (money["truediv"].call.runtime, money["truediv"].call.target, money["truediv"].call.args.vars[0]) == ("call", "operator.truediv", "ref")
+    vec = {f.name: f for f in _module(library, "Operands.Vec").functions}
+    assert vec["add"].call.target == "operator.add" and vec["neg"].call.args.vars == ["ref"]
+    assert vec["add"].value.spec == "Operands.Vec.t()" and vec["eq"].value.spec == "boolean()"
+
+
+# ---------------------------------------------------- 4. attributes and properties
+
+ESTIMATOR = '''
+    class Estimator:
+        """Fits a line.
+
+        Parameters
+        ----------
+        fit_intercept : bool, default=True
+            Whether to fit the intercept.
+
+        Attributes
+        ----------
+        coef_ : float
+            The slope, set by `fit`.
+        n_iter_ : int
+            Iterations run.
+        """
+
+        def __init__(self, fit_intercept: bool = True) -> None:
+            self.fit_intercept = fit_intercept
+
+        def fit(self, x: list, y: list) -> "Estimator":
+            """Fit."""
+            self.coef_ = 2.0
+            self.n_iter_ = 1
+            return self
+
+        @property
+        def fitted(self) -> bool:
+            """Whether fit ran."""
+            return hasattr(self, "coef_")
+'''
+
+
+def test_documented_attributes_and_properties_get_getters(tmp_path: Path) -> None:
+    library = _library(tmp_path, "estimators", ESTIMATOR)
+    functions = {f.name: f for f in _module(library, "Estimators.Estimator").functions}
+    assert functions["fitted"].kind == "getter" and functions["fitted"].value.spec == "boolean()"
+    coef, n_iter = functions["coef"], functions["n_iter"]
+    assert coef.kind == "getter" and coef.call.attribute == "coef_" and coef.value.spec == "number()"
+    assert n_iter.value.spec == "integer()" and "Iterations run." in n_iter.doc
+    assert "set_coef" not in functions and not library.warnings
+
+
+# ------------------------------------------------ 2. and 3. types from docstrings
+
+NUMPYDOC = '''
+    def cluster(X, n="auto", kernel="linear", tol=1e-3, weights=None):
+        """Cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+        n : int, default='auto'
+            How many clusters.
+        kernel : {'linear', 'poly'}, default='linear'
+            The kernel.
+        tol : float, optional
+            Tolerance.
+        weights : ndarray of shape (n_samples,) or None
+            Weights.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            The labels.
+        """
+'''
+
+
+def test_numpydoc_types_are_read_and_never_narrower_than_the_default(tmp_path: Path) -> None:
+    library = _library(tmp_path, "clusters", NUMPYDOC, "python_module: clusters\nfunctions:\n  - python_path: clusters.cluster\n")
+    fn = library.modules[0].functions[0]
+    assert fn.params[0].type == "list() | PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
+    options = {o.python_name: o.type for o in fn.options}
+    # "int, default='auto'": the default is a value the argument takes too.
+    assert options["n"] == "integer() | String.t()"
+    assert options["kernel"] == "String.t()" and options["tol"] == "number()"
+    assert options["weights"] == "PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean() | nil"
+    # A result numpy documents as an array may be a numpy scalar, which arrives as a number.
+    assert fn.value_type == "PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
+
+
+def test_standard_library_types_from_typeshed() -> None:
+    from elixir_gen.stubs import StubIndex
+    import json
+
+    entry = StubIndex().find(json.dumps)
+    assert entry is not None and entry.returns == "str"
+
+
+# ------------------------------------------------------------------ 6. signatures
+
+SIGNATURES = '''
+    class Backend:
+        """Takes anything."""
+
+        def __init__(self, *args, backend=None, **kwargs):
+            self.args = args
+
+    def head(frame, n=5, *, sort=False):
+        """The first rows."""
+        return frame[:n]
+'''
+
+
+def test_what_python_accepts_is_callable_or_refused_with_how_to_call(tmp_path: Path) -> None:
+    spec = """
+        python_module: sigs
+        classes:
+          - python_path: sigs.Backend
+        functions:
+          - python_path: sigs.head
+    """
+    library = _library(tmp_path, "sigs", SIGNATURES, spec)
+    create = _module(library, "Sigs.Backend").functions[0]
+    # create(), create(args), create(args, opts): *args may be left out.
+    assert create.arities == [0, 1, 2] and create.params[0].head == "args \\\\ []"
+    head = _module(library, "Sigs").functions[0]
+    assert head.prelude.keywords_only == "head: the optional Python arguments (n) go in the keyword list, as in head(frame, n: ...); found: "
+    from elixir_gen.render import environment
+
+    text = environment().get_template("module.ex.j2").render(module=_module(library, "Sigs"), source="sigs.yaml")
+    assert "unless Keyword.keyword?(opts) do" in text and "raise ArgumentError" in text
