@@ -193,6 +193,7 @@ defmodule PyBridge.NDArray do
   defp endian(?>), do: :big
   defp endian(_), do: :native
 
+  @spec unknown!(term()) :: no_return()
   defp unknown!(dtype) do
     known = @names |> Map.keys() |> Enum.sort() |> Enum.join(", ")
 
@@ -204,12 +205,36 @@ defmodule PyBridge.NDArray do
 
   defp decode(<<0>>, :bool, 8, _), do: false
   defp decode(<<_>>, :bool, 8, _), do: true
-  defp decode(chunk, :s, bits, :native), do: (<<v::signed-size(bits)-native>> = chunk) && v
-  defp decode(chunk, :s, bits, :little), do: (<<v::signed-size(bits)-little>> = chunk) && v
-  defp decode(chunk, :s, bits, :big), do: (<<v::signed-size(bits)-big>> = chunk) && v
-  defp decode(chunk, :u, bits, :native), do: (<<v::unsigned-size(bits)-native>> = chunk) && v
-  defp decode(chunk, :u, bits, :little), do: (<<v::unsigned-size(bits)-little>> = chunk) && v
-  defp decode(chunk, :u, bits, :big), do: (<<v::unsigned-size(bits)-big>> = chunk) && v
+
+  defp decode(chunk, :s, bits, :native) do
+    <<v::signed-size(bits)-native>> = chunk
+    v
+  end
+
+  defp decode(chunk, :s, bits, :little) do
+    <<v::signed-size(bits)-little>> = chunk
+    v
+  end
+
+  defp decode(chunk, :s, bits, :big) do
+    <<v::signed-size(bits)-big>> = chunk
+    v
+  end
+
+  defp decode(chunk, :u, bits, :native) do
+    <<v::unsigned-size(bits)-native>> = chunk
+    v
+  end
+
+  defp decode(chunk, :u, bits, :little) do
+    <<v::unsigned-size(bits)-little>> = chunk
+    v
+  end
+
+  defp decode(chunk, :u, bits, :big) do
+    <<v::unsigned-size(bits)-big>> = chunk
+    v
+  end
 
   defp decode(chunk, :c, bits, endian) do
     half = div(bits, 16)
@@ -333,6 +358,7 @@ defmodule PyBridge.NDArray do
           "PyBridge.NDArray.from_list/2: found #{inspect(v)}, expected an element of dtype #{dtype} (see the table in PyBridge.NDArray's docs)"
   end
 
+  @spec out_of_range!(number(), String.t()) :: no_return()
   defp out_of_range!(v, dtype),
     do: raise(ArgumentError, "PyBridge.NDArray.from_list/2: #{v} is out of the range of #{dtype}")
 
