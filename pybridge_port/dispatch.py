@@ -309,7 +309,7 @@ class Dispatcher:
         return self._submit(
             request_id,
             opts,
-            lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
+            lambda: self._resolve(target)(*args, **keyword_arguments(kwargs)),
         )
 
     def _create(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
@@ -318,13 +318,13 @@ class Dispatcher:
         return self._submit(
             request_id,
             opts,
-            lambda: self._resolve(target)(*args, **_kwargs(kwargs)),
+            lambda: self._resolve(target)(*args, **keyword_arguments(kwargs)),
             keep=True,
         )
 
     def _method(self, request_id: Any, obj: Any, name: str, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
         opts = _options(opts)
-        return self._submit(request_id, opts, lambda: getattr(obj, name)(*args, **_kwargs(kwargs)))
+        return self._submit(request_id, opts, lambda: getattr(obj, name)(*args, **keyword_arguments(kwargs)))
 
     def _get_attr(self, request_id: Any, target: Any, name: str, opts: Any = None) -> Job:
         return self._submit(request_id, _options(opts), lambda: getattr(self._resolve(target), name))
@@ -584,7 +584,8 @@ def _options(opts: Any) -> dict[str, Any]:
     raise ProtocolError(f"request options must be a map, got: {opts!r:.200}")
 
 
-def _kwargs(kwargs: Any) -> dict[str, Any]:
+def keyword_arguments(kwargs: Any) -> dict[str, Any]:
+    """Keyword arguments from a map or a keyword list (as Elixir sends them)."""
     if not kwargs:
         return {}
     if isinstance(kwargs, dict):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import elixir, values
-from .dispatch import resolve_path
+from .dispatch import keyword_arguments, resolve_path
 
 __all__ = ["Deferred", "run"]
 
@@ -56,7 +56,7 @@ def run(target: Any, args: Any, kwargs: Any, keep_result: bool = True) -> Any:
 
     def call() -> Any:
         function = _resolve(target)
-        result = function(*_evaluate(list(args or ())), **_evaluate(_kwargs(kwargs)))
+        result = function(*_evaluate(list(args or ())), **_evaluate(keyword_arguments(kwargs)))
         return result if keep_result else None
 
     future: Future[Any] = Future()
@@ -100,7 +100,7 @@ def _resolve(target: Any) -> Any:
 def _evaluate(value: Any) -> Any:
     """``value`` with every deferred call in it made (in lists, tuples and maps)."""
     if isinstance(value, Deferred):
-        return _resolve(value.target)(*_evaluate(list(value.args)), **_evaluate(_kwargs(value.kwargs)))
+        return _resolve(value.target)(*_evaluate(list(value.args)), **_evaluate(keyword_arguments(value.kwargs)))
     if isinstance(value, dict):
         return {key: _evaluate(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -110,11 +110,3 @@ def _evaluate(value: Any) -> Any:
     return value
 
 
-def _kwargs(kwargs: Any) -> dict[str, Any]:
-    if not kwargs:
-        return {}
-    if isinstance(kwargs, dict):
-        return kwargs
-    if isinstance(kwargs, list) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in kwargs):
-        return dict(kwargs)
-    raise TypeError(f"keyword arguments must be a map or a keyword list, got: {kwargs!r:.200}")
