@@ -74,7 +74,7 @@ defmodule PyBridge.Callback do
           {callback_id, observed(fun, args, %{})}
 
         {:undecodable, error} ->
-          {:ok, callback_id, _} = Replies.callback_id(frame)
+          {"callback", callback_id} = Replies.head(frame)
           {callback_id, {:error, error}}
       end
 

@@ -100,17 +100,6 @@ defmodule PyBridge.Worker.Replies do
 
   def callback_request(_frame), do: :error
 
-  @doc "`{:ok, callback_id, request_id}` of a callback frame, read without decoding it."
-  @spec callback_id(binary()) :: {:ok, integer(), integer()} | :error
-  def callback_id(<<131, 104, 5, 119, 8, "callback", rest::binary>>) do
-    with {callback_id, rest} <- integer(rest),
-         {request_id, _} <- integer(rest) do
-      {:ok, callback_id, request_id}
-    end
-  end
-
-  def callback_id(_frame), do: :error
-
   @doc """
   A reply the caller decodes: `{:ok, value}` or `{:error, error_map}`. A frame
   that `binary_to_term(.., [:safe])` refuses becomes a `pybridge.CodecError`
