@@ -18,11 +18,9 @@ defmodule PyBridge.Affinity do
   @spec checkout(atom(), timeout() | nil) :: {:ok, Conn.t()} | {:error, PyBridge.Error.t()}
   def checkout(pool, timeout) do
     # The worker must still be in the pool: one being replaced
-    # (PyBridge.Reloader) takes no new calls.
-    with token when is_binary(token) <- Process.get({__MODULE__, pool}),
-         [{pid, %Conn{pool: ^pool} = conn}] <-
-           Registry.lookup(PyBridge.Registry, {:token, token}),
-         [_ | _] <- Registry.values(PyBridge.Pools, pool, pid) do
+    # (PyBridge.Reloader) takes no new calls. One look-up tells both.
+    with {_token, pid} <- Process.get({__MODULE__, pool}),
+         [%Conn{} = conn] <- Registry.values(PyBridge.Pools, pool, pid) do
       {:ok, conn}
     else
       nil ->
@@ -37,9 +35,22 @@ defmodule PyBridge.Affinity do
   @doc "Pins the calling process to the worker of a handle a call returned (no-op for other results)."
   @spec note(term(), keyword()) :: term()
   def note({:ok, %Ref{worker: token}} = result, opts) do
-    unless opts[:session], do: Process.put({__MODULE__, opts[:pool] || PyBridge}, token)
+    key = {__MODULE__, opts[:pool] || PyBridge}
+
+    if is_nil(opts[:session]) and not match?({^token, _pid}, Process.get(key)),
+      do: pin(key, token)
+
     result
   end
 
   def note(result, _opts), do: result
+
+  # The worker's pid is looked up only when the pin changes.
+  defp pin(key, token) do
+    case Registry.lookup(PyBridge.Registry, {:token, token}) do
+      [{pid, _conn}] -> Process.put(key, {token, pid})
+      # A worker of another node: not pinned.
+      [] -> :ok
+    end
+  end
 end

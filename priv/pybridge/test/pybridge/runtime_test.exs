@@ -73,6 +73,26 @@ defmodule PyBridge.RuntimeTest do
       end
     end
 
+    test "after a handle comes back, calls naming no handle go to its worker, until it is gone" do
+      pool = start_pool!(pool_size: 2)
+      eventually(fn -> length(Router.workers(pool)) == 2 end)
+
+      {:ok, %PyBridge.Ref{worker: token}} =
+        PyBridge.create("types.SimpleNamespace", [], [], pool: pool)
+
+      [%Conn{os_pid: pinned, pid: worker}] =
+        Enum.filter(Router.workers(pool), &(&1.token == token))
+
+      pids = for _ <- 1..20, do: PyBridge.call!("#{@support}.pid", [], [], pool: pool)
+      assert Enum.uniq(pids) == [pinned]
+
+      ref = Process.monitor(worker)
+      kill9(pinned)
+      assert_receive {:DOWN, ^ref, :process, _, _}, 10_000
+      eventually(fn -> match?({:ok, _}, PyBridge.call("#{@support}.pid", [], [], pool: pool)) end)
+      refute PyBridge.call!("#{@support}.pid", [], [], pool: pool) == pinned
+    end
+
     test "callers keep at most one key per pool in their process dictionary" do
       pools = for _ <- 1..2, do: start_pool!(pool_size: 2)
       before = Process.get_keys()
