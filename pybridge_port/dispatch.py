@@ -249,6 +249,7 @@ class Dispatcher:
             Atom("in_flight"): len(self._requests),
             Atom("streams"): len(self._streams),
             Atom("threads"): self.executor.threads,
+            Atom("idle_threads"): self.executor.idle_threads,
             Atom("requests"): self._served,
             Atom("max_rss_kb"): resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             Atom("pid"): os.getpid(),

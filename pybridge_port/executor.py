@@ -95,6 +95,11 @@ class Executor:
         return self._threads
 
     @property
+    def idle_threads(self) -> int:
+        """How many of them wait for work (the others read, run a job or wait on Elixir)."""
+        return self._idle
+
+    @property
     def queued(self) -> int:
         """How many jobs wait to start."""
         return len(self._queue)

@@ -790,7 +790,8 @@ defmodule PyBridge do
   @doc """
   Statistics of every ready worker of the pool on every connected node (or
   of the session's worker): a list of maps with `:handles` (live handles),
-  `:scopes`, `:in_flight`, `:threads`, `:max_rss_kb`, `:requests`, `:pid`
+  `:scopes`, `:in_flight`, `:threads` (its serving threads),
+  `:idle_threads` (those waiting for work), `:max_rss_kb`, `:requests`, `:pid`
   (its OS pid), `:worker` (its token) and `:node` (the BEAM node it runs on).
   Options: `:pool`, `:session`, `:timeout`.
 

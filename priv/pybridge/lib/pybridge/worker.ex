@@ -80,7 +80,17 @@ defmodule PyBridge.Worker do
   # frame is decoded with `:safe`.
   @wire_atoms [:hello, :ok, :error, :chunk, :callback, :output, :worker, :pid, :python] ++
                 [:pybridge, :max_frame, :threads, :handles, :scopes, :in_flight, :streams] ++
-                [:max_rss_kb, :requests, :type, :message, :traceback, :id, :dtype, :shape] ++
+                [
+                  :idle_threads,
+                  :max_rss_kb,
+                  :requests,
+                  :type,
+                  :message,
+                  :traceback,
+                  :id,
+                  :dtype,
+                  :shape
+                ] ++
                 [:data, :scope_opened, PyBridge.Ref, PyBridge.Bytes, PyBridge.NDArray]
 
   @doc false
