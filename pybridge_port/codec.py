@@ -249,6 +249,13 @@ def _bit_binary(data: bytes, pos: int) -> tuple[Any, int]:
     return BitBinary(data[start:end], bits), end
 
 
+# Plain atoms read by _read_atom, by their bytes (tag and length included):
+# every request carries the caller's pid, so its node is read on every call.
+# Bounded, since the input chooses the names.
+_PLAIN_ATOMS: dict[bytes, Atom] = {}
+_PLAIN_ATOMS_MAX = 1024
+
+
 def _read_atom(data: bytes, pos: int) -> tuple[Atom, int]:
     """An atom as a plain ``Atom`` (nodes, modules, functions): no hooks, no nil/true/false."""
     tag = data[pos]
@@ -262,18 +269,27 @@ def _read_atom(data: bytes, pos: int) -> tuple[Atom, int]:
         raise _bad("expected an atom here", tag, pos)
     if end > len(data):
         raise _short(tag, pos, data)
+    raw = data[pos:end]
+    atom = _PLAIN_ATOMS.get(raw)
+    if atom is not None:
+        return atom, end
     try:
         name = data[start:end].decode("latin-1" if tag == ATOM_EXT or tag == SMALL_ATOM_EXT else "utf-8")
     except UnicodeDecodeError:
         raise _bad("atom name is not valid UTF-8", tag, pos) from None
     if end - start > MAX_ATOM_CHARACTERS:
         _check_atom_length(name, tag, pos)
-    return Atom(name), end
+    atom = Atom(name)
+    if len(_PLAIN_ATOMS) >= _PLAIN_ATOMS_MAX:
+        _PLAIN_ATOMS.clear()
+    _PLAIN_ATOMS[raw] = atom
+    return atom, end
 
 
 def _new_pid(data: bytes, pos: int) -> tuple[Any, int]:
     node, pos = _read_atom(data, pos)
-    return Pid(node, *_PID_NEW(data, pos)), pos + 12
+    ident, serial, creation = _PID_NEW(data, pos)  # three 32-bit fields: in range by construction
+    return Pid.from_wire(node, ident, serial, creation), pos + 12
 
 
 def _pid(data: bytes, pos: int) -> tuple[Any, int]:

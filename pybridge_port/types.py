@@ -113,6 +113,20 @@ class Pid(_Value):
             creation=_check_int("creation", creation, 32),
         )
 
+    @classmethod
+    def from_wire(cls, node: Atom, id: int, serial: int, creation: int) -> Pid:
+        """A pid from fields the codec read (an ``Atom`` and three 32-bit ints): not checked again.
+
+        Every request carries its caller's pid, so this is on the hot path.
+        """
+        pid = object.__new__(cls)
+        _set = object.__setattr__
+        _set(pid, "node", node)
+        _set(pid, "id", id)
+        _set(pid, "serial", serial)
+        _set(pid, "creation", creation)
+        return pid
+
     def _key(self) -> tuple[Any, ...]:
         return (self.node, self.id, self.serial, self.creation)
 

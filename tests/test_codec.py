@@ -890,3 +890,17 @@ def test_shared_instances_across_threads() -> None:
     for thread in threads:
         thread.join()
     assert not errors, errors
+
+
+def test_plain_atoms_read_for_pids_are_cached_within_a_bound() -> None:
+    """Every request carries a pid: its node is read once, and hostile node names cannot grow the cache."""
+    from pybridge_port import codec
+
+    first, _ = decode(encode(Pid(Atom("worker@host"), 7, 1, 2)))
+    again, _ = decode(encode(Pid(Atom("worker@host"), 8, 1, 2)))
+    assert first == Pid(Atom("worker@host"), 7, 1, 2) and again.node is first.node
+    with pytest.raises(AttributeError):
+        first.id = 9  # type: ignore[misc]  # a pid read from the wire is as immutable as any other
+    for n in range(3 * codec._PLAIN_ATOMS_MAX):
+        assert decode(encode(Pid(Atom(f"n{n}@h"), n, 0, 0)))[0].node == Atom(f"n{n}@h")
+    assert len(codec._PLAIN_ATOMS) <= codec._PLAIN_ATOMS_MAX
