@@ -10,6 +10,16 @@ defmodule PyBridgeBench.Floor do
 
   @doc "Starts `executable` (with `args`) as the echo behind a Port."
   def start(executable, args \\ []) do
+    {port, table, owner, os_pid} = open(executable, [args: args], &loop/2)
+    %__MODULE__{port: port, table: table, owner: owner, os_pid: os_pid}
+  end
+
+  @doc """
+  Opens a `{packet, 4}` Port to `executable` (extra Port options `opts`) in a
+  new linked process that owns it and a public `id -> caller` table, and runs
+  `loop.(port, table)` there; returns `{port, table, owner, os_pid}`.
+  """
+  def open(executable, opts, loop) do
     parent = self()
 
     owner =
@@ -17,23 +27,17 @@ defmodule PyBridgeBench.Floor do
         table = :ets.new(__MODULE__, [:set, :public, write_concurrency: true])
 
         port =
-          Port.open({:spawn_executable, executable}, [
-            :binary,
-            {:packet, 4},
-            :exit_status,
-            args: args
-          ])
+          Port.open({:spawn_executable, executable}, [:binary, {:packet, 4}, :exit_status | opts])
 
         {:os_pid, os_pid} = Port.info(port, :os_pid)
-        floor = %__MODULE__{port: port, table: table, owner: self(), os_pid: os_pid}
-        send(parent, {__MODULE__, :started, floor})
-        loop(port, table)
+        send(parent, {__MODULE__, :started, self(), {port, table, self(), os_pid}})
+        loop.(port, table)
       end)
 
     receive do
-      {__MODULE__, :started, %__MODULE__{owner: ^owner} = floor} -> floor
+      {__MODULE__, :started, ^owner, started} -> started
     after
-      10_000 -> raise "the floor echo did not start"
+      10_000 -> raise "#{executable} did not start"
     end
   end
 

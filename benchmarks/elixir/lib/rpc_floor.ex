@@ -14,33 +14,10 @@ defmodule PyBridgeBench.RpcFloor do
 
   @doc "Starts `script` with `python` behind a Port; the repository root goes on PYTHONPATH."
   def start(python, script) do
-    parent = self()
     root = script |> Path.dirname() |> Path.join("../..") |> Path.expand()
-
-    owner =
-      spawn_link(fn ->
-        table = :ets.new(__MODULE__, [:set, :public, write_concurrency: true])
-
-        port =
-          Port.open({:spawn_executable, python}, [
-            :binary,
-            {:packet, 4},
-            :exit_status,
-            args: [script],
-            env: [{~c"PYTHONPATH", String.to_charlist(root)}]
-          ])
-
-        {:os_pid, os_pid} = Port.info(port, :os_pid)
-        floor = %__MODULE__{port: port, table: table, owner: self(), os_pid: os_pid}
-        send(parent, {__MODULE__, :started, floor})
-        loop(port, table)
-      end)
-
-    receive do
-      {__MODULE__, :started, %__MODULE__{owner: ^owner} = floor} -> floor
-    after
-      10_000 -> raise "#{script} did not start"
-    end
+    opts = [args: [script], env: [{~c"PYTHONPATH", String.to_charlist(root)}]]
+    {port, table, owner, os_pid} = PyBridgeBench.Floor.open(python, opts, &loop/2)
+    %__MODULE__{port: port, table: table, owner: owner, os_pid: os_pid}
   end
 
   defp loop(port, table) do
