@@ -8,11 +8,13 @@ import ctypes
 import faulthandler
 import os
 import signal
+import struct
 import sys
 import threading
 
 from . import limits, setup  # setup: its struct conversion must be known before the first frame
-from .dispatch import Dispatcher
+from .codec import encode
+from .dispatch import Dispatcher, error_term
 from .framing import DEFAULT_MAX_FRAME, FrameReader, FrameWriter, enlarge_pipe
 from .server import Server
 from .types import Atom
@@ -144,6 +146,12 @@ def apply_policies(args: argparse.Namespace) -> None:
             limits.require_read_only_cwd()
     except limits.LimitError as exc:
         print(f"pybridge_port: {exc}", file=sys.stderr)
+        # fd 1 is still Elixir's end of the protocol: the reason goes into the start-up error.
+        refusal = encode((Atom("error"), None, error_term(exc)))
+        try:
+            os.write(1, struct.pack(">I", len(refusal)) + refusal)
+        except OSError:
+            pass
         sys.exit(EXIT_POLICY_REFUSED)
 
 

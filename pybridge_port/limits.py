@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from .errors import BridgeError
+
 # Exit statuses that name the limit a worker went over (PyBridge.Policy.Limits).
 EXIT_MEMORY_LIMIT = 86
 EXIT_CALL_CPU_LIMIT = 87
@@ -38,8 +40,10 @@ _files_limited = False
 _exit: Callable[[int], None] = os._exit
 
 
-class LimitError(RuntimeError):
+class LimitError(BridgeError):
     """A limit that cannot be set, or a policy the process cannot meet at start."""
+
+    wire_type = "pybridge.PolicyRefused"
 
 
 def apply_rlimits(

@@ -229,7 +229,8 @@ defmodule PyBridge do
   to run as root, and the Python installation and your code must be readable
   by that user. With `:user`, the worker can only read and write what that
   user may; `:read_only_cwd` checks that the working directory is not
-  writable (a failed check is a startup failure, status 78). Without
+  writable (a failed check is a startup failure whose message quotes
+  the worker's `pybridge.PolicyRefused` reason). Without
   `:user` these options keep code from stumbling into the BEAM's secrets
   and files by accident; they are no sandbox: the worker can still read
   and write whatever its OS user may, open network connections and start

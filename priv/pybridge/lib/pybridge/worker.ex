@@ -352,7 +352,8 @@ defmodule PyBridge.Worker do
   end
 
   defp handle_frame({:error, nil, error}, state) do
-    message = "Python worker refused the handshake: " <> Exception.message(Error.from_wire(error))
+    # A refused handshake, or a policy the worker could not meet (it then exits with 78).
+    message = "Python worker did not start: " <> Exception.message(Error.from_wire(error))
     {:stop, Startup.failure(message), state}
   end
 

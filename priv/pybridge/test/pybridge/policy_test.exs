@@ -371,7 +371,8 @@ defmodule PyBridge.PolicyTest do
         assert {:error, %Error{type: "pybridge.WorkerUnavailable", message: message}} =
                  PyBridge.call("math.sqrt", [4], [], pool: pool)
 
-        assert message =~ "status 78"
+        assert message =~ "pybridge.PolicyRefused"
+        assert message =~ "is writable by uid"
       end)
     end
 
@@ -383,7 +384,7 @@ defmodule PyBridge.PolicyTest do
         assert {:error, %Error{type: "pybridge.WorkerUnavailable", message: message}} =
                  PyBridge.call("math.sqrt", [4], [], pool: pool)
 
-        assert message =~ "status 78"
+        assert message =~ "no OS user named 'no_such_user_pybridge'"
       end)
     end
 
