@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     policy = parser.add_argument_group("policies (PyBridge pool options, see pybridge_port/limits.py)")
     policy.add_argument("--memory-limit", type=_positive, help="address space limit in bytes (RLIMIT_AS)")
+    policy.add_argument(
+        "--resident-memory-limit", type=_positive, help="resident set limit in bytes (sampled from /proc)"
+    )
     policy.add_argument("--cpu-limit", type=_positive, help="CPU time limit of the worker in seconds (RLIMIT_CPU)")
     policy.add_argument("--call-cpu-limit", type=_positive, help="CPU time limit of one call in milliseconds")
     policy.add_argument("--open-files-limit", type=_positive, help="open file descriptors limit (RLIMIT_NOFILE)")
@@ -140,6 +143,8 @@ def apply_policies(args: argparse.Namespace) -> None:
             limits.enter_directory(args.cwd)
         limits.apply_rlimits(memory=args.memory_limit, cpu_seconds=args.cpu_limit, open_files=args.open_files_limit)
         limits.on_exit(lambda status: shutdown(status))
+        if args.resident_memory_limit is not None:
+            limits.ResidentMemoryWatchdog(args.resident_memory_limit).start()
         if args.user is not None:
             limits.switch_user(args.user)
         if args.read_only_cwd:

@@ -33,6 +33,7 @@ from .errors import BridgeError
 EXIT_MEMORY_LIMIT = 86
 EXIT_CALL_CPU_LIMIT = 87
 EXIT_OPEN_FILES_LIMIT = 88
+EXIT_RESIDENT_MEMORY_LIMIT = 89
 
 # Set by ``apply_rlimits``: which exceptions mean "over a limit" in this process.
 _memory_limited = False
@@ -198,3 +199,48 @@ class CallCpuWatchdog:
                     f"request {request_id!r} used {now - start:.3f} s of CPU time, over the per-call limit",
                 )
         self._seen = seen
+
+
+class ResidentMemoryWatchdog:
+    """Ends the worker when its resident set (RSS) grows over ``limit`` bytes.
+
+    Unlike ``RLIMIT_AS`` it counts the memory in use, not what is reserved,
+    so it suits libraries that map large address ranges they never touch.
+    It samples ``/proc/self/statm`` every ``period`` seconds (Linux): memory
+    touched faster than that can go past the limit, or meet the kernel's OOM
+    killer, before the worker exits.
+    """
+
+    STATM = "/proc/self/statm"
+
+    def __init__(self, limit: int, period: float = 0.05) -> None:
+        self.limit = limit
+        self.period = period
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            self.resident()
+        except OSError as exc:
+            raise LimitError(f"cannot watch the resident memory here ({self.STATM}: {exc.strerror})") from exc
+
+    def resident(self) -> int:
+        """This process's resident set in bytes."""
+        with open(self.STATM, "rb") as statm:
+            return int(statm.read().split()[1]) * self._page
+
+    def start(self) -> None:
+        """Start watching (a daemon thread)."""
+        threading.Thread(target=self._watch, name="pybridge-rss-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.period)
+            self.check()
+
+    def check(self) -> None:
+        """One sample: exit if the resident set is over the limit."""
+        resident = self.resident()
+        if resident > self.limit:
+            _over_limit(
+                EXIT_RESIDENT_MEMORY_LIMIT,
+                f"{resident} bytes resident, over the resident memory limit of {self.limit} bytes",
+            )

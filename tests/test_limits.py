@@ -138,3 +138,21 @@ def test_read_only_cwd_is_refused_when_writable(tmp_path: object, monkeypatch: p
 def test_unknown_user_is_refused() -> None:
     with pytest.raises(limits.LimitError, match="no OS user named"):
         limits.switch_user("no_such_user_pybridge")
+
+
+def test_resident_memory_watchdog_reads_this_process_and_exits_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    statuses: list[int] = []
+    monkeypatch.setattr(limits, "_exit", statuses.append)
+    watchdog = limits.ResidentMemoryWatchdog(1 << 40)
+    resident = watchdog.resident()
+    assert 1 << 20 < resident < 1 << 40  # this interpreter, in bytes
+    watchdog.check()
+    assert statuses == []
+    limits.ResidentMemoryWatchdog(resident // 2).check()
+    assert statuses == [limits.EXIT_RESIDENT_MEMORY_LIMIT]
+
+
+def test_resident_memory_watchdog_refuses_to_start_where_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits.ResidentMemoryWatchdog, "STATM", "/nonexistent/statm")
+    with pytest.raises(limits.LimitError, match="cannot watch the resident memory"):
+        limits.ResidentMemoryWatchdog(1 << 30)

@@ -205,6 +205,9 @@ defmodule PyBridge do
     * `memory: bytes` - address space (`RLIMIT_AS`: virtual memory, which
       counts thread stacks and reserved arenas, so leave room: an idle worker
       with 8 threads reserves about 400 MiB);
+    * `resident_memory: bytes` - resident set (RSS: the memory in use),
+      sampled every 50 ms by a watchdog thread, so memory touched faster
+      than that can go past it before the worker exits (Linux);
     * `cpu_time: seconds` - CPU time of the worker in total (`RLIMIT_CPU`);
     * `call_cpu_time: ms` - CPU time of one call, checked by a watchdog
       thread every tenth of the limit (at most 100 ms), so a call may run up

@@ -305,6 +305,23 @@ defmodule PyBridge.PolicyTest do
                PyBridge.call("#{@support}.allocate", [4_611_686_018_427_387_904], [], pool: free)
     end
 
+    test "a worker whose resident set grows past its limit is replaced; its caller gets MemoryLimit" do
+      limit = 256 * 1024 * 1024
+      pool = start_pool!(limits: [resident_memory: limit])
+      os_pid = worker_os_pid(pool)
+
+      # Reserved is not resident: the idle worker's threads reserve far more than they touch.
+      assert PyBridge.call("#{@support}.fill", [32 * 1024 * 1024, 0.3], [], pool: pool) ==
+               {:ok, 32 * 1024 * 1024}
+
+      assert {:error, %Error{type: "pybridge.MemoryLimit", message: message}} =
+               PyBridge.call("#{@support}.fill", [2 * limit, 30], [], pool: pool, timeout: 20_000)
+
+      assert message =~ "limits: [resident_memory: #{limit}]"
+      eventually(fn -> match?({:ok, _}, PyBridge.call("math.sqrt", [4], [], pool: pool)) end)
+      refute worker_os_pid(pool) == os_pid
+    end
+
     test "a call over its CPU time is ended with CpuLimit" do
       pool = start_pool!(limits: [call_cpu_time: 300])
       assert {:ok, _} = PyBridge.call("#{@support}.burn", [0.05], [], pool: pool)

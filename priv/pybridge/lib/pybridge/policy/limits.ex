@@ -5,23 +5,25 @@ defmodule PyBridge.Policy.Limits do
   #
   # The limits are set by the Python worker itself at start
   # (`pybridge_port/limits.py`, from the flags `args/1` gives): RLIMIT_AS,
-  # RLIMIT_CPU and RLIMIT_NOFILE, and a watchdog thread for the CPU time of
-  # one call. A worker over one of them exits with a status of its own (or is
-  # ended by the kernel with SIGXCPU); `exit_reason/2` turns that status into
-  # the worker's stop reason `{:shutdown, {:limit_exceeded, error}}`, whose
-  # error (`pybridge.MemoryLimit`, `pybridge.CpuLimit`,
-  # `pybridge.OpenFilesLimit`) the callers in flight get instead of a bare
-  # `pybridge.WorkerExited`. The statuses must match limits.py.
+  # RLIMIT_CPU and RLIMIT_NOFILE, and watchdog threads for the CPU time of
+  # one call and for the resident set. A worker over one of them exits with
+  # a status of its own (or is ended by the kernel with SIGXCPU);
+  # `exit_reason/2` turns that status into the worker's stop reason
+  # `{:shutdown, {:limit_exceeded, error}}`, whose error
+  # (`pybridge.MemoryLimit`, `pybridge.CpuLimit`, `pybridge.OpenFilesLimit`)
+  # the callers in flight get instead of a bare `pybridge.WorkerExited`. The
+  # statuses must match limits.py.
 
   alias PyBridge.Error
 
   @exit_memory 86
   @exit_call_cpu 87
   @exit_open_files 88
+  @exit_resident_memory 89
   # 128 + SIGXCPU (24), as the Port reports a process ended by a signal.
   @exit_sigxcpu 152
 
-  @keys [:memory, :cpu_time, :call_cpu_time, :open_files]
+  @keys [:memory, :resident_memory, :cpu_time, :call_cpu_time, :open_files]
 
   @doc "Validates the `:limits` option: a keyword list of positive integers, or `[]`."
   @spec new!(keyword()) :: keyword()
@@ -47,6 +49,7 @@ defmodule PyBridge.Policy.Limits do
   end
 
   defp unit(:memory), do: "bytes"
+  defp unit(:resident_memory), do: "bytes"
   defp unit(:cpu_time), do: "seconds"
   defp unit(:call_cpu_time), do: "milliseconds"
   defp unit(:open_files), do: "file descriptors"
@@ -58,6 +61,7 @@ defmodule PyBridge.Policy.Limits do
   end
 
   defp flag(:memory), do: "--memory-limit"
+  defp flag(:resident_memory), do: "--resident-memory-limit"
   defp flag(:cpu_time), do: "--cpu-limit"
   defp flag(:call_cpu_time), do: "--call-cpu-limit"
   defp flag(:open_files), do: "--open-files-limit"
@@ -78,6 +82,15 @@ defmodule PyBridge.Policy.Limits do
   @doc "The error that names the limit behind exit `status`, or nil."
   @spec limit_error(keyword(), term()) :: Error.t() | nil
   def limit_error([], _status), do: nil
+
+  def limit_error(limits, @exit_resident_memory) do
+    if bytes = limits[:resident_memory] do
+      replaced(
+        "pybridge.MemoryLimit",
+        "grew over its limit of #{bytes} bytes resident (limits: [resident_memory: #{bytes}])"
+      )
+    end
+  end
 
   def limit_error(limits, status) do
     case {status, limits[:memory], limits[:call_cpu_time], limits[:cpu_time], limits[:open_files]} do

@@ -249,6 +249,13 @@ def allocate(nbytes: int) -> int:
     return len(bytearray(nbytes))
 
 
+def fill(nbytes: int, hold: float) -> int:
+    """Makes ``nbytes`` resident (bytes written, not only reserved) and keeps them ``hold`` seconds."""
+    data = b"\x01" * nbytes
+    time.sleep(hold)
+    return len(data)
+
+
 def burn(seconds: float) -> float:
     """Uses ``seconds`` of this thread's CPU time."""
     start = time.thread_time()
