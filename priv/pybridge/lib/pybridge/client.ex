@@ -195,12 +195,17 @@ defmodule PyBridge.Client do
     end
   end
 
-  # `:closed` when the worker (owner of the table and the Port) is gone: the
-  # frame was not written, so the request may go to another worker. A remote
-  # worker's death is seen by the monitor instead.
+  # `:closed` when the worker (owner of the table and the Port) is gone, or
+  # its node is no longer connected: the frame was not written, so the
+  # request may go to another worker. A remote worker's death after the
+  # send is seen by the monitor instead.
   defp send_request(%Conn{pid: pid}, id, mref, owner, frame) when node(pid) != node() do
-    send(pid, {Worker, :request, id, mref, self(), owner, frame})
-    :ok
+    if node(pid) in Node.list(:connected) do
+      send(pid, {Worker, :request, id, mref, self(), owner, frame})
+      :ok
+    else
+      :closed
+    end
   end
 
   defp send_request(conn, id, mref, owner, frame) do

@@ -230,6 +230,27 @@ defmodule PyBridge.ClusterTest do
     assert type in ["pybridge.Timeout", "pybridge.WorkerUnavailable"]
   end
 
+  test "a request routed to a node already gone goes to another worker", %{pool: pool} do
+    b = peer!("b", pool)
+    c = peer!("c", pool)
+
+    [b_conn] =
+      for {conn, _load} <- PyBridge.Cluster.remote_workers(pool), node(conn.pid) == b, do: conn
+
+    kill_node!(b)
+    eventually(fn -> b not in Node.list() end)
+
+    # As a caller that routed just before the nodedown reached it: the worker is on B.
+    prepared = %{PyBridge.Client.on(b_conn, 10_000) | pool: pool, reroutable: true}
+    build = fn id, opts -> {:call, id, "os.getpid", [], [], opts} end
+    assert {:ok, os_pid} = PyBridge.Client.execute(prepared, build)
+    assert os_pid == os_pid_by_node(pool)[c]
+
+    # A handle's or a session's request is not moved: its objects live on B.
+    assert {:error, %Error{type: "pybridge.WorkerExited"}} =
+             PyBridge.Client.execute(PyBridge.Client.on(b_conn, 10_000), build)
+  end
+
   test "a node that joins under load takes calls without a restart", %{pool: pool} do
     peer!("b", pool)
 
