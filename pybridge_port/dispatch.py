@@ -60,7 +60,7 @@ class Request:
 
     __slots__ = ("id", "scope", "keep", "records", "thread", "cancelled", "injected", "task", "waiter")
 
-    def __init__(self, request_id: Any, scope: Hashable, *, keep: bool = False, records: bool = False) -> None:
+    def __init__(self, request_id: Any, scope: Hashable, keep: bool = False, records: bool = False) -> None:
         self.id = request_id
         self.scope = scope
         self.keep = keep  # reply with a handle even if the result is plain data
@@ -306,12 +306,11 @@ class Dispatcher:
         return self._submit(request_id, None, lambda: importlib.import_module(module) and None)
 
     def _call(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
-        opts = _options(opts)
-        return self._submit(
-            request_id,
-            opts,
-            lambda: self._resolve(target)(*args, **keyword_arguments(kwargs)),
-        )
+        def call_target() -> Any:  # named in errors.CALL_SITES
+            function = resolve_path(target) if type(target) is str else target
+            return function(*args, **keyword_arguments(kwargs)) if kwargs else function(*args)
+
+        return self._submit(request_id, _options(opts), call_target)
 
     def _create(self, request_id: Any, target: Any, args: list[Any], kwargs: Any, opts: Any = None) -> Job:
         # An instance is created to be kept: it is a handle even if it is plain data (a Counter).
@@ -337,15 +336,14 @@ class Dispatcher:
         self, request_id: Any, opts: dict[str, Any] | None, work: Callable[[], Any], *, keep: bool = False
     ) -> Job:
         opts = opts or {}
-        request = Request(request_id, opts.get("scope"), keep=keep, records=opts.get("records") == "map")
+        request = Request(request_id, opts.get("scope"), keep, opts.get("records") == "map")
         if request_id in self._requests or request_id in self._streams:
             raise ProtocolError(f"request id {request_id!r} is already in flight")
         self._requests[request_id] = request
         self._served += 1
         if opts.get("stream"):
-            window = opts.get("window", DEFAULT_WINDOW)
-            return lambda: self._start_stream(request, work, window)
-        return lambda: self._run(request, work)
+            return functools.partial(self._start_stream, request, work, opts.get("window", DEFAULT_WINDOW))
+        return functools.partial(self._run, request, work)
 
     def _run(self, request: Request, work: Callable[[], Any]) -> None:
         try:
@@ -576,6 +574,8 @@ def _import(name: str) -> Any:
 
 
 def _options(opts: Any) -> dict[str, Any]:
+    if type(opts) is dict:
+        return opts
     if opts is None:
         return {}
     if isinstance(opts, dict):

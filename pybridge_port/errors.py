@@ -64,7 +64,7 @@ _IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
 # The worker's functions that run the user's request: an exception raised in
 # one of them with no user frame below (a path that does not resolve, a call
 # with the wrong arguments) is about the request, not a fault of the worker.
-CALL_SITES = frozenset({"<lambda>", "resolve_path", "_import", "_path_parts", "keyword_arguments", "_resolve"})
+CALL_SITES = frozenset({"<lambda>", "call_target", "resolve_path", "_import", "_path_parts", "keyword_arguments", "_resolve"})
 
 
 def _is_plumbing(frame_file: str) -> bool:

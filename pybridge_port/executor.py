@@ -80,7 +80,8 @@ class Executor:
         self._progress = 0  # bumped when a job starts or ends: what the monitor watches
         self._read: Read | None = None
         self._error: BaseException | None = None
-        self._done = threading.Event()
+        self._done = threading.Event()  # what serve() waits on
+        self._stopped = False  # the same, read with the lock on every turn (Event.is_set is a Python call)
         self._monitor = threading.Condition(self._lock)
         self._monitor_asleep = False
         self._monitor_started = False
@@ -116,8 +117,7 @@ class Executor:
     def stop(self) -> None:
         """End ``serve`` (threads running jobs finish them first)."""
         with self._lock:
-            self._done.set()
-            self._changed.notify_all()
+            self._stop()
 
     def run(self, job: Job) -> None:
         """Run ``job()`` on this thread now, as one of the ``size`` running jobs (other transports)."""
@@ -153,39 +153,46 @@ class Executor:
 
     def _serve(self) -> None:
         """The body of every serving thread."""
+        job: object = None  # None: ask _next
         while True:
-            with self._lock:
-                job = self._next()
+            if job is None:
+                with self._lock:
+                    job = self._next()
             if job is _END:
                 return
-            if job is not _READ:
-                self._run_job(job)  # type: ignore[arg-type]
-                continue
-            try:
-                jobs = self._read() if self._read is not None else None
-            except BaseException as exc:  # a bug in reading: nobody would read again
-                self._error = exc
-                jobs = None
-            now = time.monotonic()
-            with self._lock:
-                self._reading = False
-                if jobs is None:
-                    self._done.set()
-                    self._changed.notify_all()
-                elif jobs:
-                    self._queue.extend((now, job) for job in jobs)
-                    self._watch()
+            if job is _READ:
+                job = self._read_jobs()
+            else:
+                job = self._run_job(job, take_next=True)  # type: ignore[arg-type]
+
+    def _read_jobs(self) -> Job | None:
+        """Take the reading role's turn: read, queue the jobs; the first one to run at once, if a slot is free."""
+        try:
+            jobs = self._read() if self._read is not None else None
+        except BaseException as exc:  # a bug in reading: nobody would read again
+            self._error = exc
+            jobs = None
+        now = time.monotonic()
+        with self._lock:
+            self._reading = False
+            if jobs is None:
+                self._stop()
+                return None
+            queue = self._queue
+            for job in jobs:
+                queue.append((now, job))
+            if jobs and (self._monitor_asleep or not self._monitor_started):
+                self._watch()
+            return self._queued_job()
 
     def _next(self) -> object:
         """With the lock: the job this thread runs next, or ``_READ``, or ``_END``."""
         while True:
-            if self._done.is_set():
+            if self._stopped:
                 self._threads -= 1
                 return _END
-            if self._queue and self._has_free_slot():
-                _, job = self._queue.popleft()
-                self._running += 1
-                self._progress += 1
+            job = self._queued_job()
+            if job is not None:
                 return job
             if not self._reading:
                 self._reading = True
@@ -197,7 +204,8 @@ class Executor:
                 self._threads -= 1  # idle and not needed: one thread always stays
                 return _END
 
-    def _run_job(self, job: Job) -> None:
+    def _run_job(self, job: Job, *, take_next: bool = False) -> Job | None:
+        """Run ``job`` in the slot it holds; with ``take_next``, return the next queued job if it can start now."""
         self._local.holds_slot = True
         try:
             job()
@@ -207,13 +215,24 @@ class Executor:
         with self._lock:
             self._running -= 1
             self._progress += 1
-            empty = not self._queue
             if self._slot_waiters:
                 self._slot_freed.notify()
-        if empty:
-            self.on_idle()
+            following = self._queued_job() if take_next and not self._stopped else None
+            empty = not self._queue
+        if empty and following is None:
+            self.on_idle()  # before this thread waits or reads: replies held go out
+        return following
 
     # -- with the lock held ---------------------------------------------------------
+
+    def _queued_job(self) -> Job | None:
+        """The oldest queued job, now holding a slot, if one is queued and a slot is free."""
+        if self._queue and self._running < self.size + self._lent:
+            _, job = self._queue.popleft()
+            self._running += 1
+            self._progress += 1
+            return job
+        return None
 
     def _has_free_slot(self) -> bool:
         return self._running < self.size + self._lent
@@ -236,6 +255,11 @@ class Executor:
         self._threads += 1
         threading.Thread(target=self._serve, name=f"{self._name}-{self._threads}", daemon=True).start()
 
+    def _stop(self) -> None:
+        self._stopped = True
+        self._done.set()
+        self._changed.notify_all()
+
     def _watch(self) -> None:
         """There is work: make sure the monitor looks."""
         if self._monitor_asleep:
@@ -251,7 +275,7 @@ class Executor:
         quiet = 0
         reported = -1  # the progress count at the last stall reported
         with self._lock:
-            while not self._done.is_set():
+            while not self._stopped:
                 quiet = 0 if self._queue or self._running else quiet + 1
                 if quiet > quiet_limit:
                     self._monitor_asleep = True

@@ -83,9 +83,10 @@ class FrameReader:
         if self._lost:
             return []
         while True:
-            frames = self._parse()
-            if frames:
-                return frames
+            if self._end - self._start >= HEADER_SIZE:  # else nothing to parse yet: read first
+                frames = self._parse()
+                if frames:
+                    return frames
             if not self._fill():
                 return []
 
@@ -157,6 +158,34 @@ class FrameWriter:
 
     def send(self, payload: bytes) -> None:
         """Queue one frame; it is written before ``send`` returns or by the thread writing now."""
+        lock = self._lock
+        lock.acquire()
+        if self._writing or self._queue or len(payload) > _SMALL:
+            lock.release()
+            self._send_queued(payload)
+            return
+        # The common case, one small reply and nothing held: one write, no list.
+        self._writing = True
+        lock.release()
+        data = _LENGTH.pack(len(payload)) + payload
+        try:
+            written = os.write(self._fd, data)
+            if written < len(data):
+                self._write_all([memoryview(data)[written:]])
+        except BaseException:
+            with lock:
+                self._writing = False
+            raise
+        lock.acquire()
+        if not self._queue:  # nobody queued meanwhile: no longer the writer
+            self._writing = False
+            lock.release()
+            return
+        batch = self._start_writing()
+        lock.release()
+        self._write_batches(batch)
+
+    def _send_queued(self, payload: bytes) -> None:
         header = _LENGTH.pack(len(payload))
         with self._lock:
             if self._writing:
@@ -164,28 +193,8 @@ class FrameWriter:
                 return
             self._writing = True
             batch, self._queue, self._held_since = self._queue, [], 0.0
-        if not batch and len(payload) <= _SMALL:
-            # The common case, one small reply and nothing held: one write, no list.
-            self._write_small(header + payload)
-            return
         batch += (header, payload)
         self._write_batches(batch)
-
-    def _write_small(self, data: bytes) -> None:
-        """Write ``data`` as the writer, then whatever others queued meanwhile."""
-        try:
-            written = os.write(self._fd, data)
-            if written < len(data):
-                self._write_all([memoryview(data)[written:]])
-        except BaseException:
-            with self._lock:
-                self._writing = False
-            raise
-        with self._lock:
-            batch = self._start_writing()
-            self._writing = bool(batch)
-        if batch:
-            self._write_batches(batch)
 
     def hold(self, payload: bytes) -> None:
         """Queue one frame to go out with a later write (see the class docstring)."""
@@ -203,6 +212,9 @@ class FrameWriter:
 
     def flush(self) -> None:
         """Write the frames held, if any (a write in progress takes them)."""
+        if not self._queue:
+            # Without the lock: a frame being held now is flushed by its holder's thread (executor.on_idle).
+            return
         with self._lock:
             if self._writing or not self._queue:
                 return

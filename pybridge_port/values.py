@@ -437,8 +437,9 @@ class Conversions:
         return term
 
     def _decoder(self) -> Decoder:
-        decoder: Decoder | None = getattr(self._local, "decoder", None)
-        if decoder is None:
+        try:
+            return self._local.decoder
+        except AttributeError:  # this thread's first frame
             # Both built in: no Python call per binary, nor per map that is not a struct.
             decoder = Decoder(
                 atom_hook=_atom_to_python,
@@ -447,7 +448,7 @@ class Conversions:
                 fun_hook=self._callback,
             )
             self._local.decoder = decoder
-        return decoder
+            return decoder
 
     def _from_struct(self, term: dict[Any, Any]) -> Any:
         # The atom hook made the key "__struct__" (and the module names str).
@@ -471,8 +472,9 @@ class Conversions:
     def encode(self, term: Any, scope: Hashable = None) -> bytes:
         """Encode a frame; objects that are not plain data become handles in ``scope``."""
         local = self._local
-        encoder: Encoder | None = getattr(local, "encoder", None)
-        if encoder is None:
+        try:
+            encoder: Encoder = local.encoder
+        except AttributeError:
             encoder = Encoder(
                 default=self._to_term,
                 overrides={bytes: _bytes_struct, bytearray: _bytes_struct, memoryview: _bytes_struct},
