@@ -491,6 +491,8 @@ class Introspector:
 
         def walk(t: PyType) -> str:
             args = f"[{', '.join(walk(a) for a in t.args)}]" if t.args else ""
+            if t.name == "[]":  # the parameter list of a Callable
+                return args or "[]"
             if "." not in t.name or t.name.startswith(("'", '"')) or t.name in self._unresolvable:
                 return t.name + args
             try:

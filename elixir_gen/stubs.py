@@ -47,15 +47,12 @@ class StubIndex:
     def find(self, obj: Any, owner: type | None = None) -> StubEntry | None:
         """The stub's annotations for `obj` (a method of `owner` when given), or None."""
         try:
-            module: Any
-            qualname: Any
-            if owner is not None:
-                module, qualname = owner.__module__, f"{owner.__qualname__}.{getattr(obj, '__name__', '')}"
-            else:
-                module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-            if not isinstance(module, str) or not isinstance(qualname, str):
-                return None
-            return self._lookup(module, qualname, 2)
+            for module, qualname in _places(obj, owner):
+                if isinstance(module, str) and isinstance(qualname, str):
+                    entry = self._lookup(module, qualname, 2)
+                    if entry is not None:
+                        return entry
+            return None
         except Exception:  # a stub that cannot be read must not stop introspection
             return None
 
@@ -78,6 +75,20 @@ class StubIndex:
             path = _stub_path(module)
             self._stubs[module] = _parse(module, path) if path else None
         return self._stubs[module]
+
+
+def _places(obj: Any, owner: type | None) -> list[tuple[Any, Any]]:
+    """Where a stub may describe `obj`: as a method of `owner`, of the class of `owner`'s MRO that
+    defines it (an inherited method is in its defining class's stub), then under its own name."""
+    places: list[tuple[Any, Any]] = []
+    name = getattr(obj, "__name__", "")
+    if owner is not None:
+        places.append((owner.__module__, f"{owner.__qualname__}.{name}"))
+        definer = next((k for k in getattr(owner, "__mro__", ())[1:] if name in vars(k)), None)
+        if definer is not None and definer is not object:
+            places.append((definer.__module__, f"{definer.__qualname__}.{name}"))
+    places.append((getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)))
+    return places
 
 
 def _stub_path(module: str) -> Path | None:
