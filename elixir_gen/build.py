@@ -294,7 +294,7 @@ class Builder:
             self._add(module, create, taken, "the constructor", c.line)
             module.moduledoc = module.moduledoc.replace("`create/" + "N`", f"`create/{create.arities[-1]}`")
             module.tests.extend(example_tests(self.spec.file, module, create, c.examples, self.error, session=bool(c.constructor and c.constructor.session_aware)))
-        ctx = self.types.with_owner(c.python_path)
+        ctx = self.types.with_owner(c.python_path).with_doc_names(cls_info.doc_names if cls_info else {})
         lineage: list[tuple[ClassSpec, str | None]] = [(c, None)] + [(a, self.class_modules[a.python_path]) for a in self._ancestors(c)]
         listed: set[str] = set()
         for owner, inherited_from in lineage:
@@ -388,7 +388,7 @@ class Builder:
                 c.python_path,
                 cs,
                 init,
-                self.types.with_owner(c.python_path),
+                self.types.with_owner(c.python_path).with_doc_names(cls_info.doc_names if cls_info else {}),
                 "__init__",
                 runtime="create",
                 value=Typed(HANDLE, "wrapper"),
@@ -495,6 +495,8 @@ class Builder:
     def _callable(self, w: Wrapped) -> ElixirFunction:
         """The generated function for a function, method or constructor."""
         cs, info = w.spec, w.info
+        if info is not None and info.doc_names:
+            w.ctx = w.ctx.with_doc_names(info.doc_names)
         params = merge_params(cs.params, info)
         known = params is not None
         plist = params if params is not None else GENERIC_PARAMS

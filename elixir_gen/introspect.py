@@ -28,10 +28,11 @@ import types
 import typing
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from . import names
+from .docstrings import type_names
 from .infer import inferred_returns
 from .stubs import StubIndex
 from .types import AnnotationSyntaxError, PyType, TypeFact, parse_annotation
@@ -62,6 +63,7 @@ class CallableInfo:
     returns_stub: str | None = None
     returns_code: str | None = None  # what its `return` statements say (`infer`), when nothing else does
     source: str | None = None  # "dspy/predict/predict.py:42"
+    doc_names: dict[str, str] = field(default_factory=dict)  # a class its docstring's types name -> its path
 
 
 @dataclass
@@ -81,6 +83,7 @@ class ClassInfo:
     properties: dict[str, PropertyInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it is not wrapped
     source: str | None = None
+    doc_names: dict[str, str] = field(default_factory=dict)  # a class its docstring's types name -> its path
 
 
 @dataclass
@@ -153,6 +156,7 @@ def _member_from(d: dict[str, Any]) -> MemberInfo:
             properties={k: PropertyInfo(**v) for k, v in cls["properties"].items()},
             skipped=cls.get("skipped", {}),
             source=cls.get("source"),
+            doc_names=cls.get("doc_names", {}),
         )
     return MemberInfo(function=fn, cls=info, **d)
 
@@ -278,6 +282,8 @@ class TypeRecorder:
 
     def _fact(self, cls: type) -> TypeFact:
         base = next((b.__name__ for b in (bool, int, float, str, bytes, bytearray, tuple, list, dict) if issubclass(cls, b)), None)
+        if base is None and (issubclass(cls, PurePath) or _qualified(cls) == "uuid.UUID"):
+            base = "str"  # the worker sends a path or a UUID as its text (pybridge_port/values.py)
         if isinstance(cls, enum.EnumMeta):
             values = [m.value for m in cls]  # type: ignore[var-annotated]
             plain = all(isinstance(v, (str, int, float, bool)) or v is None for v in values)
@@ -466,11 +472,13 @@ class Introspector:
         returns_code = None
         if returns is None and not (stub and stub.returns):
             returns_code = inferred_returns(obj, owner, getattr(fn, "__name__", None))
+        doc = self.doc(obj)
         return CallableInfo(
             params=params,
             returns=returns,
             returns_code=returns_code,
-            doc=self.doc(obj),
+            doc=doc,
+            doc_names=self.doc_names(doc, fn),
             signature=signature,
             binding=binding,
             is_generator=inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn),
@@ -479,6 +487,37 @@ class Introspector:
             returns_stub=self.expand(stub.returns) if stub else None,
             source=_source(obj),
         )
+
+    def doc_names(self, doc: str | None, where: Any) -> dict[str, str]:
+        """The classes a docstring's type texts name, looked up where `where` (a function or class) is
+        defined: `Symbol` in sympy's solvers is `sympy.core.symbol.Symbol`. Each is recorded in the facts."""
+        if not doc:
+            return {}
+        try:
+            wanted = type_names(doc)
+        except Exception:  # an odd docstring must not cost the member
+            return {}
+        if not wanted:
+            return {}
+        module = sys.modules.get(getattr(where, "__module__", None) or "")
+        namespace: dict[str, Any] = dict(vars(module)) if module is not None else {}
+        namespace.update(getattr(where, "__globals__", None) or {})
+        out: dict[str, str] = {}
+        for name in sorted(wanted):
+            head, *rest = name.split(".")
+            obj = namespace.get(head)
+            if obj is None and rest and head in sys.modules:
+                obj = sys.modules[head]  # a full path: `matplotlib.figure.Figure`
+            try:
+                for part in rest:
+                    obj = getattr(obj, part)
+            except Exception:
+                continue
+            if isinstance(obj, type) and obj.__module__ != "builtins":
+                text = self.recorder.text(obj)
+                if text:
+                    out[name] = text
+        return out
 
     def expand(self, text: str | None) -> str | None:
         """A stub's annotation with its names looked up at run time: classes recorded, aliases spelt out."""
@@ -600,7 +639,8 @@ class Introspector:
                         properties[f.name] = PropertyInfo(self.recorder.text(hints.get(f.name, f.type)), bool(frozen), None, owner)
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
-        return ClassInfo(doc=self.class_doc(cls), init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls))
+        doc = self.class_doc(cls)
+        return ClassInfo(doc=doc, init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls), doc_names=self.doc_names(doc, cls))
 
     def _member(self, cls: type, name: str, raw: Any, owner: str, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> None:
         if isinstance(raw, property):

@@ -411,6 +411,7 @@ class TypeContext:
     facts: Mapping[str, TypeFact] = field(default_factory=dict)
     owner: str | None = None
     resolve: Callable[[str], TypeFact | None] | None = None  # reads a class not in `facts` from the library
+    doc_names: Mapping[str, str] = field(default_factory=dict)  # a name a docstring's types use -> the class's path
 
     def wrapped(self, name: str) -> str | None:
         module = self.classes.get(name)
@@ -432,7 +433,13 @@ class TypeContext:
         return matches[0] if len(matches) == 1 else None
 
     def with_owner(self, owner: str | None) -> "TypeContext":
-        return TypeContext(self.classes, self.facts, owner, self.resolve)
+        return TypeContext(self.classes, self.facts, owner, self.resolve, self.doc_names)
+
+    def with_doc_names(self, doc_names: Mapping[str, str]) -> "TypeContext":
+        """The context for a member whose docstring names these classes (its own win over its class's)."""
+        if not doc_names:
+            return self
+        return TypeContext(self.classes, self.facts, self.owner, self.resolve, {**self.doc_names, **doc_names})
 
 
 def _same_tail(path: str, name: str) -> bool:
