@@ -651,9 +651,12 @@ class _Mapper:
 
     def named_class(self, name: str, args: tuple[PyType, ...]) -> EType:
         module = self.ctx.wrapped(name)
-        if module is not None:
-            return handle_of(module)
         found = self.ctx.fact(name)
+        # A wrapped class's instances are handles, unless the worker sends them as values
+        # (a subclass of tuple or str, an Enum's members): then its module's t() would be false.
+        by_value = found is not None and (found[1].base is not None or found[1].kind == "enum")
+        if module is not None and not by_value:
+            return handle_of(module)
         if found is None:
             return self.lose(f"unknown name `{name}`")
         path, fact = found

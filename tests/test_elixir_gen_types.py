@@ -1,0 +1,237 @@
+"""Type inference on unannotated libraries (issue 14, types): each rule that reads a type from a
+docstring, a stub or the code, with the type it must give — and the ones it must not give.
+
+Every test builds real introspection facts (or a real generated library) from a module written
+into a temporary folder; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from elixir_gen.build import build_library
+from elixir_gen.discover import discover_spec
+from elixir_gen.docstrings import doc_type_annotation, parse_docstring
+from elixir_gen.introspect import Introspector
+from elixir_gen.model import ElixirFunction, Library
+from elixir_gen.spec import load_spec
+from elixir_gen.stubs import StubIndex
+from elixir_gen.types import Position, TypeContext, TypeFact, map_annotation
+
+
+def _library(tmp_path: Path, modules: dict[str, str], main: str) -> Library:
+    """Write the modules (name -> source; `x.pyi` names a stub), discover `main` and build it."""
+    for name, source in modules.items():
+        path = tmp_path / (name if name.endswith(".pyi") else f"{name}.py")
+        path.write_text(textwrap.dedent(source))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        (tmp_path / f"{main}.yaml").write_text(discover_spec(main, spec_dir=tmp_path))
+        return build_library(load_spec(tmp_path / f"{main}.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in modules:
+            sys.modules.pop(name.removesuffix(".pyi"), None)
+
+
+def _fn(library: Library, python_target: str) -> ElixirFunction:
+    return next(f for m in library.modules for f in m.functions if f.python_target == python_target)
+
+
+def _types(fn: ElixirFunction) -> dict[str, str]:
+    out = {p.python_name: p.type for p in fn.params if not p.is_receiver}
+    out.update({o.python_name: o.typed.spec for o in fn.options})
+    out["result"] = fn.value.spec
+    return out
+
+
+# ---------------------------------------------- classes a docstring names, where it is defined
+
+SYMBOLIC = '''
+    class Expr:
+        """An expression (travels as a handle)."""
+
+
+    class Set:
+        """A set of this package, not Python's set: a handle too."""
+
+
+    class SolveResult(tuple):
+        """A result that is a tuple."""
+
+
+    def solveset(f, symbol=None, domain=None):
+        """Solve.
+
+        Parameters
+        ==========
+
+        f : Expr
+            The equation.
+        symbol : Expr, optional
+            The variable.
+        domain : Set
+            Where.
+
+        Returns
+        =======
+
+        Set
+            The solutions.
+        """
+        return Set()
+
+
+    def summary(x):
+        """Summarise.
+
+        Parameters
+        ----------
+        x : array_like of float
+
+        Returns
+        -------
+        res : SolveResult
+            A tuple.
+        """
+        return SolveResult()
+'''
+
+
+def test_a_class_the_docstring_names_is_found_where_the_function_is_defined(tmp_path: Path) -> None:
+    """`Expr`, `Set` resolve in the function's module: handles; `Set` is the package's, not Python's set
+    (which would arrive as a MapSet: a false spec); a tuple subclass arrives as a tuple."""
+    lib = _library(tmp_path, {"symbolic_lib": SYMBOLIC}, "symbolic_lib")
+    solveset = _types(_fn(lib, "symbolic_lib.solveset"))
+    assert solveset["f"] == "SymbolicLib.Expr.t()"
+    assert solveset["symbol"] == "SymbolicLib.Expr.t() | nil"
+    assert solveset["result"] == "SymbolicLib.Set.t()"
+    assert "MapSet" not in solveset["domain"] and solveset["domain"] == "SymbolicLib.Set.t() | nil"
+    summary = _types(_fn(lib, "symbolic_lib.summary"))
+    assert summary["result"] == "tuple()"
+    assert summary["x"] == "list() | PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
+
+
+def test_doc_names_are_kept_in_the_cache(tmp_path: Path) -> None:
+    """What introspection resolved is in the cache, so the spec generates without the library."""
+    (tmp_path / "cached_lib.py").write_text(textwrap.dedent(SYMBOLIC))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import cached_lib  # type: ignore[import-not-found]
+
+        info = Introspector().callable_info(cached_lib.solveset)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("cached_lib", None)
+    assert info.doc_names == {"Expr": "cached_lib.Expr", "Set": "cached_lib.Set"}
+
+
+# ---------------------------------------------------------------- numpydoc type text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1d array_like, optional", "list | numpy.ndarray | float | int | bool"),
+        ("(N,) array_like", "list | numpy.ndarray | float | int | bool"),
+        ("array_like of float", "list | numpy.ndarray | float | int | bool"),
+        ("array_like, 1-Dimensional", "list | numpy.ndarray | float | int | bool"),
+        ("2D arrays", "numpy.ndarray | float | int | bool"),
+        ("floats, optional", "float"),
+        ("(bool, bool), optional", "tuple[bool, bool]"),
+        ("3-tuple of (str, float, float), optional", "tuple[str, float, float]"),
+        ("str, scalar or callable, optional", "str | float | int | Callable"),
+        ("a boolean (default is False)", "bool"),
+        ("{None, int, numpy.random.Generator}, optional", "None | int | numpy.random.Generator"),
+        ("str or instance of MonteCarloMethod", "str | MonteCarloMethod"),
+        ("rv_frozen instance", "rv_frozen"),
+        ("~matplotlib.backend_bases.MouseEvent", "matplotlib.backend_bases.MouseEvent"),
+    ],
+)
+def test_numpydoc_type_text(text: str, expected: str) -> None:
+    assert doc_type_annotation(text) == expected
+
+
+@pytest.mark.parametrize("text", ["int, order >= 1", "None or (lower limit, upper limit), optional", "sequence of x, y, [color]"])
+def test_type_text_read_only_in_part_gives_nothing(text: str) -> None:
+    """A part that is not a type (a constraint, a description) leaves the whole text unread: never half a type."""
+    assert doc_type_annotation(text) is None
+
+
+def test_a_package_class_wins_over_the_word_it_spells() -> None:
+    assert doc_type_annotation("Set") == "set"
+    assert doc_type_annotation("Set", {"Set": "sympy.sets.sets.Set"}) == "sympy.sets.sets.Set"
+    assert doc_type_annotation("list of Symbols", {"Symbol": "sympy.core.symbol.Symbol"}) == "list[sympy.core.symbol.Symbol]"
+    # A built-in's name is never taken over by a package's alias.
+    assert doc_type_annotation("int", {"int": "somepkg.Int"}) == "int"
+
+
+def test_returns_section_after_a_blank_line() -> None:
+    """sympy's `Returns\\n=======\\n\\nSet\\n    text`: the type is the first line after the blank one."""
+    doc = "Solve.\n\nReturns\n=======\n\nSet\n    A set of values.\n"
+    parsed = parse_docstring(doc)
+    assert parsed.returns is not None and parsed.returns.type == "Set" and parsed.returns.description == "A set of values."
+
+
+def test_a_path_class_travels_as_text() -> None:
+    """The worker sends a pathlib path as a string: `-> Path` is String.t(), not a handle."""
+    ins = Introspector()
+    name = ins.recorder.text(Path)
+    assert name is not None
+    ctx = TypeContext(facts=ins.facts)
+    assert map_annotation(name, ctx, Position.RESULT).type.render() == "String.t()"
+    assert TypeFact("class", "str") == ins.facts[name]
+
+
+# -------------------------------------------------------------- stubs of inherited methods
+
+STUBBED = '''
+    class Artist:
+        def get_label(self):
+            return self._label
+
+        def set_zorder(self, level):
+            self.zorder = level
+
+
+    class Text(Artist):
+        def get_text(self):
+            return self._text
+'''
+
+STUBBED_PYI = '''
+    class Artist:
+        def get_label(self) -> str: ...
+        def set_zorder(self, level: float) -> None: ...
+
+    class Text(Artist):
+        def get_text(self) -> str: ...
+'''
+
+
+def test_an_inherited_method_is_typed_by_the_stub_of_the_class_defining_it(tmp_path: Path) -> None:
+    (tmp_path / "stubbed_lib.py").write_text(textwrap.dedent(STUBBED))
+    (tmp_path / "stubbed_lib.pyi").write_text(textwrap.dedent(STUBBED_PYI))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import stubbed_lib  # type: ignore[import-not-found]
+
+        index = StubIndex()
+        label = index.find(stubbed_lib.Text.get_label, stubbed_lib.Text)
+        zorder = index.find(stubbed_lib.Text.set_zorder, stubbed_lib.Text)
+        own = index.find(stubbed_lib.Text.get_text, stubbed_lib.Text)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("stubbed_lib", None)
+    assert label is not None and label.returns == "str"
+    assert zorder is not None and zorder.params == {"level": "float"} and zorder.returns == "None"
+    assert own is not None and own.returns == "str"
+
+
+def test_a_stub_callable_keeps_its_parameter_list() -> None:
+    """`Callable[[A, B], R]` in a stub survived expansion as `Callable[[][A, B], R]`, which no parser reads."""
+    assert Introspector().expand("Callable[[int, str], bool]") == "Callable[[int, str], bool]"
