@@ -471,7 +471,7 @@ class Introspector:
                 signature = None
         returns_code = None
         if returns is None and not (stub and stub.returns):
-            returns_code = inferred_returns(obj, owner, getattr(fn, "__name__", None))
+            returns_code = self.expand(inferred_returns(obj, owner, getattr(fn, "__name__", None)))
         doc = self.doc(obj)
         return CallableInfo(
             params=params,
