@@ -131,7 +131,7 @@ class _Scope:
         self.root = (getattr(fn, "__module__", None) or "").split(".")[0]
         args = node.args
         self.params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, *(x for x in (args.vararg, args.kwarg) if x)]}
-        self._locals: dict[str, str | None] | None = None
+        self._locals: dict[str, list[ast.expr] | None] | None = None
         self._busy: set[str] = set()
 
     def local_type(self, name: str) -> str | None:
@@ -140,9 +140,9 @@ class _Scope:
             return None
         if self._locals is None:
             self._locals = _bindings(self.node)
-        if name not in self._locals or name in self._busy:
+        values = self._locals.get(name)
+        if name in self._busy:
             return None
-        values = self._locals[name]
         if values is None:
             return None
         self._busy.add(name)  # `rv = rv + [x]`: the type of rv does not depend on itself

@@ -235,3 +235,99 @@ def test_an_inherited_method_is_typed_by_the_stub_of_the_class_defining_it(tmp_p
 def test_a_stub_callable_keeps_its_parameter_list() -> None:
     """`Callable[[A, B], R]` in a stub survived expansion as `Callable[[][A, B], R]`, which no parser reads."""
     assert Introspector().expand("Callable[[int, str], bool]") == "Callable[[int, str], bool]"
+
+
+# ------------------------------------------------------------------------ results from code
+
+CODE = '''
+    class Frozen:
+        """A frozen distribution: no __new__ of its own, so calling the class builds one."""
+
+        def __init__(self, dist, *args):
+            self.dist, self.args = dist, args
+
+
+    class Cached:
+        """A __new__ may return anything (an interned value, another class)."""
+
+        def __new__(cls, value):
+            return value
+
+
+    class Distribution:
+        """Called, it freezes itself."""
+
+        def __call__(self, *args):
+            return self.freeze(*args)
+
+        def freeze(self, *args):
+            return Frozen(self, *args)
+
+
+    norm = Distribution()
+
+
+    def failing(expr, **assumptions):
+        failed = {}
+        for k in assumptions:
+            failed[k] = getattr(expr, k, None)
+        return failed
+
+
+    def known(expr, **assumptions):
+        result = True
+        for k, v in assumptions.items():
+            if v is None:
+                result = None
+            elif v != getattr(expr, k):
+                return False
+        return result
+
+
+    def looped(items):
+        out = []
+        for out in items:
+            pass
+        return out
+
+
+    def decompose(f, depth):
+        if depth == 0:
+            return [f]
+        return [f] + decompose(f, depth - 1)
+
+
+    def build(x):
+        return Frozen(None, x)
+
+
+    def cached(x):
+        return Cached(x)
+
+
+    def helper(x) -> int:
+        return x
+
+
+    def via_helper(x):
+        return helper(x)
+'''
+
+
+def test_results_read_from_code(tmp_path: Path) -> None:
+    lib = _library(tmp_path, {"code_lib": CODE}, "code_lib")
+    result = {f.python_target.rsplit(".", 1)[-1]: f.value.spec for m in lib.modules for f in m.functions if f.kind == "function"}
+    # A callable object: its class's __call__, through self.freeze, to a class without __new__: a handle.
+    assert result["norm"] == "CodeLib.Frozen.t()"
+    # A local bound only by `= {}` (item assignment binds nothing new).
+    assert result["failing"] == "map()"
+    assert result["known"] == "boolean() | nil"
+    # A loop variable rebinds `out`: nothing is known.
+    assert result["looped"] == "term()"
+    # `[f] + ...` is a list; the recursive call says nothing more.
+    assert result["decompose"] == "list()"
+    assert result["build"] == "CodeLib.Frozen.t()"
+    # A class with its own __new__: the call may return anything.
+    assert result["cached"] == "term()"
+    # A package function's annotation.
+    assert result["via_helper"] == "integer()"
