@@ -117,7 +117,7 @@ class Introspection:
     types: dict[str, TypeFact] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"format": CACHE_FORMAT, **dataclasses.asdict(self)}, indent=1, sort_keys=True, default=repr) + "\n"
+        return json.dumps({"format": CACHE_FORMAT, **dataclasses.asdict(self, dict_factory=_cache_dict)}, indent=1, sort_keys=True, default=repr) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "Introspection":
@@ -132,6 +132,11 @@ class Introspection:
             skipped=[Skipped(**s) for s in data["skipped"]],
             types={k: TypeFact(**v) for k, v in data.get("types", {}).items()},
         )
+
+
+def _cache_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A cache entry without an empty `doc_names` (most members have none; absent reads as empty)."""
+    return {k: v for k, v in items if not (k == "doc_names" and not v)}
 
 
 def _callable_from(d: dict[str, Any] | None) -> CallableInfo | None:

@@ -421,10 +421,11 @@ class TypeContext:
                 module = matches.pop()
         return module
 
-    def fact(self, name: str) -> tuple[str, TypeFact] | None:
+    def fact(self, name: str, live: bool = True) -> tuple[str, TypeFact] | None:
+        """What is known about the class `name`; `live`: read it from the library when nothing is recorded."""
         if name in self.facts:
             return name, self.facts[name]
-        if self.resolve is not None and "." in name:
+        if live and self.resolve is not None and "." in name:
             fact = self.resolve(name)
             if fact is not None:
                 return name, fact
@@ -651,9 +652,9 @@ class _Mapper:
 
     def named_class(self, name: str, args: tuple[PyType, ...]) -> EType:
         module = self.ctx.wrapped(name)
-        found = self.ctx.fact(name)
         # A wrapped class's instances are handles, unless the worker sends them as values
-        # (a subclass of tuple or str, an Enum's members): then its module's t() would be false.
+        # (a subclass of tuple or str, an Enum's members, as introspection recorded): then its t() would be false.
+        found = self.ctx.fact(name, live=module is None)
         by_value = found is not None and (found[1].base is not None or found[1].kind == "enum")
         if module is not None and not by_value:
             return handle_of(module)
