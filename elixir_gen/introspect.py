@@ -657,6 +657,10 @@ class Introspector:
                     ret = self.recorder.text(hints.get("return", inspect.signature(fget).return_annotation))
                 except (ValueError, TypeError, NameError):
                     ret = None
+                if ret is None:
+                    # A property of an unannotated class: its stub's getter says what it returns.
+                    stub = self.stubs.find(fget, cls)
+                    ret = self.expand(stub.returns) if stub is not None else None
             properties[name] = PropertyInfo(ret, raw.fset is None, self.doc(raw), owner)
         elif isinstance(raw, classmethod):
             methods[name] = self.callable_info(getattr(cls, name), "classmethod", defined_in=owner, owner=cls)

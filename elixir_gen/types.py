@@ -498,6 +498,9 @@ _SCALARS_BOTH: dict[str, EType] = {
     "TypeGuard": BOOLEAN,
     "TypeIs": BOOLEAN,
     "numpy.bool_": BOOLEAN,
+    # The worker sends these as values (pybridge_port/values.py): a %Decimal{} struct, a UUID's text.
+    "decimal.Decimal": ANY_MAP,
+    "uuid.UUID": STRING,
 }
 for _n in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intp", "integer", "signedinteger", "unsignedinteger"):
     _SCALARS_BOTH[f"numpy.{_n}"] = INTEGER

@@ -331,3 +331,64 @@ def test_results_read_from_code(tmp_path: Path) -> None:
     assert result["cached"] == "term()"
     # A package function's annotation.
     assert result["via_helper"] == "integer()"
+
+
+# ------------------------------------------------------------- typeshed-style stubs
+
+VERSIONED = '''
+    class Dist:
+        def __init__(self, mu=0.0):
+            self._mu = mu
+
+        @property
+        def mean(self):
+            return self._mu
+
+
+    def correlation(x, y):
+        return 0.0
+
+
+    def decimal_mean(data):
+        return data[0]
+
+
+    def nowhere(x):
+        return x
+'''
+
+VERSIONED_PYI = """
+    import sys
+    from decimal import Decimal
+    from fractions import Fraction
+    from typing import TypeAlias, TypeVar
+
+    _Number: TypeAlias = float | Decimal | Fraction
+    _NumberT = TypeVar("_NumberT", float, Decimal)
+
+    class Dist:
+        @property
+        def mean(self) -> float: ...
+
+    if sys.version_info >= (3, 0):
+        def correlation(x: list[_Number], y: list[_Number]) -> float: ...
+        def decimal_mean(data: list[_NumberT]) -> _NumberT: ...
+    else:
+        def correlation(x: str, y: str) -> str: ...
+
+    if sys.version_info >= (99, 0):
+        def nowhere(x: int) -> int: ...
+"""
+
+
+def test_stub_blocks_for_this_python_aliases_and_property_getters(tmp_path: Path) -> None:
+    """typeshed writes functions under `if sys.version_info >= ...:`, types as stub-only aliases and
+    TypeVars, and properties as getters: each is read (a Decimal arrives as a %Decimal{} map)."""
+    lib = _library(tmp_path, {"versioned_lib": VERSIONED, "versioned_lib.pyi": VERSIONED_PYI}, "versioned_lib")
+    correlation = _types(_fn(lib, "versioned_lib.correlation"))
+    assert correlation == {"x": "[number() | map() | PyBridge.Ref.t()]", "y": "[number() | map() | PyBridge.Ref.t()]", "result": "number()"}
+    assert _types(_fn(lib, "versioned_lib.decimal_mean"))["result"] == "number() | map()"
+    # A block for another Python is not this one's.
+    assert _types(_fn(lib, "versioned_lib.nowhere"))["result"] == "term()"
+    getter = next(f for m in lib.modules for f in m.functions if f.python_target == "versioned_lib.Dist.mean" and f.kind == "getter")
+    assert getter.value.spec == "number()"
