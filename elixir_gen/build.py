@@ -426,11 +426,17 @@ class Builder:
         # An instance attribute (set in __init__ or by a method) cannot be seen on the class; the class
         # docstring's Attributes section may describe it.
         documented = parse_docstring(cls_info.doc).attributes.get(p.name) if cls_info is not None and pi is None else None
-        if cls_info is not None and pi is None and p.type is None and not (documented and documented.type):
+        # An instance attribute the class body annotates (`message: str`) has that type.
+        declared = cls_info.annotations.get(p.name) if cls_info is not None and pi is None else None
+        if cls_info is not None and pi is None and p.type is None and not declared and not (documented and documented.type):
             self.warnings.append(f"{self.spec.file}:{p.line}: {c.python_path}.{p.name} is not a property of the class (an instance attribute?); its type is term()")
-        annotation = p.type or (pi.annotation if pi else None)
+        annotation = p.type or (pi.annotation if pi else None) or declared
         source = "spec" if p.type else "annotation"
         doc_type = documented.type if documented else None
+        if doc_type is None and pi is not None and pi.doc:
+            # A property documented like a function: its Returns section.
+            returns = parse_docstring(pi.doc).returns
+            doc_type = returns.type if returns else None
         get_type = position_type(annotation, source, None, doc_type, None, Position.RESULT, ctx)
         set_type = position_type(annotation, source, None, doc_type, None, Position.ARG, ctx)
         readonly = p.readonly or bool(pi and pi.readonly)

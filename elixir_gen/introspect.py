@@ -84,6 +84,7 @@ class ClassInfo:
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it is not wrapped
     source: str | None = None
     doc_names: dict[str, str] = field(default_factory=dict)  # a class its docstring's types name -> its path
+    annotations: dict[str, str] = field(default_factory=dict)  # attributes the class bodies annotate -> annotation
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Introspection:
 
 def _cache_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
     """A cache entry without an empty `doc_names` (most members have none; absent reads as empty)."""
-    return {k: v for k, v in items if not (k == "doc_names" and not v)}
+    return {k: v for k, v in items if not (k in ("doc_names", "annotations") and not v)}
 
 
 def _callable_from(d: dict[str, Any] | None) -> CallableInfo | None:
@@ -162,6 +163,7 @@ def _member_from(d: dict[str, Any]) -> MemberInfo:
             skipped=cls.get("skipped", {}),
             source=cls.get("source"),
             doc_names=cls.get("doc_names", {}),
+            annotations=cls.get("annotations", {}),
         )
     return MemberInfo(function=fn, cls=info, **d)
 
@@ -645,7 +647,25 @@ class Introspector:
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
         doc = self.class_doc(cls)
-        return ClassInfo(doc=doc, init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls), doc_names=self.doc_names(doc, cls))
+        return ClassInfo(doc=doc, init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls), doc_names=self.doc_names(doc, cls), annotations=self.attribute_annotations(cls, methods, properties))
+
+    def attribute_annotations(self, cls: type, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> dict[str, str]:
+        """Public names the bodies of the class and its same-package bases annotate (`message: str`), that are
+        neither methods nor properties: the types of instance attributes."""
+        root = _root(cls.__module__)
+        out: dict[str, str] = {}
+        for klass in inspect.getmro(cls):
+            if klass is object or _root(klass.__module__) != root or "__annotations__" not in vars(klass):
+                continue
+            raw = vars(klass).get("__annotations__") or {}
+            hints = _hints(klass) if raw else {}
+            for name in raw:
+                if name in out or name in methods or name in properties or not self.public(name):
+                    continue
+                text = self.recorder.text(hints.get(name, raw[name]))
+                if text:
+                    out[name] = text
+        return out
 
     def _member(self, cls: type, name: str, raw: Any, owner: str, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> None:
         if isinstance(raw, property):

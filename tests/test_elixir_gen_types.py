@@ -392,3 +392,39 @@ def test_stub_blocks_for_this_python_aliases_and_property_getters(tmp_path: Path
     assert _types(_fn(lib, "versioned_lib.nowhere"))["result"] == "term()"
     getter = next(f for m in lib.modules for f in m.functions if f.python_target == "versioned_lib.Dist.mean" and f.kind == "getter")
     assert getter.value.spec == "number()"
+
+
+# ------------------------------------------------------------------------- attribute getters
+
+ATTRIBUTES = '''
+    class Warning2(Warning):
+        """A warning with attributes.
+
+        Attributes:
+            message: What happened.
+            since: When.
+        """
+
+        message: str
+        since: tuple[int, int]
+
+        def __init__(self, message, since):
+            self.message, self.since = message, since
+
+        @property
+        def count(self):
+            """How many.
+
+            Returns
+            -------
+            int
+                The count.
+            """
+            return 1
+'''
+
+
+def test_attribute_getters_typed_from_class_annotations_and_property_returns(tmp_path: Path) -> None:
+    lib = _library(tmp_path, {"attr_lib": ATTRIBUTES}, "attr_lib")
+    getters = {f.python_name: f.value.spec for m in lib.modules for f in m.functions if f.kind == "getter"}
+    assert getters == {"message": "String.t()", "since": "{integer(), integer()}", "count": "integer()"}
