@@ -177,7 +177,7 @@ class _Scope:
         if inspect.isfunction(obj) and (getattr(obj, "__module__", "") or "").split(".")[0] == self.root:
             annotation = obj.__annotations__.get("return")
             if isinstance(annotation, type):
-                return _instance_type(annotation)
+                return annotation.__name__ if annotation.__module__ == "builtins" else f"{annotation.__module__}.{annotation.__qualname__}"
             if annotation is None and self.depth < _MAX_DEPTH:
                 return inferred_returns(obj, None, None, self.depth + 1)
         return None
@@ -194,6 +194,8 @@ def _instance_type(cls: type) -> str | None:
         return cls.__name__ if cls.__name__ in _CLASS_CALLS or cls.__name__ in _CALLS.values() else None
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
         return f"{cls.__module__}.{cls.__qualname__}"  # a named tuple's generated __new__ builds one
+    if type(cls).__call__ is not type.__call__:
+        return None  # a metaclass builds the instances (an Enum's lookup, DSPy's modules): it may return anything
     if any("__new__" in vars(k) for k in cls.__mro__ if k is not object and k.__module__ not in ("builtins", "typing")):
         return None  # sympy's Eq(x, x) is S.true: a __new__ may return anything
     if inspect.isabstract(cls):

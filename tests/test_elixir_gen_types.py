@@ -309,6 +309,19 @@ CODE = '''
         return x
 
 
+    class Meta(type):
+        def __call__(cls, *args):
+            return 42
+
+
+    class Built(metaclass=Meta):
+        """Its metaclass decides what calling it returns."""
+
+
+    def metaclassed():
+        return Built()
+
+
     def via_helper(x):
         return helper(x)
 '''
@@ -331,6 +344,8 @@ def test_results_read_from_code(tmp_path: Path) -> None:
     assert result["cached"] == "term()"
     # A package function's annotation.
     assert result["via_helper"] == "integer()"
+    # A metaclass with its own __call__ may return anything (here an integer, not a Built).
+    assert result["metaclassed"] == "term()"
 
 
 # ------------------------------------------------------------- typeshed-style stubs
