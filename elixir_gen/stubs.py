@@ -82,6 +82,16 @@ def _places(obj: Any, owner: type | None) -> list[tuple[Any, Any]]:
     """Where a stub may describe `obj`: as a method of `owner`, of the class of `owner`'s MRO that
     defines it (an inherited method is in its defining class's stub), then under its own name."""
     places: list[tuple[Any, Any]] = []
+    if isinstance(obj, type):
+        # A class's stub describes its constructor as __init__ (or __new__), in the class that defines it.
+        for klass in obj.__mro__:
+            if klass is object:
+                break
+            defined = [m for m in ("__init__", "__new__") if m in vars(klass)]
+            places += [(klass.__module__, f"{klass.__qualname__}.{m}") for m in defined]
+            if defined:
+                break  # the constructor is this class's: a base's stub would describe another signature
+        return places
     name = getattr(obj, "__name__", "")
     if owner is not None:
         places.append((owner.__module__, f"{owner.__qualname__}.{name}"))

@@ -443,3 +443,10 @@ def test_attribute_getters_typed_from_class_annotations_and_property_returns(tmp
     lib = _library(tmp_path, {"attr_lib": ATTRIBUTES}, "attr_lib")
     getters = {f.python_name: f.value.spec for m in lib.modules for f in m.functions if f.kind == "getter"}
     assert getters == {"message": "String.t()", "since": "{integer(), integer()}", "count": "integer()"}
+
+
+def test_a_class_constructor_is_typed_by_its_stub(tmp_path: Path) -> None:
+    """`json.JSONDecodeError(msg, doc, pos)`: typeshed's `__init__` of the class types the constructor."""
+    info = Introspector().constructor_info(__import__("json").JSONDecodeError)
+    assert info.params is not None
+    assert {p.name: p.stub for p in info.params} == {"msg": "str", "doc": "str", "pos": "int"}
