@@ -636,6 +636,11 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
     # numpydoc: `ndarray of shape (n_samples,)`, `array-like of shape (n, m)`: the shape is no type.
     t = re.sub(r"\s+of\s+shape\s*\([^)]*\)", "", t, flags=re.I).strip()
     t = _SHAPE_SUFFIX.sub("", t).strip()
+    # `ndarray, shape (n,)`, `array_like, shape=(n, m)`, `ndarray, shape(n,)`: the shape is no type either.
+    t = re.sub(r"\s*,?\s*(?:with\s+)?shape\s*=?\s*\([^)]*\)$", "", t, flags=re.I).strip()
+    # `callable f(x, *args)`, `callable, fprime(x, *args)`, `function(x) -> f`: a callable, its call described.
+    if re.fullmatch(r"(?:callable|function)\b[ ,]*[\w']*\s*\(.*\)(?:\s*->\s*[\w ,]+)?", t, flags=re.I):
+        t = "callable"
     if not t:
         return None
 
@@ -677,7 +682,7 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         m = re.fullmatch(r"(array[-_]?like|ndarray|array)\s+of\s+.+", w, flags=re.I)
         if m:
             return _ARRAYS[m.group(1).lower().replace("arraylike", "array_like")] if m.group(1).lower() in _ARRAYS else None
-        m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)", w, flags=re.I)
+        m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)", re.sub(r"^\d+-(?=tuple)", "", w), flags=re.I)
         if m:
             item = m.group(2)
             single = item[:-1] if item.endswith("s") else None  # `list of Symbols`, `list of ints`

@@ -150,6 +150,12 @@ def test_doc_names_are_kept_in_the_cache(tmp_path: Path) -> None:
         ("str or instance of MonteCarloMethod", "str | MonteCarloMethod"),
         ("rv_frozen instance", "rv_frozen"),
         ("~matplotlib.backend_bases.MouseEvent", "matplotlib.backend_bases.MouseEvent"),
+        ("callable f(x, *args), optional", "Callable"),
+        ("callable, fprime(x, *args)", "Callable"),
+        ("function(vector) -> scalar", "Callable"),
+        ("ndarray, shape (n,)", "numpy.ndarray | float | int | bool"),
+        ("array_like, shape=(n_corr, n)", "list | numpy.ndarray | float | int | bool"),
+        ("2-tuple of float", "tuple[float, ...]"),
     ],
 )
 def test_numpydoc_type_text(text: str, expected: str) -> None:
