@@ -324,6 +324,11 @@ def _returns(content: list[str], numpy: bool) -> DocItem:
         m = _NUMPY_ITEM.match(first)
         type_text = (m.group(2) if m and m.group(2) else first) if m else first
         desc = " ".join(l.strip() for l in text[1:] if l.strip())
+        named = [l for l in text if re.match(r"^\*{0,2}[A-Za-z_]\w*(\s*,\s*\*{0,2}[A-Za-z_]\w*)*\s+:\s+\S", l)]
+        if len(named) > 1 or (m and m.group(2) and "," in m.group(1)):
+            # `statistic : float` then `pvalue : float`, or `a, b : ndarray`: the function returns several
+            # values (a tuple); the first one's type is not the result's.
+            return DocItem("", None, " ".join(l.strip() for l in text if l.strip()))
         return DocItem("", type_text.strip() if _plausible_type(type_text) else None, desc if _plausible_type(type_text) else " ".join(l.strip() for l in text))
     m = re.match(r"^([^:\s][^:]*?):\s+(.*)$", first) or re.match(r"^([^:\s][^:]*?):$", first)
     if m and _plausible_type(m.group(1)):
@@ -673,12 +678,13 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         m = _INSTANCE.fullmatch(w)
         if m:
             return word(m.group("a") or m.group("b"))
+        low = w.lower()
+        if low in _ARRAYS:
+            # Before the package's names: `ndarray` is numpy's, and a numpy result may be a scalar.
+            return _ARRAYS[low]
         name = w.lstrip("~").lstrip(".") if re.fullmatch(r"~?\.?[A-Za-z_][\w.]*", w) else w
         if name in names and name not in _BUILTIN_NAMES:
             return names[name]
-        low = w.lower()
-        if low in _ARRAYS:
-            return _ARRAYS[low]
         m = re.fullmatch(r"(array[-_]?like|ndarray|array)\s+of\s+.+", w, flags=re.I)
         if m:
             return _ARRAYS[m.group(1).lower().replace("arraylike", "array_like")] if m.group(1).lower() in _ARRAYS else None

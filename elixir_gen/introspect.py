@@ -17,6 +17,8 @@ value looks like on the Elixir side.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import enum
 import fnmatch
 import importlib
@@ -291,6 +293,9 @@ class TypeRecorder:
         base = next((b.__name__ for b in (bool, int, float, str, bytes, bytearray, tuple, list, dict) if issubclass(cls, b)), None)
         if base is None and (issubclass(cls, PurePath) or _qualified(cls) == "uuid.UUID"):
             base = "str"  # the worker sends a path or a UUID as its text (pybridge_port/values.py)
+        if base is None:
+            # Subclasses the worker converts like their base (pandas' Timestamp is a datetime).
+            base = next((name for b, name in _CONVERTED if issubclass(cls, b)), None)
         if isinstance(cls, enum.EnumMeta):
             values = [m.value for m in cls]  # type: ignore[var-annotated]
             plain = all(isinstance(v, (str, int, float, bool)) or v is None for v in values)
@@ -813,6 +818,18 @@ def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, res
 
 
 _CONTAINERS = (dict, list, set, frozenset, tuple, str, bytes, int, float)
+
+# Classes the worker sends as values, with the annotation that types them (datetime before date).
+_CONVERTED: tuple[tuple[type, str], ...] = (
+    (datetime.datetime, "datetime.datetime"),
+    (datetime.date, "datetime.date"),
+    (datetime.time, "datetime.time"),
+    (datetime.timedelta, "datetime.timedelta"),
+    (set, "set"),
+    (frozenset, "frozenset"),
+    (complex, "complex"),
+    (decimal.Decimal, "decimal.Decimal"),
+)
 
 # Members every class has or gets from Python itself: never worth a line in the report.
 _EVERY_CLASS = frozenset({"__init__", "__new__", "__init_subclass__", "__class_getitem__", "__subclasshook__", "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__post_init__"})

@@ -486,7 +486,8 @@ _SCALARS_BOTH: dict[str, EType] = {
     "OrderedDict": ANY_MAP,
     "defaultdict": ANY_MAP,
     "DefaultDict": ANY_MAP,
-    "complex": COMPLEX,
+    # int and float are acceptable where complex is declared (PEP 484's numeric tower).
+    "complex": Union((NUMBER, COMPLEX)),
     "datetime.date": DATE,
     "datetime.time": TIME,
     "datetime.datetime": union(NAIVE_DATETIME, DATETIME),
@@ -658,7 +659,7 @@ class _Mapper:
         # A wrapped class's instances are handles, unless the worker sends them as values
         # (a subclass of tuple or str, an Enum's members, as introspection recorded): then its t() would be false.
         found = self.ctx.fact(name, live=module is None)
-        by_value = found is not None and (found[1].base is not None or found[1].kind == "enum")
+        by_value = found is not None and (found[1].base is not None or found[1].kind in ("enum", "protocol"))
         if module is not None and not by_value:
             return handle_of(module)
         if found is None:
@@ -673,6 +674,9 @@ class _Mapper:
             return TupleOf(items)
         if fact.kind == "protocol" and fact.callable:
             return union(ANY_FUN, REF) if self.pos is Position.ARG else REF
+        if fact.kind == "protocol":
+            # Any object with the protocol's methods, plain data included (a list is a nested sequence).
+            return self.lose(f"`{name}` is a protocol (any object with its methods)")
         if fact.base is not None:
             return self.type(PyType(fact.base))
         return REF

@@ -456,3 +456,83 @@ def test_a_class_constructor_is_typed_by_its_stub(tmp_path: Path) -> None:
     info = Introspector().constructor_info(__import__("json").JSONDecodeError)
     assert info.params is not None
     assert {p.name: p.stub for p in info.params} == {"msg": "str", "doc": "str", "pos": "int"}
+
+
+# ----------------------------------------------------------------- false specs this work found
+
+FALSE_SPECS = '''
+    import datetime
+    from typing import Protocol
+
+    from numpy import ndarray
+
+
+    class Stamp(datetime.datetime):
+        """A datetime subclass (pandas' Timestamp): the worker sends it as a datetime."""
+
+
+    class Nested(Protocol):
+        def __len__(self) -> int: ...
+
+
+    def pdf(x):
+        """Density.
+
+        Returns
+        -------
+        pdf : ndarray
+            The density (a numpy scalar for a scalar x).
+        """
+        return x
+
+
+    def interval(confidence):
+        """Interval.
+
+        Returns
+        -------
+        a, b : ndarray of float
+            The end-points.
+        """
+        return confidence, confidence
+
+
+    def test(x):
+        """A test.
+
+        Returns
+        -------
+        statistic : float
+            The statistic.
+        pvalue : float
+            The p-value.
+        """
+        return x
+
+
+    def rollback(dt) -> Stamp:
+        return dt
+
+
+    def root(x) -> complex:
+        return x
+
+
+    def nested(x) -> Nested:
+        return x
+'''
+
+
+def test_results_the_worker_sends_as_values_and_tuples_of_returns(tmp_path: Path) -> None:
+    lib = _library(tmp_path, {"false_lib": FALSE_SPECS}, "false_lib")
+    result = {f.python_target.rsplit(".", 1)[-1]: f.value.spec for m in lib.modules for f in m.functions if f.kind == "function"}
+    # `ndarray` resolves to numpy's class in the module, yet a numpy result may be a scalar.
+    assert result["pdf"] == "PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
+    # Several named returns are a tuple: the first one's type is not the result's.
+    assert result["interval"] == "{term(), term()}"
+    assert result["test"] == "term()"
+    # A datetime subclass arrives as a datetime, a complex annotation takes a number too,
+    # and a protocol is any object with its methods (a list is one).
+    assert result["rollback"] == "NaiveDateTime.t() | DateTime.t()"
+    assert result["root"] == "number() | PyBridge.Complex.t()"
+    assert result["nested"] == "term()"
