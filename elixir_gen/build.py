@@ -294,7 +294,7 @@ class Builder:
             self._add(module, create, taken, "the constructor", c.line)
             module.moduledoc = module.moduledoc.replace("`create/" + "N`", f"`create/{create.arities[-1]}`")
             module.tests.extend(example_tests(self.spec.file, module, create, c.examples, self.error, session=bool(c.constructor and c.constructor.session_aware)))
-        ctx = self.types.with_owner(c.python_path)
+        ctx = self.types.with_owner(c.python_path).with_doc_names(cls_info.doc_names if cls_info else {})
         lineage: list[tuple[ClassSpec, str | None]] = [(c, None)] + [(a, self.class_modules[a.python_path]) for a in self._ancestors(c)]
         listed: set[str] = set()
         for owner, inherited_from in lineage:
@@ -388,7 +388,7 @@ class Builder:
                 c.python_path,
                 cs,
                 init,
-                self.types.with_owner(c.python_path),
+                self.types.with_owner(c.python_path).with_doc_names(cls_info.doc_names if cls_info else {}),
                 "__init__",
                 runtime="create",
                 value=Typed(HANDLE, "wrapper"),
@@ -426,11 +426,17 @@ class Builder:
         # An instance attribute (set in __init__ or by a method) cannot be seen on the class; the class
         # docstring's Attributes section may describe it.
         documented = parse_docstring(cls_info.doc).attributes.get(p.name) if cls_info is not None and pi is None else None
-        if cls_info is not None and pi is None and p.type is None and not (documented and documented.type):
+        # An instance attribute the class body annotates (`message: str`) has that type.
+        declared = cls_info.annotations.get(p.name) if cls_info is not None and pi is None else None
+        if cls_info is not None and pi is None and p.type is None and not declared and not (documented and documented.type):
             self.warnings.append(f"{self.spec.file}:{p.line}: {c.python_path}.{p.name} is not a property of the class (an instance attribute?); its type is term()")
-        annotation = p.type or (pi.annotation if pi else None)
+        annotation = p.type or (pi.annotation if pi else None) or declared
         source = "spec" if p.type else "annotation"
         doc_type = documented.type if documented else None
+        if doc_type is None and pi is not None and pi.doc:
+            # A property documented like a function: its Returns section.
+            returns = parse_docstring(pi.doc).returns
+            doc_type = returns.type if returns else None
         get_type = position_type(annotation, source, None, doc_type, None, Position.RESULT, ctx)
         set_type = position_type(annotation, source, None, doc_type, None, Position.ARG, ctx)
         readonly = p.readonly or bool(pi and pi.readonly)
@@ -495,6 +501,8 @@ class Builder:
     def _callable(self, w: Wrapped) -> ElixirFunction:
         """The generated function for a function, method or constructor."""
         cs, info = w.spec, w.info
+        if info is not None and info.doc_names:
+            w.ctx = w.ctx.with_doc_names(info.doc_names)
         params = merge_params(cs.params, info)
         known = params is not None
         plist = params if params is not None else GENERIC_PARAMS

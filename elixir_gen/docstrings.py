@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
 _PARAM_SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "kwargs", "other parameters", "other args", "keyword parameters"}
 _RETURN_SECTIONS = {"returns", "return", "yields", "yield"}
@@ -312,7 +313,9 @@ def _item_description(lines: list[str]) -> str:
 
 
 def _returns(content: list[str], numpy: bool) -> DocItem:
-    text = [l for l in content]
+    text = list(content)
+    while text and not text[0].strip():  # `Returns\n=======\n\nSet\n    ...`: a blank line after the title
+        text.pop(0)
     if not text:
         return DocItem("")
     first = text[0].strip()
@@ -321,6 +324,11 @@ def _returns(content: list[str], numpy: bool) -> DocItem:
         m = _NUMPY_ITEM.match(first)
         type_text = (m.group(2) if m and m.group(2) else first) if m else first
         desc = " ".join(l.strip() for l in text[1:] if l.strip())
+        named = [l for l in text if re.match(r"^\*{0,2}[A-Za-z_]\w*(\s*,\s*\*{0,2}[A-Za-z_]\w*)*\s+:\s+\S", l)]
+        if len(named) > 1 or (m and m.group(2) and "," in m.group(1)):
+            # `statistic : float` then `pvalue : float`, or `a, b : ndarray`: the function returns several
+            # values (a tuple); the first one's type is not the result's.
+            return DocItem("", None, " ".join(l.strip() for l in text if l.strip()))
         return DocItem("", type_text.strip() if _plausible_type(type_text) else None, desc if _plausible_type(type_text) else " ".join(l.strip() for l in text))
     m = re.match(r"^([^:\s][^:]*?):\s+(.*)$", first) or re.match(r"^([^:\s][^:]*?):$", first)
     if m and _plausible_type(m.group(1)):
@@ -587,51 +595,140 @@ def _plausible_type(text: str | None) -> bool:
     return bool(_PLAUSIBLE.match(text)) and len(text) <= 80 and doc_type_annotation(text) is not None
 
 
-def doc_type_annotation(text: str | None) -> str | None:
-    """The annotation a docstring's type text stands for (`int, optional` -> `int`), None when unclear."""
+# Sizes and shapes written before or after an array word: `1d array_like`, `(N,) array_like`,
+# `2D arrays`, `array_like, 1-Dimensional`. They say nothing about the type.
+_SHAPE_PREFIX = re.compile(r"^(?:\([^)]*\)|\d+(?:-?[dD])(?:/\d+-?[dD])*)\s+(?=\S)")
+_SHAPE_SUFFIX = re.compile(r",\s*\d+-?d(?:imensional)?$", flags=re.I)
+_ARTICLE = re.compile(r"^(?:an?|the)\s+", flags=re.I)
+_INSTANCE = re.compile(r"^(?:(?:an?\s+)?instance\s+of\s+(?P<a>\S+)|(?P<b>\S+)\s+(?:instance|object)s?)$", flags=re.I)
+_N_TUPLE = re.compile(r"^(?:\d+-)?tuple(?:\s+of)?\s*(?=\()", flags=re.I)
+_BUILTIN_NAMES = frozenset({"int", "float", "str", "bool", "bytes", "list", "dict", "tuple", "set", "frozenset", "object", "complex", "type", "None"})
+
+
+def _split_top(text: str, seps: str) -> list[str]:
+    """`text` split at `seps` (a regex) where no bracket, brace or parenthesis is open."""
+    parts, depth, last = [], 0, 0
+    for m in re.finditer(r"[\[\](){}]|" + seps, text):
+        tok = m.group(0)
+        if tok in "[({":
+            depth += 1
+        elif tok in "])}":
+            depth -= 1
+        elif depth == 0:
+            parts.append(text[last:m.start()])
+            last = m.end()
+    parts.append(text[last:])
+    return [p.strip() for p in parts]
+
+
+def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None) -> str | None:
+    """The annotation a docstring's type text stands for (`int, optional` -> `int`), None when unclear.
+
+    `names`: the classes the docstring's names stand for where the function
+    is defined (`Symbol` -> `sympy.core.symbol.Symbol`), read by
+    introspection; such a class wins over the everyday word it spells
+    (`Set` is sympy's, not Python's set). Every part of the text must be
+    read, or nothing is: a type may be wide, never a guess.
+    """
     from .types import AnnotationSyntaxError, parse_annotation
 
     if not text:
         return None
-    t = _strip_roles(text).strip()
+    names = names or {}
+    t = _strip_roles(text).strip().rstrip(".").strip()
     t = re.sub(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", "", t, flags=re.I).strip().rstrip(",")
     t = re.sub(r"\s*,\s*default\s*[:=].*$", "", t, flags=re.I)
     # numpydoc: `ndarray of shape (n_samples,)`, `array-like of shape (n, m)`: the shape is no type.
     t = re.sub(r"\s+of\s+shape\s*\([^)]*\)", "", t, flags=re.I).strip()
+    t = _SHAPE_SUFFIX.sub("", t).strip()
+    # `ndarray, shape (n,)`, `array_like, shape=(n, m)`, `ndarray, shape(n,)`: the shape is no type either.
+    t = re.sub(r"\s*,?\s*(?:with\s+)?shape\s*=?\s*\([^)]*\)$", "", t, flags=re.I).strip()
+    # `callable f(x, *args)`, `callable, fprime(x, *args)`, `function(x) -> f`: a callable, its call described.
+    if re.fullmatch(r"(?:callable|function)\b[ ,]*[\w']*\s*\(.*\)(?:\s*->\s*[\w ,]+)?", t, flags=re.I):
+        t = "callable"
     if not t:
         return None
-    # A set of literals: `{'linear', 'poly'}`.
-    choices = re.fullmatch(r"\{(.*)\}", t)
-    if choices:
-        values = [v.strip() for v in choices.group(1).split(",")]
-        if values and all(re.fullmatch(r"'[^']*'|\"[^\"]*\"|-?\d+(\.\d+)?|None|True|False", v) for v in values):
+
+    def choices(inner: str) -> str | None:
+        """`{'linear', 'poly'}`: literals; `{None, int, Generator}`: literals and types."""
+        values = [v.strip() for v in _split_top(inner, ",")]
+        if not values or not all(values):
+            return None
+        if all(re.fullmatch(r"'[^']*'|\"[^\"]*\"|-?\d+(\.\d+)?|None|True|False", v) for v in values):
             return "Literal[" + ", ".join(values) + "]"
-        return None
+        mapped = [word(v) for v in values]
+        return None if any(m is None for m in mapped) else " | ".join(m for m in mapped if m)
 
     def word(w: str) -> str | None:
-        w = w.strip()
+        w = _ARTICLE.sub("", w.strip()).strip()
+        w = _SHAPE_PREFIX.sub("", w)
+        if not w:
+            return None
         if re.fullmatch(r"'[^']*'|\"[^\"]*\"", w):
             return f"Literal[{w}]"  # `'auto' or int`: the string itself, not a class named auto
-        if w.lower() in _ARRAYS:
-            return _ARRAYS[w.lower()]
-        m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)s?", w, flags=re.I)
+        if re.fullmatch(r"-?\d+(\.\d+)?|True|False", w):
+            return f"Literal[{w}]" if "." not in w else "float"
+        if w.startswith("{") and w.endswith("}"):
+            return choices(w[1:-1])
+        tup = _N_TUPLE.sub("", w)
+        if tup.startswith("(") and tup.endswith(")"):
+            # `(float, float)`, `3-tuple of (str, float, float)`: a tuple of those.
+            items = [word(i) for i in _split_top(tup[1:-1], ",")]
+            return None if not items or any(i is None for i in items) else f"tuple[{', '.join(i for i in items if i)}]"
+        m = _INSTANCE.fullmatch(w)
         if m:
-            inner = word(m.group(2))
+            return word(m.group("a") or m.group("b"))
+        low = w.lower()
+        if low in _ARRAYS:
+            # Before the package's names: `ndarray` is numpy's, and a numpy result may be a scalar.
+            return _ARRAYS[low]
+        name = w.lstrip("~").lstrip(".") if re.fullmatch(r"~?\.?[A-Za-z_][\w.]*", w) else w
+        if name in names and name not in _BUILTIN_NAMES:
+            return names[name]
+        m = re.fullmatch(r"(array[-_]?like|ndarray|array)\s+of\s+.+", w, flags=re.I)
+        if m:
+            return _ARRAYS[m.group(1).lower().replace("arraylike", "array_like")] if m.group(1).lower() in _ARRAYS else None
+        m = re.fullmatch(r"(list|sequence|tuple|set|iterable|iterator)\s+of\s+(.+?)", re.sub(r"^\d+-(?=tuple)", "", w), flags=re.I)
+        if m:
+            item = m.group(2)
+            single = item[:-1] if item.endswith("s") else None  # `list of Symbols`, `list of ints`
+            plural_known = single is not None and (single in names or single.lower() in _WORDS or single.lower() in _ARRAYS)
+            inner = word(single) if single is not None and plural_known else word(item)
             outer = _WORDS[m.group(1).lower()]
             return f"{outer}[{inner}, ...]" if inner and outer == "tuple" else f"{outer}[{inner}]" if inner else None
-        if w.lower() in _WORDS:
-            return _WORDS[w.lower()]
+        if low in _WORDS:
+            return _WORDS[low]
+        if low.endswith("s") and (low[:-1] in _WORDS or low[:-1] in _ARRAYS):
+            return word(w[:-1])  # `floats`, `2D arrays`
+        if name != w:
+            w = name
         try:
             parse_annotation(w)
         except AnnotationSyntaxError:
             return None
         return w if re.fullmatch(r"[A-Za-z_][\w.]*(\[.*\])?", w) else None
 
-    parts = re.split(r"\s+or\s+|\s*\|\s*", t) if "[" not in t else [t]
+    if t.startswith("{") and t.endswith("}") and t.count("{") == 1:
+        return choices(t[1:-1])
+    parts = _split_top(t, r"\s+or\s+|\s*\|\s*|,") if "[" not in t else [t]
     mapped = [word(p) for p in parts]
     if not mapped or any(m is None for m in mapped):
         return None
     return mapped[0] if len(mapped) == 1 else " | ".join(m for m in mapped if m)
+
+
+def type_names(doc: str | None) -> set[str]:
+    """The (dotted) names the type texts of a docstring's items use (`Symbol`, `np.random.Generator`),
+    without reST's `~` and leading dots: what introspection looks up where the function is defined."""
+    parsed = parse_docstring(doc)
+    texts = [i.type for i in (*parsed.params.values(), *parsed.attributes.values(), parsed.returns) if i is not None and i.type]
+    found: set[str] = set()
+    for text in texts:
+        for m in re.finditer(r"(?<![\w'\"])[~.]*([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)", _strip_roles(text)):
+            name = m.group(1)
+            if name not in _BUILTIN_NAMES and name.lower() not in ("optional", "default", "or", "of", "shape", "none", "true", "false"):
+                found.add(name)
+    return found
 
 
 def heredoc_body(markdown: str) -> str:

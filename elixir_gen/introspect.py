@@ -17,6 +17,8 @@ value looks like on the Elixir side.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import enum
 import fnmatch
 import importlib
@@ -28,10 +30,11 @@ import types
 import typing
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from . import names
+from .docstrings import type_names
 from .infer import inferred_returns
 from .stubs import StubIndex
 from .types import AnnotationSyntaxError, PyType, TypeFact, parse_annotation
@@ -62,6 +65,7 @@ class CallableInfo:
     returns_stub: str | None = None
     returns_code: str | None = None  # what its `return` statements say (`infer`), when nothing else does
     source: str | None = None  # "dspy/predict/predict.py:42"
+    doc_names: dict[str, str] = field(default_factory=dict)  # a class its docstring's types name -> its path
 
 
 @dataclass
@@ -81,6 +85,8 @@ class ClassInfo:
     properties: dict[str, PropertyInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it is not wrapped
     source: str | None = None
+    doc_names: dict[str, str] = field(default_factory=dict)  # a class its docstring's types name -> its path
+    annotations: dict[str, str] = field(default_factory=dict)  # attributes the class bodies annotate -> annotation
 
 
 @dataclass
@@ -114,7 +120,7 @@ class Introspection:
     types: dict[str, TypeFact] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"format": CACHE_FORMAT, **dataclasses.asdict(self)}, indent=1, sort_keys=True, default=repr) + "\n"
+        return json.dumps({"format": CACHE_FORMAT, **dataclasses.asdict(self, dict_factory=_cache_dict)}, indent=1, sort_keys=True, default=repr) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "Introspection":
@@ -129,6 +135,11 @@ class Introspection:
             skipped=[Skipped(**s) for s in data["skipped"]],
             types={k: TypeFact(**v) for k, v in data.get("types", {}).items()},
         )
+
+
+def _cache_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A cache entry without an empty `doc_names` (most members have none; absent reads as empty)."""
+    return {k: v for k, v in items if not (k in ("doc_names", "annotations") and not v)}
 
 
 def _callable_from(d: dict[str, Any] | None) -> CallableInfo | None:
@@ -153,6 +164,8 @@ def _member_from(d: dict[str, Any]) -> MemberInfo:
             properties={k: PropertyInfo(**v) for k, v in cls["properties"].items()},
             skipped=cls.get("skipped", {}),
             source=cls.get("source"),
+            doc_names=cls.get("doc_names", {}),
+            annotations=cls.get("annotations", {}),
         )
     return MemberInfo(function=fn, cls=info, **d)
 
@@ -278,6 +291,11 @@ class TypeRecorder:
 
     def _fact(self, cls: type) -> TypeFact:
         base = next((b.__name__ for b in (bool, int, float, str, bytes, bytearray, tuple, list, dict) if issubclass(cls, b)), None)
+        if base is None and (issubclass(cls, PurePath) or _qualified(cls) == "uuid.UUID"):
+            base = "str"  # the worker sends a path or a UUID as its text (pybridge_port/values.py)
+        if base is None:
+            # Subclasses the worker converts like their base (pandas' Timestamp is a datetime).
+            base = next((name for b, name in _CONVERTED if issubclass(cls, b)), None)
         if isinstance(cls, enum.EnumMeta):
             values = [m.value for m in cls]  # type: ignore[var-annotated]
             plain = all(isinstance(v, (str, int, float, bool)) or v is None for v in values)
@@ -465,12 +483,14 @@ class Introspector:
                 signature = None
         returns_code = None
         if returns is None and not (stub and stub.returns):
-            returns_code = inferred_returns(obj, owner, getattr(fn, "__name__", None))
+            returns_code = self.expand(inferred_returns(obj, owner, getattr(fn, "__name__", None)))
+        doc = self.doc(obj)
         return CallableInfo(
             params=params,
             returns=returns,
             returns_code=returns_code,
-            doc=self.doc(obj),
+            doc=doc,
+            doc_names=self.doc_names(doc, fn),
             signature=signature,
             binding=binding,
             is_generator=inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn),
@@ -479,6 +499,37 @@ class Introspector:
             returns_stub=self.expand(stub.returns) if stub else None,
             source=_source(obj),
         )
+
+    def doc_names(self, doc: str | None, where: Any) -> dict[str, str]:
+        """The classes a docstring's type texts name, looked up where `where` (a function or class) is
+        defined: `Symbol` in sympy's solvers is `sympy.core.symbol.Symbol`. Each is recorded in the facts."""
+        if not doc:
+            return {}
+        try:
+            wanted = type_names(doc)
+        except Exception:  # an odd docstring must not cost the member
+            return {}
+        if not wanted:
+            return {}
+        module = sys.modules.get(getattr(where, "__module__", None) or "")
+        namespace: dict[str, Any] = dict(vars(module)) if module is not None else {}
+        namespace.update(getattr(where, "__globals__", None) or {})
+        out: dict[str, str] = {}
+        for name in sorted(wanted):
+            head, *rest = name.split(".")
+            obj = namespace.get(head)
+            if obj is None and rest and head in sys.modules:
+                obj = sys.modules[head]  # a full path: `matplotlib.figure.Figure`
+            try:
+                for part in rest:
+                    obj = getattr(obj, part)
+            except Exception:
+                continue
+            if isinstance(obj, type) and obj.__module__ != "builtins":
+                text = self.recorder.text(obj)
+                if text:
+                    out[name] = text
+        return out
 
     def expand(self, text: str | None) -> str | None:
         """A stub's annotation with its names looked up at run time: classes recorded, aliases spelt out."""
@@ -491,6 +542,8 @@ class Introspector:
 
         def walk(t: PyType) -> str:
             args = f"[{', '.join(walk(a) for a in t.args)}]" if t.args else ""
+            if t.name == "[]":  # the parameter list of a Callable
+                return args or "[]"
             if "." not in t.name or t.name.startswith(("'", '"')) or t.name in self._unresolvable:
                 return t.name + args
             try:
@@ -598,7 +651,26 @@ class Introspector:
                         properties[f.name] = PropertyInfo(self.recorder.text(hints.get(f.name, f.type)), bool(frozen), None, owner)
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
-        return ClassInfo(doc=self.class_doc(cls), init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls))
+        doc = self.class_doc(cls)
+        return ClassInfo(doc=doc, init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls), doc_names=self.doc_names(doc, cls), annotations=self.attribute_annotations(cls, methods, properties))
+
+    def attribute_annotations(self, cls: type, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> dict[str, str]:
+        """Public names the bodies of the class and its same-package bases annotate (`message: str`), that are
+        neither methods nor properties: the types of instance attributes."""
+        root = _root(cls.__module__)
+        out: dict[str, str] = {}
+        for klass in inspect.getmro(cls):
+            if klass is object or _root(klass.__module__) != root or "__annotations__" not in vars(klass):
+                continue
+            raw = vars(klass).get("__annotations__") or {}
+            hints = _hints(klass) if raw else {}
+            for name in raw:
+                if name in out or name in methods or name in properties or not self.public(name):
+                    continue
+                text = self.recorder.text(hints.get(name, raw[name]))
+                if text:
+                    out[name] = text
+        return out
 
     def _member(self, cls: type, name: str, raw: Any, owner: str, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> None:
         if isinstance(raw, property):
@@ -610,6 +682,10 @@ class Introspector:
                     ret = self.recorder.text(hints.get("return", inspect.signature(fget).return_annotation))
                 except (ValueError, TypeError, NameError):
                     ret = None
+                if ret is None:
+                    # A property of an unannotated class: its stub's getter says what it returns.
+                    stub = self.stubs.find(fget, cls)
+                    ret = self.expand(stub.returns) if stub is not None else None
             properties[name] = PropertyInfo(ret, raw.fset is None, self.doc(raw), owner)
         elif isinstance(raw, classmethod):
             methods[name] = self.callable_info(getattr(cls, name), "classmethod", defined_in=owner, owner=cls)
@@ -742,6 +818,18 @@ def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, res
 
 
 _CONTAINERS = (dict, list, set, frozenset, tuple, str, bytes, int, float)
+
+# Classes the worker sends as values, with the annotation that types them (datetime before date).
+_CONVERTED: tuple[tuple[type, str], ...] = (
+    (datetime.datetime, "datetime.datetime"),
+    (datetime.date, "datetime.date"),
+    (datetime.time, "datetime.time"),
+    (datetime.timedelta, "datetime.timedelta"),
+    (set, "set"),
+    (frozenset, "frozenset"),
+    (complex, "complex"),
+    (decimal.Decimal, "decimal.Decimal"),
+)
 
 # Members every class has or gets from Python itself: never worth a line in the report.
 _EVERY_CLASS = frozenset({"__init__", "__new__", "__init_subclass__", "__class_getitem__", "__subclasshook__", "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__post_init__"})

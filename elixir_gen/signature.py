@@ -113,7 +113,7 @@ def position_type(
     """
     python_typed = (bool(annotation) and source == "annotation") or bool(stub) or (default is not None and not is_none_default(default))
     lost: str | None = None
-    candidates = [(annotation, source), (stub, "stub"), (doc_type_annotation(doc_type), "docstring"), (code, "code")]
+    candidates = [(annotation, source), (stub, "stub"), (doc_type_annotation(doc_type, ctx.doc_names), "docstring"), (code, "code")]
     for text, src in candidates:
         if not text:
             continue

@@ -36,6 +36,7 @@ class _Stub:
     functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]  # qualname -> defs (overloads)
     reexports: dict[str, tuple[str, str]]  # local name -> (module, name)
     names: dict[str, str]  # local name -> qualified name, for annotations
+    aliases: dict[str, ast.expr] = field(default_factory=dict)  # a stub-only alias or TypeVar -> what it stands for
 
 
 class StubIndex:
@@ -47,15 +48,12 @@ class StubIndex:
     def find(self, obj: Any, owner: type | None = None) -> StubEntry | None:
         """The stub's annotations for `obj` (a method of `owner` when given), or None."""
         try:
-            module: Any
-            qualname: Any
-            if owner is not None:
-                module, qualname = owner.__module__, f"{owner.__qualname__}.{getattr(obj, '__name__', '')}"
-            else:
-                module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-            if not isinstance(module, str) or not isinstance(qualname, str):
-                return None
-            return self._lookup(module, qualname, 2)
+            for module, qualname in _places(obj, owner):
+                if isinstance(module, str) and isinstance(qualname, str):
+                    entry = self._lookup(module, qualname, 2)
+                    if entry is not None:
+                        return entry
+            return None
         except Exception:  # a stub that cannot be read must not stop introspection
             return None
 
@@ -78,6 +76,30 @@ class StubIndex:
             path = _stub_path(module)
             self._stubs[module] = _parse(module, path) if path else None
         return self._stubs[module]
+
+
+def _places(obj: Any, owner: type | None) -> list[tuple[Any, Any]]:
+    """Where a stub may describe `obj`: as a method of `owner`, of the class of `owner`'s MRO that
+    defines it (an inherited method is in its defining class's stub), then under its own name."""
+    places: list[tuple[Any, Any]] = []
+    if isinstance(obj, type):
+        # A class's stub describes its constructor as __init__ (or __new__), in the class that defines it.
+        for klass in obj.__mro__:
+            if klass is object:
+                break
+            defined = [m for m in ("__init__", "__new__") if m in vars(klass)]
+            places += [(klass.__module__, f"{klass.__qualname__}.{m}") for m in defined]
+            if defined:
+                break  # the constructor is this class's: a base's stub would describe another signature
+        return places
+    name = getattr(obj, "__name__", "")
+    if owner is not None:
+        places.append((owner.__module__, f"{owner.__qualname__}.{name}"))
+        definer = next((k for k in getattr(owner, "__mro__", ())[1:] if name in vars(k)), None)
+        if definer is not None and definer is not object:
+            places.append((definer.__module__, f"{definer.__qualname__}.{name}"))
+    places.append((getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)))
+    return places
 
 
 def _stub_path(module: str) -> Path | None:
@@ -126,7 +148,8 @@ def _parse(module: str, path: Path) -> _Stub | None:
         return None
     package = module if path.name == "__init__.pyi" else module.rpartition(".")[0]
     stub = _Stub(module, {}, {}, {})
-    for node in tree.body:
+    body = _this_python(tree.body)
+    for node in body:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 stub.names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
@@ -144,12 +167,69 @@ def _parse(module: str, path: Path) -> _Stub | None:
             for t in targets:
                 if isinstance(t, ast.Name):
                     stub.names[t.id] = f"{module}.{t.id}"
-    _collect(tree.body, "", stub)
+                    alias_expr = _alias(node)
+                    if alias_expr is not None and t.id.startswith("_"):
+                        # A stub-only alias or type variable (`_Number: TypeAlias = float | Decimal`):
+                        # nothing at run time has its name, so it is spelt out.
+                        stub.aliases[t.id] = alias_expr
+    _collect(body, "", stub)
     return stub
 
 
-def _collect(body: list[ast.stmt], prefix: str, stub: _Stub) -> None:
+def _this_python(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of a stub body for the running Python: `if sys.version_info >= (3, 12):` and
+    `if sys.platform == ...` blocks decided; a condition it cannot decide keeps both branches (wide)."""
+    out: list[ast.stmt] = []
     for node in body:
+        if isinstance(node, ast.If):
+            decided = _condition(node.test)
+            if decided is None:
+                out += _this_python(node.body) + _this_python(node.orelse)
+            else:
+                out += _this_python(node.body if decided else node.orelse)
+        else:
+            out.append(node)
+    return out
+
+
+def _condition(test: ast.expr) -> bool | None:
+    try:
+        if not all(n.id == "sys" for n in ast.walk(test) if isinstance(n, ast.Name)):
+            return None
+        if not any(isinstance(n, ast.Attribute) and n.attr in ("version_info", "platform") for n in ast.walk(test)):
+            return None
+        value = eval(compile(ast.Expression(test), "<stub>", "eval"), {"__builtins__": {}}, {"sys": sys})  # noqa: S307 - only sys.version_info/platform comparisons
+        return bool(value)
+    except Exception:
+        return None
+
+
+def _alias(node: ast.Assign | ast.AnnAssign) -> ast.expr | None:
+    """The type a stub alias or TypeVar stands for: `X: TypeAlias = A | B`, `X = TypeVar("X", A, B)` (A | B),
+    `X = TypeVar("X", bound=B)` (B); None for anything else."""
+    value = node.value
+    if value is None:
+        return None
+    if isinstance(node, ast.AnnAssign):
+        return value if isinstance(node.annotation, (ast.Name, ast.Attribute)) and ast.unparse(node.annotation).endswith("TypeAlias") else None
+    if isinstance(value, ast.Call) and ast.unparse(value.func).endswith("TypeVar"):
+        constraints = value.args[1:]
+        bound = next((k.value for k in value.keywords if k.arg == "bound"), None)
+        if constraints:
+            union: ast.expr = constraints[0]
+            for c in constraints[1:]:
+                union = ast.BinOp(union, ast.BitOr(), c)
+            return union
+        return bound if bound is not None else ast.Name("Any", ast.Load())
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.BitOr):
+        return value
+    if isinstance(value, ast.Subscript) and ast.unparse(value.value).split(".")[-1] in ("Union", "Optional"):
+        return value
+    return None
+
+
+def _collect(body: list[ast.stmt], prefix: str, stub: _Stub) -> None:
+    for node in _this_python(body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             stub.functions.setdefault(prefix + node.name, []).append(node)
 
@@ -165,10 +245,19 @@ def _absolute(module: str, level: int, package: str) -> str:
 class _Qualify(ast.NodeTransformer):
     """Names in an annotation, qualified through the stub's imports and definitions."""
 
-    def __init__(self, names: dict[str, str]) -> None:
+    def __init__(self, names: dict[str, str], aliases: dict[str, ast.expr] | None = None) -> None:
         self.names = names
+        self.aliases = aliases or {}
+        self.expanding: set[str] = set()
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.aliases and node.id not in self.expanding:
+            self.expanding.add(node.id)
+            try:
+                expanded: ast.AST = self.visit(copy.deepcopy(self.aliases[node.id]))
+            finally:
+                self.expanding.discard(node.id)
+            return expanded
         qualified = self.names.get(node.id)
         return ast.copy_location(ast.Name(id=qualified, ctx=node.ctx), node) if qualified else node
 
@@ -205,7 +294,7 @@ def _dotted(node: ast.AST) -> str | None:
 def _text(node: ast.expr | None, stub: _Stub) -> str | None:
     if node is None:
         return None
-    qualified = _Qualify(stub.names).visit(copy.deepcopy(node))
+    qualified = _Qualify(stub.names, stub.aliases).visit(copy.deepcopy(node))
     return ast.unparse(qualified)
 
 

@@ -411,6 +411,7 @@ class TypeContext:
     facts: Mapping[str, TypeFact] = field(default_factory=dict)
     owner: str | None = None
     resolve: Callable[[str], TypeFact | None] | None = None  # reads a class not in `facts` from the library
+    doc_names: Mapping[str, str] = field(default_factory=dict)  # a name a docstring's types use -> the class's path
 
     def wrapped(self, name: str) -> str | None:
         module = self.classes.get(name)
@@ -420,10 +421,11 @@ class TypeContext:
                 module = matches.pop()
         return module
 
-    def fact(self, name: str) -> tuple[str, TypeFact] | None:
+    def fact(self, name: str, live: bool = True) -> tuple[str, TypeFact] | None:
+        """What is known about the class `name`; `live`: read it from the library when nothing is recorded."""
         if name in self.facts:
             return name, self.facts[name]
-        if self.resolve is not None and "." in name:
+        if live and self.resolve is not None and "." in name:
             fact = self.resolve(name)
             if fact is not None:
                 return name, fact
@@ -432,7 +434,13 @@ class TypeContext:
         return matches[0] if len(matches) == 1 else None
 
     def with_owner(self, owner: str | None) -> "TypeContext":
-        return TypeContext(self.classes, self.facts, owner, self.resolve)
+        return TypeContext(self.classes, self.facts, owner, self.resolve, self.doc_names)
+
+    def with_doc_names(self, doc_names: Mapping[str, str]) -> "TypeContext":
+        """The context for a member whose docstring names these classes (its own win over its class's)."""
+        if not doc_names:
+            return self
+        return TypeContext(self.classes, self.facts, self.owner, self.resolve, {**self.doc_names, **doc_names})
 
 
 def _same_tail(path: str, name: str) -> bool:
@@ -478,7 +486,8 @@ _SCALARS_BOTH: dict[str, EType] = {
     "OrderedDict": ANY_MAP,
     "defaultdict": ANY_MAP,
     "DefaultDict": ANY_MAP,
-    "complex": COMPLEX,
+    # int and float are acceptable where complex is declared (PEP 484's numeric tower).
+    "complex": Union((NUMBER, COMPLEX)),
     "datetime.date": DATE,
     "datetime.time": TIME,
     "datetime.datetime": union(NAIVE_DATETIME, DATETIME),
@@ -490,6 +499,9 @@ _SCALARS_BOTH: dict[str, EType] = {
     "TypeGuard": BOOLEAN,
     "TypeIs": BOOLEAN,
     "numpy.bool_": BOOLEAN,
+    # The worker sends these as values (pybridge_port/values.py): a %Decimal{} struct, a UUID's text.
+    "decimal.Decimal": ANY_MAP,
+    "uuid.UUID": STRING,
 }
 for _n in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intp", "integer", "signedinteger", "unsignedinteger"):
     _SCALARS_BOTH[f"numpy.{_n}"] = INTEGER
@@ -644,9 +656,12 @@ class _Mapper:
 
     def named_class(self, name: str, args: tuple[PyType, ...]) -> EType:
         module = self.ctx.wrapped(name)
-        if module is not None:
+        # A wrapped class's instances are handles, unless the worker sends them as values
+        # (a subclass of tuple or str, an Enum's members, as introspection recorded): then its t() would be false.
+        found = self.ctx.fact(name, live=module is None)
+        by_value = found is not None and (found[1].base is not None or found[1].kind in ("enum", "protocol"))
+        if module is not None and not by_value:
             return handle_of(module)
-        found = self.ctx.fact(name)
         if found is None:
             return self.lose(f"unknown name `{name}`")
         path, fact = found
@@ -659,6 +674,9 @@ class _Mapper:
             return TupleOf(items)
         if fact.kind == "protocol" and fact.callable:
             return union(ANY_FUN, REF) if self.pos is Position.ARG else REF
+        if fact.kind == "protocol":
+            # Any object with the protocol's methods, plain data included (a list is a nested sequence).
+            return self.lose(f"`{name}` is a protocol (any object with its methods)")
         if fact.base is not None:
             return self.type(PyType(fact.base))
         return REF

@@ -377,7 +377,8 @@ _FACTS = {
         ("pkg.Flag", "1 | 2 | PyBridge.Ref.t()", "1 | 2"),
         ("set[int]", "[integer()] | MapSet.t()", "MapSet.t()"),
         ("frozenset", "list() | MapSet.t()", "MapSet.t()"),
-        ("complex", "PyBridge.Complex.t()", "PyBridge.Complex.t()"),
+        # int and float are acceptable where complex is declared (PEP 484), as for float.
+        ("complex", "number() | PyBridge.Complex.t()", "number() | PyBridge.Complex.t()"),
         ("datetime.date", "Date.t()", "Date.t()"),
         ("datetime.datetime", "NaiveDateTime.t() | DateTime.t()", "NaiveDateTime.t() | DateTime.t()"),
         ("datetime.timedelta", "PyBridge.Timedelta.t()", "PyBridge.Timedelta.t()"),
