@@ -30,6 +30,7 @@
 #include <string.h>
 
 #define NEW_FLOAT_EXT 70
+#define NEW_PID_EXT 88
 #define SMALL_INTEGER_EXT 97
 #define INTEGER_EXT 98
 #define ATOM_EXT 100
@@ -57,7 +58,8 @@ static PyObject *CodecError, *IncompleteData, *MalformedMap, *StructError;
 static PyObject *short_fn, *bad_fn, *tag_name_fn, *raised_here_fn, *new_atom_fn;
 static PyObject *finish_map_fn, *finish_list_fn;
 static PyObject *atom_bytes_fn, *encode_str_fn, *encode_bytes_fn, *AtomType;
-static PyObject *str_name, *str_resolve;
+static PyObject *PidType, *plain_atoms; /* types.Pid and codec._PLAIN_ATOMS */
+static PyObject *str_name, *str_resolve, *str_node, *str_id, *str_serial, *str_creation;
 
 static int
 check_setup(void)
@@ -75,30 +77,30 @@ setup(PyObject *module, PyObject *args, PyObject *kwargs)
     static char *kwlist[] = {
         "CodecError", "IncompleteData", "MalformedMap", "StructError", "short", "bad", "tag_name",
         "raised_here", "new_atom", "finish_map", "finish_list", "atom_bytes", "encode_str",
-        "encode_bytes", "Atom", NULL,
+        "encode_bytes", "Atom", "Pid", "plain_atoms", NULL,
     };
-    PyObject *o[15];
-    PyObject **targets[15] = {
+    PyObject *o[17];
+    PyObject **targets[17] = {
         &CodecError, &IncompleteData, &MalformedMap, &StructError, &short_fn, &bad_fn, &tag_name_fn,
         &raised_here_fn, &new_atom_fn, &finish_map_fn, &finish_list_fn, &atom_bytes_fn, &encode_str_fn,
-        &encode_bytes_fn, &AtomType,
+        &encode_bytes_fn, &AtomType, &PidType, &plain_atoms,
     };
     (void)module;
     if (PyTuple_GET_SIZE(args) != 0) {
         PyErr_SetString(PyExc_TypeError, "setup() takes keyword arguments only");
         return NULL;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOOOOOOOO", kwlist, &o[0], &o[1], &o[2], &o[3],
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOOOOOOOOOO", kwlist, &o[0], &o[1], &o[2], &o[3],
                                      &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12],
-                                     &o[13], &o[14])) {
+                                     &o[13], &o[14], &o[15], &o[16])) {
         return NULL;
     }
     if (!PyType_Check(o[0]) || !PyType_Check(o[1]) || !PyType_Check(o[2]) || !PyType_Check(o[3])
-        || !PyType_Check(o[14])) {
-        PyErr_SetString(PyExc_TypeError, "setup(): exception classes and Atom must be types");
+        || !PyType_Check(o[14]) || !PyType_Check(o[15]) || !PyDict_CheckExact(o[16])) {
+        PyErr_SetString(PyExc_TypeError, "setup(): exception classes, Atom and Pid must be types, plain_atoms a dict");
         return NULL;
     }
-    for (int i = 0; i < 15; i++) {
+    for (int i = 0; i < 17; i++) {
         Py_INCREF(o[i]);
         Py_XSETREF(*targets[i], o[i]);
     }
@@ -536,6 +538,28 @@ translate_error(PyObject *data, Py_ssize_t size, Py_ssize_t pos, int tag, Py_ssi
     }
 }
 
+/* Pid.from_wire(node, id, serial, creation): the fields set as object.__setattr__ does. */
+static PyObject *
+new_pid(PyObject *node, const unsigned char *p)
+{
+    PyTypeObject *type = (PyTypeObject *)PidType;
+    PyObject *names[4] = {str_node, str_id, str_serial, str_creation};
+    PyObject *pid = type->tp_alloc(type, 0);
+    if (pid == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++) {
+        PyObject *field = i == 0 ? Py_NewRef(node) : PyLong_FromUnsignedLong(be32(p + 4 * (i - 1)));
+        int failed = field == NULL || PyObject_GenericSetAttr(pid, names[i], field) < 0;
+        Py_XDECREF(field);
+        if (failed) {
+            Py_DECREF(pid);
+            return NULL;
+        }
+    }
+    return pid;
+}
+
 /* Decoder._decode_term: one term from `pos`; returns (value, offset past it). */
 static PyObject *
 decode_term(DecoderCore *self, PyObject *data, Py_ssize_t pos)
@@ -799,7 +823,52 @@ decode_term(DecoderCore *self, PyObject *data, Py_ssize_t pos)
             break;
         }
 
-        default: {
+        case NEW_PID_EXT: {
+            /* Every request carries a pid: when its node is an atom codec._read_atom
+             * has read before (in codec._PLAIN_ATOMS), it is built here; else by
+             * codec._new_pid, below. */
+            Py_ssize_t header, length, end;
+            PyObject *raw, *node;
+            if (size - pos < 4) {
+                goto leaf;
+            }
+            if (p[pos + 1] == SMALL_ATOM_UTF8_EXT || p[pos + 1] == SMALL_ATOM_EXT) {
+                header = 2;
+                length = p[pos + 2];
+            }
+            else if (p[pos + 1] == ATOM_UTF8_EXT || p[pos + 1] == ATOM_EXT) {
+                header = 3;
+                length = be16(p + pos + 2);
+            }
+            else {
+                goto leaf;
+            }
+            end = pos + 1 + header + length; /* past the node atom */
+            if (size - end < 12) {
+                goto leaf;
+            }
+            raw = PyBytes_FromStringAndSize((const char *)p + pos + 1, header + length);
+            if (raw == NULL) {
+                goto error;
+            }
+            node = PyDict_GetItemWithError(plain_atoms, raw);
+            Py_DECREF(raw);
+            if (node == NULL) {
+                if (PyErr_Occurred()) {
+                    goto error;
+                }
+                goto leaf;
+            }
+            value = new_pid(node, p + end);
+            if (value == NULL) {
+                goto error;
+            }
+            pos = end + 12;
+            break;
+        }
+
+        default:
+        leaf: {
             /* A rare tag: the decoder's own leaf function, as codec.py does. */
             PyObject *leaf, *answer, *newpos;
             Py_ssize_t end;
@@ -1986,7 +2055,12 @@ PyInit__ccodec(void)
     if (str_name == NULL) {
         str_name = PyUnicode_InternFromString("name");
         str_resolve = PyUnicode_InternFromString("_resolve");
-        if (str_name == NULL || str_resolve == NULL) {
+        str_node = PyUnicode_InternFromString("node");
+        str_id = PyUnicode_InternFromString("id");
+        str_serial = PyUnicode_InternFromString("serial");
+        str_creation = PyUnicode_InternFromString("creation");
+        if (str_name == NULL || str_resolve == NULL || str_node == NULL || str_id == NULL || str_serial == NULL
+            || str_creation == NULL) {
             return NULL;
         }
     }

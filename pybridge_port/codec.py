@@ -1445,6 +1445,8 @@ def _load_accelerator() -> Any:
         encode_str=_encode_str,
         encode_bytes=_encode_bytes,
         Atom=Atom,
+        Pid=Pid,
+        plain_atoms=_PLAIN_ATOMS,
     )
     return module
 

@@ -582,3 +582,19 @@ def test_compressed_and_plain_agree_on_every_implementation() -> None:
     assert codec.decode(compressed) == codec.decode(plain)
     assert pure(Encoder).encode(value, compressed=True) == compressed
 
+
+
+@needs_accelerator
+@pytest.mark.parametrize("node_tag", [b"w", b"s", b"v", b"d"])  # SMALL_ATOM_UTF8, SMALL_ATOM, ATOM_UTF8, ATOM
+def test_a_pid_whose_node_was_read_before_is_built_in_c_as_python_builds_it(node_tag: bytes) -> None:
+    """The request's pid: built in C once its node is cached (codec._PLAIN_ATOMS), cut short anywhere it fails alike."""
+    name = b"worker@host"
+    size = bytes([len(name)]) if node_tag in (b"w", b"s") else struct.pack(">H", len(name))
+    pid = b"\x83X" + node_tag + size + name + struct.pack(">III", 7, 8, 9)
+    fast, reference = Decoder(), pure(Decoder)
+    assert_same(outcome(fast.decode, pid), outcome(reference.decode, pid))  # the first: through codec._new_pid
+    assert fast.decode(pid)[0] == Pid(Atom("worker@host"), 7, 8, 9)  # the second: in C
+    for cut in range(2, len(pid)):
+        assert_same(outcome(fast.decode, pid[:cut]), outcome(reference.decode, pid[:cut]))
+    with pytest.raises(AttributeError):
+        fast.decode(pid)[0].id = 1  # immutable like any other
