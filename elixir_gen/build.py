@@ -332,14 +332,17 @@ class Builder:
 
         Not one that calls the class itself (a static or class method, called on
         this class), or whose arguments, types or transforms differ here. Its
-        doc becomes a pointer there, unless this class's Python docs differ.
+        doc becomes its summary and a pointer there, unless this class's Python
+        member is another one with other docs: a class of a hundred inherited
+        methods then costs a few lines per method, not their full docs again.
         """
         origin_module = self.class_built.get(fn.inherited_from or "")
         origin = self._find(origin_module, fn.name) if origin_module else None
         if origin_module is None or origin is None or _behaviour(origin) != _behaviour(fn):
             return
         fn.delegate_to = origin_module.name
-        if fn.doc == join_doc(origin.doc, inherited(origin_module.name)):
+        same_python = fn.defined_in is not None and fn.defined_in == origin.defined_in
+        if same_python or fn.doc == join_doc(origin.doc, inherited(origin_module.name)):
             target = f"{origin_module.name}.{fn.name}/{fn.arities[-1]}"
             fn.doc = join_doc(summary(origin.doc), f"Inherited from `{origin_module.name}`: see `{target}`.")
 
@@ -465,6 +468,7 @@ class Builder:
             telemetry_prefix=prefix,
             line=p.line,
             python_name=p.name,
+            defined_in=pi.defined_in if pi else None,
             described=described,
         )
         out = [getter]
@@ -486,6 +490,7 @@ class Builder:
                     telemetry_prefix=prefix,
                     line=p.line,
                     python_name=p.name,
+                    defined_in=pi.defined_in if pi else None,
                 )
             )
         return out
@@ -560,6 +565,7 @@ class Builder:
             telemetry_prefix=list(tele.event_prefix) if tele.enabled and w.mode is Mode.SYNC else None,
             line=cs.line,
             python_name=w.python_name,
+            defined_in=info.defined_in if info else None,
             described=described,
             returns_doc=returns_text(None, parsed.returns.description) if parsed.returns and parsed.returns.description else None,
             raises_doc=[(r.name, r.description) for r in parsed.raises],

@@ -77,6 +77,9 @@ class ClassInfo:
     doc: str | None
     init: CallableInfo
     bases: list[str] = field(default_factory=list)
+    # Every class it inherits from, nearest first (the MRO without itself and `object`): a
+    # class's nearest wrapped ancestor may be several classes up.
+    ancestors: list[str] = field(default_factory=list)
     methods: dict[str, CallableInfo] = field(default_factory=dict)
     properties: dict[str, PropertyInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it is not wrapped
@@ -149,6 +152,7 @@ def _member_from(d: dict[str, Any]) -> MemberInfo:
             doc=cls["doc"],
             init=init,
             bases=cls["bases"],
+            ancestors=cls.get("ancestors", []),
             methods={k: c for k, v in cls["methods"].items() if (c := _callable_from(v))},
             properties={k: PropertyInfo(**v) for k, v in cls["properties"].items()},
             skipped=cls.get("skipped", {}),
@@ -598,7 +602,8 @@ class Introspector:
                         properties[f.name] = PropertyInfo(self.recorder.text(hints.get(f.name, f.type)), bool(frozen), None, owner)
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
-        return ClassInfo(doc=self.class_doc(cls), init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls))
+        ancestors = [_class_path(b) for b in inspect.getmro(cls)[1:] if b is not object]
+        return ClassInfo(doc=self.class_doc(cls), init=init, bases=bases, ancestors=ancestors, methods=methods, properties=properties, skipped=skipped, source=_source(cls))
 
     def _member(self, cls: type, name: str, raw: Any, owner: str, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> None:
         if isinstance(raw, property):
