@@ -97,6 +97,7 @@ class MemberInfo:
     type_path: str | None = None  # for "object"
     doc: str | None = None  # for "module"
     origin: str | None = None  # module.qualname where a class or function is defined
+    module: str | None = None  # for a function: the module defining it (a callable object's: its class's)
 
 
 @dataclass
@@ -645,7 +646,8 @@ class Introspector:
         if inspect.isclass(obj):
             return MemberInfo(kind="class", path=path, cls=self.class_info(obj), origin=_origin(obj))
         if callable(obj):
-            return MemberInfo(kind="function", path=path, function=self.callable_info(obj), origin=_origin(obj))
+            owner = getattr(obj, "__module__", None)
+            return MemberInfo(kind="function", path=path, function=self.callable_info(obj), origin=_origin(obj), module=owner if isinstance(owner, str) else None)
         t = type(obj)
         return MemberInfo(kind="object", path=path, cls=self.class_info(t), type_path=_class_path(t), doc=self.class_doc(t))
 
@@ -734,7 +736,7 @@ def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, res
                 if isinstance(owner, str) and _root(owner) not in (root, "builtins"):
                     result.skipped.append(Skipped(member_path, f"re-exported from {owner}"))
                     continue
-                result.members[member_path] = MemberInfo(kind="function", path=member_path, function=ins.callable_info(obj), origin=_origin(obj))
+                result.members[member_path] = MemberInfo(kind="function", path=member_path, function=ins.callable_info(obj), origin=_origin(obj), module=owner if isinstance(owner, str) else None)
             else:
                 t = type(obj)
                 if _root(t.__module__) == root and _has_python_methods(t, ins):
