@@ -1,9 +1,10 @@
 """Spec + introspection facts -> the Elixir layer of the model (`Library`).
 
 This is where every name and module of the generated code is decided: one
-module per group of functions and per class, a function per listed
-function, method and property, inherited members through `extends`, and
-duplicates reported as spec errors. How a signature is called lives in
+module per group of functions (split by Python submodule when very large)
+and per class, a function per listed function, method and property,
+inherited members through `extends` (one-line calls to the class that lists
+them), and duplicates reported as spec errors. How a signature is called lives in
 `signature`, doc text in `docgen`, smoke tests in `smoke`; the Elixir text
 itself is written by the templates.
 """

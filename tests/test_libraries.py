@@ -38,8 +38,8 @@ SPECS = REPO / "specs" / "libraries"
 LIBRARIES: dict[str, list[str]] = {
     "pandas": ["pandas"],
     "scipy": ["scipy.stats", "scipy.optimize"],
-    # `discover sympy` writes 387 modules (2 million lines: every expression class with
-    # Basic's hundred methods); too much to compile in a test run (docs/SPEC.md, "Size").
+    # `discover sympy` writes 400 modules (a million lines, though no class repeats what it
+    # inherits); too much to compile in a test run (docs/SPEC.md, "File names and size").
     "sympy": ["sympy.solvers"],
     "pydantic": ["pydantic"],
     "matplotlib": ["matplotlib.pyplot"],
