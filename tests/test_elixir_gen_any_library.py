@@ -469,6 +469,10 @@ def test_a_module_of_very_many_functions_is_split_by_the_submodule_that_defines_
     assert by_name["alpha_0"].opts_spec == "[Many.Alpha.alpha_0_option()]"
     # A group too small for a module of its own stays whole in the parent.
     assert by_name["gamma_2"].delegate_to is None and "## Options" in by_name["gamma_2"].doc
+    # The quality report counts each function once.
+    from elixir_gen.report import report
+
+    assert report(library).functions == 113
     from elixir_gen.render import render_library
 
     files = render_library(library)[0]
