@@ -266,6 +266,9 @@ class Builder:
             out.append(sub)
             subs.update({fn.name: sub for fn in functions})
         module.functions = [self._forward(fn, subs[fn.name]) if fn.name in subs else fn for fn in module.functions]
+        if len(out) > 1:
+            listed = ", ".join(f"`{sub.name}`" for sub in out[1:])
+            module.moduledoc = join_doc(module.moduledoc, f"Its functions are all here; the full docs of most of them are in the modules of the Python submodules that define them: {listed}.")
         return out
 
     def _defining_submodule(self, python_path: str, under: str) -> str | None:

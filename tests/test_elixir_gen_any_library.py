@@ -467,6 +467,7 @@ def test_a_module_of_very_many_functions_is_split_by_the_submodule_that_defines_
     assert by_name["alpha_0"].delegate_to == "Many.Alpha" and by_name["beta_1"].delegate_to == "Many.Beta"
     assert by_name["alpha_0"].doc == "alpha number 0.\n\nDefined in `Many.Alpha`: see `Many.Alpha.alpha_0/2` for its full docs."
     assert by_name["alpha_0"].opts_spec == "[Many.Alpha.alpha_0_option()]"
+    assert parent.moduledoc.endswith("the Python submodules that define them: `Many.Alpha`, `Many.Beta`.")
     # A group too small for a module of its own stays whole in the parent.
     assert by_name["gamma_2"].delegate_to is None and "## Options" in by_name["gamma_2"].doc
     # The quality report counts each function once.
