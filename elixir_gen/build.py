@@ -255,7 +255,7 @@ class Builder:
         for group, functions in sorted(groups.items()):
             if len(functions) < SUBMODULE_FUNCTIONS:
                 continue
-            name = f"{module.name}.{names.derive_module_name(group.lstrip('_').replace('._', '.'))}"
+            name = f"{module.name}.{names.derive_module_name(group.lstrip('_'))}"
             if name in taken_modules:
                 name += "Functions"
             taken_modules.add(name)
