@@ -1,16 +1,17 @@
 """Spec + introspection facts -> the Elixir layer of the model (`Library`).
 
 This is where every name and module of the generated code is decided: one
-module per group of functions and per class, a function per listed
-function, method and property, inherited members through `extends`, and
-duplicates reported as spec errors. How a signature is called lives in
+module per group of functions (split by Python submodule when very large)
+and per class, a function per listed function, method and property,
+inherited members through `extends` (one-line calls to the class that lists
+them), and duplicates reported as spec errors. How a signature is called lives in
 `signature`, doc text in `docgen`, smoke tests in `smoke`; the Elixir text
 itself is written by the templates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from . import names
@@ -47,6 +48,13 @@ from .types import NIL, TERM, Position, TypeContext
 from .versions import installed_version, satisfies
 
 __all__ = ["Builder", "Wrapped", "build_library", "default_cache_path", "elixir_literal"]
+
+# A functions module of more than SPLIT_ABOVE functions is cut into one module per Python
+# submodule holding at least SUBMODULE_FUNCTIONS of them (see `Builder._split`). Measured on
+# `discover scipy.stats` (285 functions, each with its bang variant): the whole module takes
+# 6 s of CPU to compile, a quarter of it 0.7 s, so the time grows about twice as fast as the size.
+SPLIT_ABOVE = 100
+SUBMODULE_FUNCTIONS = 10
 
 
 @dataclass
@@ -148,7 +156,8 @@ class Builder:
             by_module[self.main_module] = []
         for module_name, functions in by_module.items():
             line = functions[0].line if functions else self.spec.exports[0].line
-            add_module(self._functions_module(module_name, functions), line)
+            for m in self._split(self._functions_module(module_name, functions), set(self.class_modules.values()) | set(by_module)):
+                add_module(m, line)
         for c in self._classes_in_inheritance_order():
             add_module(self._class_module(c), c.elixir_module_line or c.line)
         for m in modules.values():
@@ -223,6 +232,58 @@ class Builder:
                 mod, fun = e.function.rsplit(".", 1)
                 module.exports.append(ElixirExport(e.name, f"{{{mod}, {names.atom_literal(fun)}, {e.arity}, {names.string_literal(e.name)}}}", e.description))
         return module
+
+    def _split(self, module: ElixirModule, taken_modules: set[str]) -> list[ElixirModule]:
+        """A module of more than SPLIT_ABOVE functions, cut by the Python submodule that defines them.
+
+        Elixir compiles a module in one process, and the time grows faster than
+        the module (docs/SPEC.md, "File names and size"): each group of at least
+        SUBMODULE_FUNCTIONS functions defined under one submodule (`scipy.stats._stats_py`,
+        `sympy.polys`) gets its own module with the full functions; the parent keeps a
+        one-line function calling each (same name, @spec, summary) so the API does not
+        change. Functions of smaller groups, or whose definition is unknown, stay whole.
+        """
+        if len(module.functions) <= SPLIT_ABOVE:
+            return [module]
+        groups: dict[str, list[ElixirFunction]] = {}
+        for fn in module.functions:
+            group = self._defining_submodule(fn.python_target, module.python_path)
+            if group is not None:
+                groups.setdefault(group, []).append(fn)
+        subs: dict[str, ElixirModule] = {}  # function name -> its submodule
+        out = [module]
+        for group, functions in sorted(groups.items()):
+            if len(functions) < SUBMODULE_FUNCTIONS:
+                continue
+            name = f"{module.name}.{names.derive_module_name(group.lstrip('_'))}"
+            if name in taken_modules:
+                name += "Functions"
+            taken_modules.add(name)
+            python_path = f"{module.python_path}.{group}"
+            doc = f"The functions of `{module.name}` that Python defines in `{python_path}`, with their full docs; `{module.name}` has each of them too."
+            sub = ElixirModule(name=name, kind=ModuleKind.FUNCTIONS, python_path=python_path, file=self._file_for(name), moduledoc=join_doc(doc, f"Wraps functions of the Python module `{python_path}`."))
+            sub.functions = functions
+            out.append(sub)
+            subs.update({fn.name: sub for fn in functions})
+        module.functions = [self._forward(fn, subs[fn.name]) if fn.name in subs else fn for fn in module.functions]
+        if len(out) > 1:
+            listed = ", ".join(f"`{sub.name}`" for sub in out[1:])
+            module.moduledoc = join_doc(module.moduledoc, f"Its functions are all here; the full docs of most of them are in the modules of the Python submodules that define them: {listed}.")
+        return out
+
+    def _defining_submodule(self, python_path: str, under: str) -> str | None:
+        """The first segment below `under` of the module that defines the function at `python_path`."""
+        member = self.facts.data.members.get(python_path) if self.facts.enabled else None
+        origin = (member.module or (member.origin.rsplit(".", 1)[0] if member.origin else "")) if member is not None else ""
+        if not origin.startswith(under + "."):
+            return None
+        return origin[len(under) + 1 :].split(".", 1)[0]
+
+    @staticmethod
+    def _forward(fn: ElixirFunction, sub: ElixirModule) -> ElixirFunction:
+        """The parent's one-line function calling `fn` in the submodule it moved to."""
+        target = f"{sub.name}.{fn.name}/{fn.arities[-1]}"
+        return replace(fn, delegate_to=sub.name, doc=join_doc(summary(fn.doc), f"Defined in `{sub.name}`: see `{target}` for its full docs."))
 
     def _add(self, module: ElixirModule, fn: ElixirFunction, taken: _Names, what: str, line: int) -> None:
         fn.doc = complete_doc(fn)
@@ -332,14 +393,17 @@ class Builder:
 
         Not one that calls the class itself (a static or class method, called on
         this class), or whose arguments, types or transforms differ here. Its
-        doc becomes a pointer there, unless this class's Python docs differ.
+        doc becomes its summary and a pointer there, unless this class's Python
+        member is another one with other docs: a class of a hundred inherited
+        methods then costs a few lines per method, not their full docs again.
         """
         origin_module = self.class_built.get(fn.inherited_from or "")
         origin = self._find(origin_module, fn.name) if origin_module else None
         if origin_module is None or origin is None or _behaviour(origin) != _behaviour(fn):
             return
         fn.delegate_to = origin_module.name
-        if fn.doc == join_doc(origin.doc, inherited(origin_module.name)):
+        same_python = fn.defined_in is not None and fn.defined_in == origin.defined_in
+        if same_python or fn.doc == join_doc(origin.doc, inherited(origin_module.name)):
             target = f"{origin_module.name}.{fn.name}/{fn.arities[-1]}"
             fn.doc = join_doc(summary(origin.doc), f"Inherited from `{origin_module.name}`: see `{target}`.")
 
@@ -471,6 +535,7 @@ class Builder:
             telemetry_prefix=prefix,
             line=p.line,
             python_name=p.name,
+            defined_in=pi.defined_in if pi else None,
             described=described,
         )
         out = [getter]
@@ -492,6 +557,7 @@ class Builder:
                     telemetry_prefix=prefix,
                     line=p.line,
                     python_name=p.name,
+                    defined_in=pi.defined_in if pi else None,
                 )
             )
         return out
@@ -568,6 +634,7 @@ class Builder:
             telemetry_prefix=list(tele.event_prefix) if tele.enabled and w.mode is Mode.SYNC else None,
             line=cs.line,
             python_name=w.python_name,
+            defined_in=info.defined_in if info else None,
             described=described,
             returns_doc=returns_text(None, parsed.returns.description) if parsed.returns and parsed.returns.description else None,
             raises_doc=[(r.name, r.description) for r in parsed.raises],

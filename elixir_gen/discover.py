@@ -152,7 +152,10 @@ class SpecWriter:
         if m.kind == "object":
             self.emit("    singleton: true")
         else:
-            for base in info.bases:
+            # The nearest wrapped ancestor, however far up: a class whose direct base is not
+            # wrapped (sympy's `floor` -> RoundFunction -> Function) still inherits the
+            # members of `Function`, `Expr` and `Basic` instead of repeating them all.
+            for base in info.ancestors or info.bases:
                 if base in origin_to_module and origin_to_module[base] != module:
                     parent_module, parent_info = origin_to_module[base], origin_to_info[base]
                     self.emit(f"    extends: {_scalar(parent_module)}")

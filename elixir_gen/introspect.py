@@ -81,6 +81,9 @@ class ClassInfo:
     doc: str | None
     init: CallableInfo
     bases: list[str] = field(default_factory=list)
+    # Every class it inherits from, nearest first (the MRO without itself and `object`): a
+    # class's nearest wrapped ancestor may be several classes up.
+    ancestors: list[str] = field(default_factory=list)
     methods: dict[str, CallableInfo] = field(default_factory=dict)
     properties: dict[str, PropertyInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it is not wrapped
@@ -100,6 +103,7 @@ class MemberInfo:
     type_path: str | None = None  # for "object"
     doc: str | None = None  # for "module"
     origin: str | None = None  # module.qualname where a class or function is defined
+    module: str | None = None  # for a function: the module defining it (a callable object's: its class's)
 
 
 @dataclass
@@ -160,6 +164,7 @@ def _member_from(d: dict[str, Any]) -> MemberInfo:
             doc=cls["doc"],
             init=init,
             bases=cls["bases"],
+            ancestors=cls.get("ancestors", []),
             methods={k: c for k, v in cls["methods"].items() if (c := _callable_from(v))},
             properties={k: PropertyInfo(**v) for k, v in cls["properties"].items()},
             skipped=cls.get("skipped", {}),
@@ -652,7 +657,8 @@ class Introspector:
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
         doc = self.class_doc(cls)
-        return ClassInfo(doc=doc, init=init, bases=bases, methods=methods, properties=properties, skipped=skipped, source=_source(cls), doc_names=self.doc_names(doc, cls), annotations=self.attribute_annotations(cls, methods, properties))
+        ancestors = [_class_path(b) for b in inspect.getmro(cls)[1:] if b is not object]
+        return ClassInfo(doc=doc, init=init, bases=bases, ancestors=ancestors, methods=methods, properties=properties, skipped=skipped, source=_source(cls), doc_names=self.doc_names(doc, cls), annotations=self.attribute_annotations(cls, methods, properties))
 
     def attribute_annotations(self, cls: type, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> dict[str, str]:
         """Public names the bodies of the class and its same-package bases annotate (`message: str`), that are
@@ -716,7 +722,8 @@ class Introspector:
         if inspect.isclass(obj):
             return MemberInfo(kind="class", path=path, cls=self.class_info(obj), origin=_origin(obj))
         if callable(obj):
-            return MemberInfo(kind="function", path=path, function=self.callable_info(obj), origin=_origin(obj))
+            owner = getattr(obj, "__module__", None)
+            return MemberInfo(kind="function", path=path, function=self.callable_info(obj), origin=_origin(obj), module=owner if isinstance(owner, str) else None)
         t = type(obj)
         return MemberInfo(kind="object", path=path, cls=self.class_info(t), type_path=_class_path(t), doc=self.class_doc(t))
 
@@ -805,7 +812,7 @@ def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, res
                 if isinstance(owner, str) and _root(owner) not in (root, "builtins"):
                     result.skipped.append(Skipped(member_path, f"re-exported from {owner}"))
                     continue
-                result.members[member_path] = MemberInfo(kind="function", path=member_path, function=ins.callable_info(obj), origin=_origin(obj))
+                result.members[member_path] = MemberInfo(kind="function", path=member_path, function=ins.callable_info(obj), origin=_origin(obj), module=owner if isinstance(owner, str) else None)
             else:
                 t = type(obj)
                 if _root(t.__module__) == root and _has_python_methods(t, ins):

@@ -378,7 +378,8 @@ class ElixirFunction:
     telemetry_prefix: list[str] | None = None  # the event prefix's atoms, when telemetry is on
     has_opts: bool = True
     inherited_from: str | None = None  # the module of the class that lists it, for a function `extends` gives
-    delegate_to: str | None = None  # that module, when its function does the same: `defdelegate` to it
+    delegate_to: str | None = None  # that module, when its function does the same: a one-line call to it
+    defined_in: str | None = None  # the Python class whose body defines the member (same one: same docs)
     line: int = 0
     python_name: str = ""  # the Python member it wraps ("" for generated helpers)
     described: bool = True  # the doc has a description (from the spec or a docstring)

@@ -370,3 +370,113 @@ def test_what_python_accepts_is_callable_or_refused_with_how_to_call(tmp_path: P
 
     text = environment().get_template("module.ex.j2").render(module=_module(library, "Sigs"), source="sigs.yaml")
     assert "unless Keyword.keyword?(opts) do" in text and "raise ArgumentError" in text
+
+
+# ------------------------------------------------------------------------ 9. size
+
+HIERARCHY = '''
+    __all__ = ["Basic", "Leaf"]
+
+
+    class Basic:
+        """The root of the expressions."""
+
+        def subs(self, old: int, new: int) -> "Basic":
+            """Substitutes `old` by `new`.
+
+            A second paragraph that the inherited docs must not repeat.
+            """
+            return self
+
+        def free(self) -> int:
+            """The free symbols."""
+            return 0
+
+
+    class _Function(Basic):
+        """Not exported: the class between them."""
+
+        def free(self) -> int:
+            """Overridden in the unexported class."""
+            return 1
+
+
+    class Leaf(_Function):
+        """A leaf."""
+
+        def own(self) -> int:
+            """Its own method."""
+            return 2
+'''
+
+
+def test_a_class_inherits_from_its_nearest_wrapped_ancestor_and_does_not_repeat_it(tmp_path: Path) -> None:
+    """sympy's `floor` derives from an unexported class: it must not relist Basic's methods."""
+    library = _library(tmp_path, "hierarchy", HIERARCHY)
+    spec = (tmp_path / "hierarchy.yaml").read_text()
+    leaf_entry = spec[spec.index("python_path: hierarchy.Leaf"):]
+    assert "extends: Hierarchy.Basic" in leaf_entry
+    # Its own method, and the one its unexported parent overrides; not `subs`, which Basic defines.
+    assert "- name: own" in leaf_entry and "- name: free" in leaf_entry and "- name: subs" not in leaf_entry
+    leaf = {fn.name: fn for fn in _module(library, "Hierarchy.Leaf").functions}
+    assert leaf["subs"].delegate_to == "Hierarchy.Basic"
+    # Its doc is the summary and where the full doc is, not the whole doc again.
+    assert leaf["subs"].doc == "Substitutes `old` by `new`.\n\nInherited from `Hierarchy.Basic`: see `Hierarchy.Basic.subs/4`."
+    assert leaf["free"].delegate_to is None and leaf["free"].doc.startswith("Overridden in the unexported class.")
+    from elixir_gen.render import render_library
+
+    source = render_library(library)[0]["hierarchy/leaf.ex"]
+    assert "def subs(ref, old, new, opts \\\\ []), do: Hierarchy.Basic.subs(ref, old, new, opts)" in source
+    assert "second paragraph" not in source
+
+
+def _package(tmp_path: Path, groups: dict[str, int]) -> None:
+    """A package `many` re-exporting `n` functions from each private submodule `_name`."""
+    pkg = tmp_path / "many"
+    pkg.mkdir()
+    imports = []
+    for group, n in groups.items():
+        body = "".join(f'def {group}_{i}(x: int, *, scale: float = 1.0) -> float:\n    """{group} number {i}.\n\n    More about it.\n    """\n    return x * scale\n\n\n' for i in range(n))
+        (pkg / f"_{group}.py").write_text(body)
+        imports.append(f"from ._{group} import " + ", ".join(f"{group}_{i}" for i in range(n)))
+    (pkg / "__init__.py").write_text("\n".join(imports) + "\n")
+
+
+def test_a_module_of_very_many_functions_is_split_by_the_submodule_that_defines_them(tmp_path: Path) -> None:
+    """scipy.stats' 285 functions were one 43,000-line module, whose compile time grows faster than its size."""
+    from elixir_gen import build
+
+    _package(tmp_path, {"alpha": 70, "beta": 40, "gamma": 3})
+    sys.path.insert(0, str(tmp_path))
+    try:
+        (tmp_path / "many.yaml").write_text(discover_spec("many", depth=0, spec_dir=tmp_path))
+        library = build_library(load_spec(tmp_path / "many.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "many" or m.startswith("many.")]:
+            sys.modules.pop(name)
+    modules = {m.name: m for m in library.modules}
+    assert set(modules) == {"Many", "Many.Alpha", "Many.Beta"}
+    assert 113 > build.SPLIT_ABOVE and 3 < build.SUBMODULE_FUNCTIONS
+    alpha, parent = modules["Many.Alpha"], modules["Many"]
+    assert sorted(fn.name for fn in alpha.functions) == sorted(f"alpha_{i}" for i in range(70)) and alpha.file == "many/alpha.ex"
+    assert all(fn.delegate_to is None and "## Options" in fn.doc for fn in alpha.functions)
+    # The parent keeps every function, so the API does not change: a one-line call with its @spec and summary.
+    by_name = {fn.name: fn for fn in parent.functions}
+    assert len(by_name) == 113
+    assert by_name["alpha_0"].delegate_to == "Many.Alpha" and by_name["beta_1"].delegate_to == "Many.Beta"
+    assert by_name["alpha_0"].doc == "alpha number 0.\n\nDefined in `Many.Alpha`: see `Many.Alpha.alpha_0/2` for its full docs."
+    assert by_name["alpha_0"].opts_spec == "[Many.Alpha.alpha_0_option()]"
+    assert parent.moduledoc.endswith("the Python submodules that define them: `Many.Alpha`, `Many.Beta`.")
+    # A group too small for a module of its own stays whole in the parent.
+    assert by_name["gamma_2"].delegate_to is None and "## Options" in by_name["gamma_2"].doc
+    # The quality report counts each function once.
+    from elixir_gen.report import report
+
+    assert report(library).functions == 113
+    from elixir_gen.render import render_library
+
+    files = render_library(library)[0]
+    assert "def alpha_0(x, opts \\\\ []), do: Many.Alpha.alpha_0(x, opts)" in files["many.ex"]
+    # Structure, not seconds: the parent's lines are a few per function once its docs moved out.
+    assert files["many.ex"].count("\n") < 15 * 113 < files["many/alpha.ex"].count("\n") * 113 / 70

@@ -71,9 +71,7 @@ defmodule DSPex do
     PyBridge.call("dspy.configure", [], kwargs, opts)
   end
 
-  @doc """
-  Like `configure/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `configure/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec configure!([configure_option()]) :: nil
   def configure!(opts \\ []) do
     case configure(opts) do
@@ -146,9 +144,7 @@ defmodule DSPex do
     PyBridge.call("dspy.streamify", [program], kwargs, opts)
   end
 
-  @doc """
-  Like `streamify/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `streamify/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec streamify!(DSPex.Module.t(), [streamify_option()]) :: PyBridge.Ref.t()
   def streamify!(program, opts \\ []) do
     case streamify(program, opts) do
@@ -206,9 +202,7 @@ defmodule DSPex do
     PyBridge.call("dspy.configure_cache", [], kwargs, opts)
   end
 
-  @doc """
-  Like `configure_cache/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `configure_cache/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec configure_cache!([configure_cache_option()]) :: nil
   def configure_cache!(opts \\ []) do
     case configure_cache(opts) do
@@ -263,9 +257,7 @@ defmodule DSPex do
     PyBridge.call("dspy.majority", [prediction_or_completions], kwargs, opts)
   end
 
-  @doc """
-  Like `majority/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `majority/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec majority!([DSPex.Prediction.t()] | DSPex.Prediction.t(), [majority_option()]) ::
           DSPex.Prediction.t()
   def majority!(prediction_or_completions, opts \\ []) do
@@ -307,9 +299,7 @@ defmodule DSPex do
     PyBridge.call("dspy.utils.dummies.dummy_rm", [], kwargs, opts)
   end
 
-  @doc """
-  Like `dummy_rm/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `dummy_rm/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec dummy_rm!([dummy_rm_option()]) :: PyBridge.Ref.t()
   def dummy_rm!(opts \\ []) do
     case dummy_rm(opts) do

@@ -57,9 +57,7 @@ defmodule DSPex.BestOfN do
     PyBridge.create("dspy.BestOfN", [module, n, reward_fn, threshold], kwargs, opts)
   end
 
-  @doc """
-  Like `create/5`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/5`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(DSPex.Module.t(), integer(), fun() | PyBridge.Ref.t(), number(), [create_option()]) ::
           t()
   def create!(module, n, reward_fn, threshold, opts \\ []) do
@@ -78,13 +76,11 @@ defmodule DSPex.BestOfN do
 
   @spec call(t(), [DSPex.Module.call_option()]) ::
           {:ok, DSPex.Prediction.t()} | {:error, PyBridge.Error.t()}
-  defdelegate call(ref, opts \\ []), to: DSPex.Module
+  def call(ref, opts \\ []), do: DSPex.Module.call(ref, opts)
 
-  @doc """
-  Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), [DSPex.Module.call_option()]) :: DSPex.Prediction.t()
-  defdelegate call!(ref, opts \\ []), to: DSPex.Module
+  def call!(ref, opts \\ []), do: DSPex.Module.call!(ref, opts)
 
   @doc """
   Makes every predictor of the program use `lm` instead of the configured one.
@@ -94,13 +90,11 @@ defmodule DSPex.BestOfN do
 
   @spec set_lm(t(), DSPex.LM.t(), [PyBridge.call_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  defdelegate set_lm(ref, lm, opts \\ []), to: DSPex.Module
+  def set_lm(ref, lm, opts \\ []), do: DSPex.Module.set_lm(ref, lm, opts)
 
-  @doc """
-  Like `set_lm/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_lm/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_lm!(t(), DSPex.LM.t(), [PyBridge.call_option()]) :: nil
-  defdelegate set_lm!(ref, lm, opts \\ []), to: DSPex.Module
+  def set_lm!(ref, lm, opts \\ []), do: DSPex.Module.set_lm!(ref, lm, opts)
 
   @doc """
   The LM every predictor of the program uses (an error if they differ).
@@ -110,13 +104,11 @@ defmodule DSPex.BestOfN do
 
   @spec get_lm(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.LM.t()} | {:error, PyBridge.Error.t()}
-  defdelegate get_lm(ref, opts \\ []), to: DSPex.Module
+  def get_lm(ref, opts \\ []), do: DSPex.Module.get_lm(ref, opts)
 
-  @doc """
-  Like `get_lm/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get_lm/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get_lm!(t(), [PyBridge.call_option()]) :: DSPex.LM.t()
-  defdelegate get_lm!(ref, opts \\ []), to: DSPex.Module
+  def get_lm!(ref, opts \\ []), do: DSPex.Module.get_lm!(ref, opts)
 
   @doc """
   `{name, predictor}` for every `dspy.Predict` inside the program.
@@ -126,13 +118,11 @@ defmodule DSPex.BestOfN do
 
   @spec named_predictors(t(), [PyBridge.call_option()]) ::
           {:ok, [{String.t(), DSPex.Predict.t()}]} | {:error, PyBridge.Error.t()}
-  defdelegate named_predictors(ref, opts \\ []), to: DSPex.Module
+  def named_predictors(ref, opts \\ []), do: DSPex.Module.named_predictors(ref, opts)
 
-  @doc """
-  Like `named_predictors/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `named_predictors/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec named_predictors!(t(), [PyBridge.call_option()]) :: [{String.t(), DSPex.Predict.t()}]
-  defdelegate named_predictors!(ref, opts \\ []), to: DSPex.Module
+  def named_predictors!(ref, opts \\ []), do: DSPex.Module.named_predictors!(ref, opts)
 
   @doc """
   A deep copy of the program.
@@ -142,13 +132,11 @@ defmodule DSPex.BestOfN do
 
   @spec deepcopy(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Module.t()} | {:error, PyBridge.Error.t()}
-  defdelegate deepcopy(ref, opts \\ []), to: DSPex.Module
+  def deepcopy(ref, opts \\ []), do: DSPex.Module.deepcopy(ref, opts)
 
-  @doc """
-  Like `deepcopy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `deepcopy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec deepcopy!(t(), [PyBridge.call_option()]) :: DSPex.Module.t()
-  defdelegate deepcopy!(ref, opts \\ []), to: DSPex.Module
+  def deepcopy!(ref, opts \\ []), do: DSPex.Module.deepcopy!(ref, opts)
 
   @doc """
   A deep copy with every predictor reset (no demos, no LM).
@@ -158,13 +146,11 @@ defmodule DSPex.BestOfN do
 
   @spec reset_copy(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Module.t()} | {:error, PyBridge.Error.t()}
-  defdelegate reset_copy(ref, opts \\ []), to: DSPex.Module
+  def reset_copy(ref, opts \\ []), do: DSPex.Module.reset_copy(ref, opts)
 
-  @doc """
-  Like `reset_copy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `reset_copy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec reset_copy!(t(), [PyBridge.call_option()]) :: DSPex.Module.t()
-  defdelegate reset_copy!(ref, opts \\ []), to: DSPex.Module
+  def reset_copy!(ref, opts \\ []), do: DSPex.Module.reset_copy!(ref, opts)
 
   @doc """
   Saves the program's state (demos, instructions, …) as JSON (a `.json`
@@ -176,13 +162,11 @@ defmodule DSPex.BestOfN do
 
   @spec save(t(), String.t(), [DSPex.Module.save_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  defdelegate save(ref, path, opts \\ []), to: DSPex.Module
+  def save(ref, path, opts \\ []), do: DSPex.Module.save(ref, path, opts)
 
-  @doc """
-  Like `save/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `save/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec save!(t(), String.t(), [DSPex.Module.save_option()]) :: nil
-  defdelegate save!(ref, path, opts \\ []), to: DSPex.Module
+  def save!(ref, path, opts \\ []), do: DSPex.Module.save!(ref, path, opts)
 
   @doc """
   Loads state saved by `save/3` into this program.
@@ -192,13 +176,11 @@ defmodule DSPex.BestOfN do
 
   @spec load(t(), String.t(), [PyBridge.call_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  defdelegate load(ref, path, opts \\ []), to: DSPex.Module
+  def load(ref, path, opts \\ []), do: DSPex.Module.load(ref, path, opts)
 
-  @doc """
-  Like `load/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `load/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec load!(t(), String.t(), [PyBridge.call_option()]) :: nil
-  defdelegate load!(ref, path, opts \\ []), to: DSPex.Module
+  def load!(ref, path, opts \\ []), do: DSPex.Module.load!(ref, path, opts)
 
   @doc """
   The program's state as a map (for each predictor its demos, instructions and fields).
@@ -208,11 +190,9 @@ defmodule DSPex.BestOfN do
 
   @spec dump_state(t(), [DSPex.Module.dump_state_option()]) ::
           {:ok, map()} | {:error, PyBridge.Error.t()}
-  defdelegate dump_state(ref, opts \\ []), to: DSPex.Module
+  def dump_state(ref, opts \\ []), do: DSPex.Module.dump_state(ref, opts)
 
-  @doc """
-  Like `dump_state/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `dump_state/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec dump_state!(t(), [DSPex.Module.dump_state_option()]) :: map()
-  defdelegate dump_state!(ref, opts \\ []), to: DSPex.Module
+  def dump_state!(ref, opts \\ []), do: DSPex.Module.dump_state!(ref, opts)
 end

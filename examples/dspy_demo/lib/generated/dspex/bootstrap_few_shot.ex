@@ -79,9 +79,7 @@ defmodule DSPex.BootstrapFewShot do
     PyBridge.create("dspy.BootstrapFewShot", [], kwargs, opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -124,9 +122,7 @@ defmodule DSPex.BootstrapFewShot do
     PyBridge.method(ref, "compile", [student], [trainset: trainset] ++ kwargs, opts)
   end
 
-  @doc """
-  Like `compile/4`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `compile/4`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec compile!(t(), DSPex.Module.t(), [DSPex.Example.t()], [compile_option()]) ::
           DSPex.Module.t()
   def compile!(ref, student, trainset, opts \\ []) do

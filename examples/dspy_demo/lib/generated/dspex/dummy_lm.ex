@@ -64,9 +64,7 @@ defmodule DSPex.DummyLM do
     PyBridge.create("dspy.utils.dummies.DummyLM", [answers], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(
           [%{optional(String.t() | atom()) => term()}]
           | %{optional(String.t() | atom()) => %{optional(String.t() | atom()) => term()}},
@@ -110,9 +108,7 @@ defmodule DSPex.DummyLM do
     PyBridge.method(ref, "__call__", [], kwargs, opts)
   end
 
-  @doc """
-  Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), [call_option()]) :: [String.t()]
   def call!(ref, opts \\ []) do
     case call(ref, opts) do
@@ -138,9 +134,7 @@ defmodule DSPex.DummyLM do
     PyBridge.attr(ref, "history", opts)
   end
 
-  @doc """
-  Like `history/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `history/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec history!(t(), [PyBridge.call_option()]) :: [map()]
   def history!(ref, opts \\ []) do
     case history(ref, opts) do

@@ -49,9 +49,7 @@ defmodule DSPex.DummyVectorizer do
     PyBridge.create("dspy.utils.dummies.DummyVectorizer", [], kwargs, opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do

@@ -61,9 +61,7 @@ defmodule DSPex.Embedder do
     PyBridge.create("dspy.Embedder", [model], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(String.t() | fun() | PyBridge.Ref.t(), [create_option()]) :: t()
   def create!(model, opts \\ []) do
     case create(model, opts) do
@@ -101,9 +99,7 @@ defmodule DSPex.Embedder do
     PyBridge.method(ref, "__call__", [inputs], [], opts)
   end
 
-  @doc """
-  Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), String.t() | [String.t()], [PyBridge.call_option()]) :: term()
   def call!(ref, inputs, opts \\ []) do
     case call(ref, inputs, opts) do

@@ -64,9 +64,7 @@ defmodule DSPex.Evaluate do
     PyBridge.create("dspy.Evaluate", [], [devset: devset] ++ kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([DSPex.Example.t()], [create_option()]) :: t()
   def create!(devset, opts \\ []) do
     case create(devset, opts) do
@@ -126,9 +124,7 @@ defmodule DSPex.Evaluate do
     PyBridge.method(ref, "__call__", [program], kwargs, opts)
   end
 
-  @doc """
-  Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), DSPex.Module.t(), [call_option()]) :: DSPex.EvaluationResult.t()
   def call!(ref, program, opts \\ []) do
     case call(ref, program, opts) do

@@ -34,9 +34,7 @@ defmodule DSPex.EvaluationResult do
     PyBridge.attr(ref, "score", opts)
   end
 
-  @doc """
-  Like `score/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `score/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec score!(t(), [PyBridge.call_option()]) :: number()
   def score!(ref, opts \\ []) do
     case score(ref, opts) do
@@ -64,9 +62,7 @@ defmodule DSPex.EvaluationResult do
     PyBridge.attr(ref, "results", opts)
   end
 
-  @doc """
-  Like `results/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `results/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec results!(t(), [PyBridge.call_option()]) :: [
           {DSPex.Example.t(), DSPex.Prediction.t(), term()}
         ]
@@ -85,13 +81,11 @@ defmodule DSPex.EvaluationResult do
 
   @spec get_lm_usage(t(), [PyBridge.call_option()]) ::
           {:ok, map() | nil} | {:error, PyBridge.Error.t()}
-  defdelegate get_lm_usage(ref, opts \\ []), to: DSPex.Prediction
+  def get_lm_usage(ref, opts \\ []), do: DSPex.Prediction.get_lm_usage(ref, opts)
 
-  @doc """
-  Like `get_lm_usage/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get_lm_usage/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get_lm_usage!(t(), [PyBridge.call_option()]) :: map() | nil
-  defdelegate get_lm_usage!(ref, opts \\ []), to: DSPex.Prediction
+  def get_lm_usage!(ref, opts \\ []), do: DSPex.Prediction.get_lm_usage!(ref, opts)
 
   @doc """
   A copy whose input fields are `keys`; the other fields are labels.
@@ -101,13 +95,11 @@ defmodule DSPex.EvaluationResult do
 
   @spec with_inputs(t(), list(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  defdelegate with_inputs(ref, keys \\ [], opts \\ []), to: DSPex.Example
+  def with_inputs(ref, keys \\ [], opts \\ []), do: DSPex.Example.with_inputs(ref, keys, opts)
 
-  @doc """
-  Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec with_inputs!(t(), list(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  defdelegate with_inputs!(ref, keys \\ [], opts \\ []), to: DSPex.Example
+  def with_inputs!(ref, keys \\ [], opts \\ []), do: DSPex.Example.with_inputs!(ref, keys, opts)
 
   @doc """
   An example with the input fields only.
@@ -117,13 +109,11 @@ defmodule DSPex.EvaluationResult do
 
   @spec inputs(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  defdelegate inputs(ref, opts \\ []), to: DSPex.Example
+  def inputs(ref, opts \\ []), do: DSPex.Example.inputs(ref, opts)
 
-  @doc """
-  Like `inputs/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `inputs/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec inputs!(t(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  defdelegate inputs!(ref, opts \\ []), to: DSPex.Example
+  def inputs!(ref, opts \\ []), do: DSPex.Example.inputs!(ref, opts)
 
   @doc """
   An example with the label (non-input) fields only.
@@ -133,13 +123,11 @@ defmodule DSPex.EvaluationResult do
 
   @spec labels(t(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
-  defdelegate labels(ref, opts \\ []), to: DSPex.Example
+  def labels(ref, opts \\ []), do: DSPex.Example.labels(ref, opts)
 
-  @doc """
-  Like `labels/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `labels/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec labels!(t(), [PyBridge.call_option()]) :: DSPex.Example.t()
-  defdelegate labels!(ref, opts \\ []), to: DSPex.Example
+  def labels!(ref, opts \\ []), do: DSPex.Example.labels!(ref, opts)
 
   @doc """
   The field `key`, or `default`.
@@ -149,13 +137,11 @@ defmodule DSPex.EvaluationResult do
 
   @spec get(t(), term(), [DSPex.Example.get_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate get(ref, key, opts \\ []), to: DSPex.Example
+  def get(ref, key, opts \\ []), do: DSPex.Example.get(ref, key, opts)
 
-  @doc """
-  Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get!(t(), term(), [DSPex.Example.get_option()]) :: term()
-  defdelegate get!(ref, key, opts \\ []), to: DSPex.Example
+  def get!(ref, key, opts \\ []), do: DSPex.Example.get!(ref, key, opts)
 
   @doc """
   The field names (without DSPy's internal ones).
@@ -165,13 +151,11 @@ defmodule DSPex.EvaluationResult do
 
   @spec keys(t(), [DSPex.Example.keys_option()]) ::
           {:ok, [String.t()]} | {:error, PyBridge.Error.t()}
-  defdelegate keys(ref, opts \\ []), to: DSPex.Example
+  def keys(ref, opts \\ []), do: DSPex.Example.keys(ref, opts)
 
-  @doc """
-  Like `keys/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `keys/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec keys!(t(), [DSPex.Example.keys_option()]) :: [String.t()]
-  defdelegate keys!(ref, opts \\ []), to: DSPex.Example
+  def keys!(ref, opts \\ []), do: DSPex.Example.keys!(ref, opts)
 
   @doc """
   The fields as a map; nested examples and predictions become maps too.
@@ -181,11 +165,9 @@ defmodule DSPex.EvaluationResult do
 
   @spec to_dict(t(), [PyBridge.call_option()]) ::
           {:ok, %{optional(String.t()) => term()}} | {:error, PyBridge.Error.t()}
-  defdelegate to_dict(ref, opts \\ []), to: DSPex.Example
+  def to_dict(ref, opts \\ []), do: DSPex.Example.to_dict(ref, opts)
 
-  @doc """
-  Like `to_dict/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `to_dict/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec to_dict!(t(), [PyBridge.call_option()]) :: %{optional(String.t()) => term()}
-  defdelegate to_dict!(ref, opts \\ []), to: DSPex.Example
+  def to_dict!(ref, opts \\ []), do: DSPex.Example.to_dict!(ref, opts)
 end

@@ -48,9 +48,7 @@ defmodule DSPex.Example do
     PyBridge.create("dspy.Example", [], kwargs, opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -87,9 +85,7 @@ defmodule DSPex.Example do
     PyBridge.method(ref, "with_inputs", keys, [], opts)
   end
 
-  @doc """
-  Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `with_inputs/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec with_inputs!(t(), list(), [PyBridge.call_option()]) :: DSPex.Example.t()
   def with_inputs!(ref, keys \\ [], opts \\ []) do
     case with_inputs(ref, keys, opts) do
@@ -124,9 +120,7 @@ defmodule DSPex.Example do
     PyBridge.method(ref, "inputs", [], [], opts)
   end
 
-  @doc """
-  Like `inputs/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `inputs/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec inputs!(t(), [PyBridge.call_option()]) :: DSPex.Example.t()
   def inputs!(ref, opts \\ []) do
     case inputs(ref, opts) do
@@ -155,9 +149,7 @@ defmodule DSPex.Example do
     PyBridge.method(ref, "labels", [], [], opts)
   end
 
-  @doc """
-  Like `labels/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `labels/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec labels!(t(), [PyBridge.call_option()]) :: DSPex.Example.t()
   def labels!(ref, opts \\ []) do
     case labels(ref, opts) do
@@ -200,9 +192,7 @@ defmodule DSPex.Example do
     PyBridge.method(ref, "get", [key], kwargs, opts)
   end
 
-  @doc """
-  Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get!(t(), term(), [get_option()]) :: term()
   def get!(ref, key, opts \\ []) do
     case get(ref, key, opts) do
@@ -241,9 +231,7 @@ defmodule DSPex.Example do
     PyBridge.method(ref, "keys", [], kwargs, opts)
   end
 
-  @doc """
-  Like `keys/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `keys/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec keys!(t(), [keys_option()]) :: [String.t()]
   def keys!(ref, opts \\ []) do
     case keys(ref, opts) do
@@ -272,9 +260,7 @@ defmodule DSPex.Example do
     PyBridge.method(ref, "toDict", [], [], opts)
   end
 
-  @doc """
-  Like `to_dict/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `to_dict/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec to_dict!(t(), [PyBridge.call_option()]) :: %{optional(String.t()) => term()}
   def to_dict!(ref, opts \\ []) do
     case to_dict(ref, opts) do

@@ -99,9 +99,7 @@ defmodule DSPex.GEPA do
     PyBridge.create("dspy.GEPA", [metric], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(fun() | PyBridge.Ref.t(), [create_option()]) :: t()
   def create!(metric, opts \\ []) do
     case create(metric, opts) do
@@ -139,9 +137,7 @@ defmodule DSPex.GEPA do
     PyBridge.method(ref, "compile", [student], [trainset: trainset] ++ kwargs, opts)
   end
 
-  @doc """
-  Like `compile/4`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `compile/4`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec compile!(t(), DSPex.Module.t(), [DSPex.Example.t()], [compile_option()]) ::
           DSPex.Module.t()
   def compile!(ref, student, trainset, opts \\ []) do

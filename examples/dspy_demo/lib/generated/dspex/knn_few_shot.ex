@@ -82,9 +82,7 @@ defmodule DSPex.KNNFewShot do
     PyBridge.create("dspy.KNNFewShot", [k, trainset, vectorizer], kwargs, opts)
   end
 
-  @doc """
-  Like `create/4`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/4`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(integer(), [DSPex.Example.t()], DSPex.Embedder.t(), [create_option()]) :: t()
   def create!(k, trainset, vectorizer, opts \\ []) do
     case create(k, trainset, vectorizer, opts) do
@@ -126,9 +124,7 @@ defmodule DSPex.KNNFewShot do
     PyBridge.method(ref, "compile", [student], kwargs, opts)
   end
 
-  @doc """
-  Like `compile/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `compile/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec compile!(t(), DSPex.Module.t(), [compile_option()]) :: DSPex.Module.t()
   def compile!(ref, student, opts \\ []) do
     case compile(ref, student, opts) do

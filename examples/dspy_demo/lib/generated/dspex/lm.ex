@@ -76,9 +76,7 @@ defmodule DSPex.LM do
     PyBridge.create("dspy.LM", [model], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(String.t(), [create_option()]) :: t()
   def create!(model, opts \\ []) do
     case create(model, opts) do
@@ -118,9 +116,7 @@ defmodule DSPex.LM do
     PyBridge.method(ref, "__call__", [], kwargs, opts)
   end
 
-  @doc """
-  Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), [call_option()]) :: list()
   def call!(ref, opts \\ []) do
     case call(ref, opts) do
@@ -157,9 +153,7 @@ defmodule DSPex.LM do
     PyBridge.method(ref, "copy", [], kwargs, opts)
   end
 
-  @doc """
-  Like `copy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `copy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec copy!(t(), [copy_option()]) :: DSPex.LM.t()
   def copy!(ref, opts \\ []) do
     case copy(ref, opts) do
@@ -185,9 +179,7 @@ defmodule DSPex.LM do
     PyBridge.attr(ref, "model", opts)
   end
 
-  @doc """
-  Like `model/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `model/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec model!(t(), [PyBridge.call_option()]) :: String.t()
   def model!(ref, opts \\ []) do
     case model(ref, opts) do
@@ -213,9 +205,7 @@ defmodule DSPex.LM do
     PyBridge.attr(ref, "history", opts)
   end
 
-  @doc """
-  Like `history/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `history/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec history!(t(), [PyBridge.call_option()]) :: [map()]
   def history!(ref, opts \\ []) do
     case history(ref, opts) do

@@ -45,9 +45,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "__call__", [], kwargs, opts)
   end
 
-  @doc """
-  Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), [call_option()]) :: DSPex.Prediction.t()
   def call!(ref, opts \\ []) do
     case call(ref, opts) do
@@ -80,9 +78,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "set_lm", [lm], [], opts)
   end
 
-  @doc """
-  Like `set_lm/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_lm/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_lm!(t(), DSPex.LM.t(), [PyBridge.call_option()]) :: nil
   def set_lm!(ref, lm, opts \\ []) do
     case set_lm(ref, lm, opts) do
@@ -121,9 +117,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "get_lm", [], [], opts)
   end
 
-  @doc """
-  Like `get_lm/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get_lm/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get_lm!(t(), [PyBridge.call_option()]) :: DSPex.LM.t()
   def get_lm!(ref, opts \\ []) do
     case get_lm(ref, opts) do
@@ -158,9 +152,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "named_predictors", [], [], opts)
   end
 
-  @doc """
-  Like `named_predictors/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `named_predictors/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec named_predictors!(t(), [PyBridge.call_option()]) :: [{String.t(), DSPex.Predict.t()}]
   def named_predictors!(ref, opts \\ []) do
     case named_predictors(ref, opts) do
@@ -189,9 +181,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "deepcopy", [], [], opts)
   end
 
-  @doc """
-  Like `deepcopy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `deepcopy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec deepcopy!(t(), [PyBridge.call_option()]) :: DSPex.Module.t()
   def deepcopy!(ref, opts \\ []) do
     case deepcopy(ref, opts) do
@@ -220,9 +210,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "reset_copy", [], [], opts)
   end
 
-  @doc """
-  Like `reset_copy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `reset_copy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec reset_copy!(t(), [PyBridge.call_option()]) :: DSPex.Module.t()
   def reset_copy!(ref, opts \\ []) do
     case reset_copy(ref, opts) do
@@ -267,9 +255,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "save", [path], kwargs, opts)
   end
 
-  @doc """
-  Like `save/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `save/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec save!(t(), String.t(), [save_option()]) :: nil
   def save!(ref, path, opts \\ []) do
     case save(ref, path, opts) do
@@ -302,9 +288,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "load", [path], [], opts)
   end
 
-  @doc """
-  Like `load/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `load/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec load!(t(), String.t(), [PyBridge.call_option()]) :: nil
   def load!(ref, path, opts \\ []) do
     case load(ref, path, opts) do
@@ -343,9 +327,7 @@ defmodule DSPex.Module do
     PyBridge.method(ref, "dump_state", [], kwargs, opts)
   end
 
-  @doc """
-  Like `dump_state/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `dump_state/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec dump_state!(t(), [dump_state_option()]) :: map()
   def dump_state!(ref, opts \\ []) do
     case dump_state(ref, opts) do

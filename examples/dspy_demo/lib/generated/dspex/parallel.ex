@@ -106,9 +106,7 @@ defmodule DSPex.Parallel do
     PyBridge.create("dspy.Parallel", [], kwargs, opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -148,9 +146,7 @@ defmodule DSPex.Parallel do
     PyBridge.method(ref, "__call__", [exec_pairs], kwargs, opts)
   end
 
-  @doc """
-  Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), [{DSPex.Module.t(), map() | DSPex.Example.t()}], [call_option()]) :: list()
   def call!(ref, exec_pairs, opts \\ []) do
     case call(ref, exec_pairs, opts) do

@@ -49,9 +49,7 @@ defmodule DSPex.Retrieve do
     PyBridge.create("dspy.Retrieve", [], kwargs, opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -92,9 +90,7 @@ defmodule DSPex.Retrieve do
     PyBridge.method(ref, "__call__", [query], kwargs, opts)
   end
 
-  @doc """
-  Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), String.t(), [call_option()]) :: DSPex.Prediction.t()
   def call!(ref, query, opts \\ []) do
     case call(ref, query, opts) do

@@ -52,9 +52,7 @@ defmodule DSPex.Signature do
     PyBridge.create("dspy.Signature", [signature], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(String.t(), [create_option()]) :: t()
   def create!(signature, opts \\ []) do
     case create(signature, opts) do
@@ -92,9 +90,7 @@ defmodule DSPex.Signature do
     PyBridge.method(ref, "with_instructions", [instructions], [], opts)
   end
 
-  @doc """
-  Like `with_instructions/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `with_instructions/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec with_instructions!(t(), String.t(), [PyBridge.call_option()]) :: DSPex.Signature.t()
   def with_instructions!(ref, instructions, opts \\ []) do
     case with_instructions(ref, instructions, opts) do
@@ -121,9 +117,7 @@ defmodule DSPex.Signature do
     PyBridge.attr(ref, "instructions", opts)
   end
 
-  @doc """
-  Like `instructions/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `instructions/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec instructions!(t(), [PyBridge.call_option()]) :: String.t()
   def instructions!(ref, opts \\ []) do
     case instructions(ref, opts) do
@@ -150,9 +144,7 @@ defmodule DSPex.Signature do
     PyBridge.attr(ref, "signature", opts)
   end
 
-  @doc """
-  Like `signature/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `signature/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec signature!(t(), [PyBridge.call_option()]) :: String.t()
   def signature!(ref, opts \\ []) do
     case signature(ref, opts) do

@@ -83,9 +83,7 @@ defmodule DSPex.SIMBA do
     PyBridge.create("dspy.SIMBA", [], [metric: metric] ++ kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(fun() | PyBridge.Ref.t(), [create_option()]) :: t()
   def create!(metric, opts \\ []) do
     case create(metric, opts) do
@@ -128,9 +126,7 @@ defmodule DSPex.SIMBA do
     PyBridge.method(ref, "compile", [student], [trainset: trainset] ++ kwargs, opts)
   end
 
-  @doc """
-  Like `compile/4`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `compile/4`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec compile!(t(), DSPex.Module.t(), [DSPex.Example.t()], [compile_option()]) ::
           DSPex.Module.t()
   def compile!(ref, student, trainset, opts \\ []) do

@@ -54,9 +54,7 @@ defmodule DSPex.StreamListener do
     PyBridge.create("dspy.streaming.StreamListener", [signature_field_name], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(String.t(), [create_option()]) :: t()
   def create!(signature_field_name, opts \\ []) do
     case create(signature_field_name, opts) do

@@ -64,9 +64,7 @@ defmodule DSPex.Tool do
     PyBridge.create("dspy.Tool", [func], kwargs, opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(fun() | PyBridge.Ref.t(), [create_option()]) :: t()
   def create!(func, opts \\ []) do
     case create(func, opts) do
@@ -99,9 +97,7 @@ defmodule DSPex.Tool do
     PyBridge.method(ref, "__call__", [], kwargs, opts)
   end
 
-  @doc """
-  Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), [call_option()]) :: term()
   def call!(ref, opts \\ []) do
     case call(ref, opts) do
@@ -127,9 +123,7 @@ defmodule DSPex.Tool do
     PyBridge.attr(ref, "name", opts)
   end
 
-  @doc """
-  Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec name!(t(), [PyBridge.call_option()]) :: String.t()
   def name!(ref, opts \\ []) do
     case name(ref, opts) do
@@ -155,9 +149,7 @@ defmodule DSPex.Tool do
     PyBridge.attr(ref, "desc", opts)
   end
 
-  @doc """
-  Like `desc/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `desc/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec desc!(t(), [PyBridge.call_option()]) :: String.t()
   def desc!(ref, opts \\ []) do
     case desc(ref, opts) do
@@ -183,9 +175,7 @@ defmodule DSPex.Tool do
     PyBridge.attr(ref, "args", opts)
   end
 
-  @doc """
-  Like `args/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `args/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec args!(t(), [PyBridge.call_option()]) :: map()
   def args!(ref, opts \\ []) do
     case args(ref, opts) do

@@ -51,9 +51,7 @@ defmodule LangChain.AIMessage do
     PyBridge.create("langchain_core.messages.AIMessage", [], kwargs, opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -79,9 +77,7 @@ defmodule LangChain.AIMessage do
     PyBridge.attr(ref, "tool_calls", opts)
   end
 
-  @doc """
-  Like `tool_calls/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `tool_calls/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec tool_calls!(t(), [PyBridge.call_option()]) :: [map()]
   def tool_calls!(ref, opts \\ []) do
     case tool_calls(ref, opts) do
@@ -113,13 +109,11 @@ defmodule LangChain.AIMessage do
 
   @spec pretty(t(), [LangChain.Message.pretty_option()]) ::
           {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pretty(ref, opts \\ []), to: LangChain.Message
+  def pretty(ref, opts \\ []), do: LangChain.Message.pretty(ref, opts)
 
-  @doc """
-  Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pretty!(t(), [LangChain.Message.pretty_option()]) :: String.t()
-  defdelegate pretty!(ref, opts \\ []), to: LangChain.Message
+  def pretty!(ref, opts \\ []), do: LangChain.Message.pretty!(ref, opts)
 
   @doc """
   The text (or a list of content blocks).
@@ -128,13 +122,11 @@ defmodule LangChain.AIMessage do
   """
 
   @spec content(t(), [PyBridge.call_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate content(ref, opts \\ []), to: LangChain.Message
+  def content(ref, opts \\ []), do: LangChain.Message.content(ref, opts)
 
-  @doc """
-  Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec content!(t(), [PyBridge.call_option()]) :: term()
-  defdelegate content!(ref, opts \\ []), to: LangChain.Message
+  def content!(ref, opts \\ []), do: LangChain.Message.content!(ref, opts)
 
   @doc """
   `human`, `ai`, `system` or `tool`.
@@ -143,11 +135,9 @@ defmodule LangChain.AIMessage do
   """
 
   @spec type(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate type(ref, opts \\ []), to: LangChain.Message
+  def type(ref, opts \\ []), do: LangChain.Message.type(ref, opts)
 
-  @doc """
-  Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec type!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate type!(ref, opts \\ []), to: LangChain.Message
+  def type!(ref, opts \\ []), do: LangChain.Message.type!(ref, opts)
 end

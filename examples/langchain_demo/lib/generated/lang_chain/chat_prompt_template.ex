@@ -67,9 +67,7 @@ defmodule LangChain.ChatPromptTemplate do
     )
   end
 
-  @doc """
-  Like `from_messages/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `from_messages/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec from_messages!(list(), [from_messages_option()]) :: LangChain.ChatPromptTemplate.t()
   def from_messages!(messages, opts \\ []) do
     case from_messages(messages, opts) do
@@ -113,9 +111,7 @@ defmodule LangChain.ChatPromptTemplate do
     PyBridge.method(ref, "format_messages", [], kwargs, opts)
   end
 
-  @doc """
-  Like `format_messages/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `format_messages/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec format_messages!(t(), [format_messages_option()]) :: list()
   def format_messages!(ref, opts \\ []) do
     case format_messages(ref, opts) do
@@ -142,9 +138,7 @@ defmodule LangChain.ChatPromptTemplate do
     PyBridge.attr(ref, "input_variables", opts)
   end
 
-  @doc """
-  Like `input_variables/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `input_variables/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec input_variables!(t(), [PyBridge.call_option()]) :: [String.t()]
   def input_variables!(ref, opts \\ []) do
     case input_variables(ref, opts) do
@@ -180,13 +174,11 @@ defmodule LangChain.ChatPromptTemplate do
 
   @spec invoke(t(), term(), [LangChain.Runnable.invoke_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate invoke(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke(ref, input, opts \\ []), do: LangChain.Runnable.invoke(ref, input, opts)
 
-  @doc """
-  Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec invoke!(t(), term(), [LangChain.Runnable.invoke_option()]) :: term()
-  defdelegate invoke!(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke!(ref, input, opts \\ []), do: LangChain.Runnable.invoke!(ref, input, opts)
 
   @doc """
   Runs on every input of `inputs` (concurrently, in the worker) and returns the outputs in order.
@@ -196,13 +188,11 @@ defmodule LangChain.ChatPromptTemplate do
 
   @spec batch(t(), list(), [LangChain.Runnable.batch_option()]) ::
           {:ok, list()} | {:error, PyBridge.Error.t()}
-  defdelegate batch(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch(ref, inputs, opts \\ []), do: LangChain.Runnable.batch(ref, inputs, opts)
 
-  @doc """
-  Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec batch!(t(), list(), [LangChain.Runnable.batch_option()]) :: list()
-  defdelegate batch!(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch!(ref, inputs, opts \\ []), do: LangChain.Runnable.batch!(ref, inputs, opts)
 
   @doc """
   What the runnable yields for `input`, as a lazy Elixir `Stream`: the
@@ -213,7 +203,7 @@ defmodule LangChain.ChatPromptTemplate do
   """
 
   @spec stream(t(), term(), [LangChain.Runnable.stream_option()]) :: Enumerable.t()
-  defdelegate stream(ref, input, opts \\ []), to: LangChain.Runnable
+  def stream(ref, input, opts \\ []), do: LangChain.Runnable.stream(ref, input, opts)
 
   @doc """
   A chain: this runnable's output goes into the first of `others`, and so on (`prompt | model | parser`). An Elixir function of one argument is a step too.
@@ -223,14 +213,12 @@ defmodule LangChain.ChatPromptTemplate do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe(ref, others, opts)
 
-  @doc """
-  Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe!(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe!(ref, others, opts)
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).
@@ -240,11 +228,9 @@ defmodule LangChain.ChatPromptTemplate do
 
   @spec bind(t(), [LangChain.Runnable.bind_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate bind(ref, opts \\ []), to: LangChain.Runnable
+  def bind(ref, opts \\ []), do: LangChain.Runnable.bind(ref, opts)
 
-  @doc """
-  Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind!(t(), [LangChain.Runnable.bind_option()]) :: LangChain.Runnable.t()
-  defdelegate bind!(ref, opts \\ []), to: LangChain.Runnable
+  def bind!(ref, opts \\ []), do: LangChain.Runnable.bind!(ref, opts)
 end

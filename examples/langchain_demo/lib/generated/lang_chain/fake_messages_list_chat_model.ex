@@ -47,9 +47,7 @@ defmodule LangChain.FakeMessagesListChatModel do
     )
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(list(), [PyBridge.call_option()]) :: t()
   def create!(responses, opts \\ []) do
     case create(responses, opts) do
@@ -68,14 +66,12 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec bind_tools(t(), list(), [LangChain.ChatModel.bind_tools_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate bind_tools(ref, tools, opts \\ []), to: LangChain.ChatModel
+  def bind_tools(ref, tools, opts \\ []), do: LangChain.ChatModel.bind_tools(ref, tools, opts)
 
-  @doc """
-  Like `bind_tools/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind_tools/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind_tools!(t(), list(), [LangChain.ChatModel.bind_tools_option()]) ::
           LangChain.Runnable.t()
-  defdelegate bind_tools!(ref, tools, opts \\ []), to: LangChain.ChatModel
+  def bind_tools!(ref, tools, opts \\ []), do: LangChain.ChatModel.bind_tools!(ref, tools, opts)
 
   @doc """
   A runnable that gives the model's answer as data following `schema` (a JSON schema map).
@@ -85,14 +81,14 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec with_structured_output(t(), map(), [LangChain.ChatModel.with_structured_output_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate with_structured_output(ref, schema, opts \\ []), to: LangChain.ChatModel
+  def with_structured_output(ref, schema, opts \\ []),
+    do: LangChain.ChatModel.with_structured_output(ref, schema, opts)
 
-  @doc """
-  Like `with_structured_output/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `with_structured_output/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec with_structured_output!(t(), map(), [LangChain.ChatModel.with_structured_output_option()]) ::
           LangChain.Runnable.t()
-  defdelegate with_structured_output!(ref, schema, opts \\ []), to: LangChain.ChatModel
+  def with_structured_output!(ref, schema, opts \\ []),
+    do: LangChain.ChatModel.with_structured_output!(ref, schema, opts)
 
   @doc """
   Runs on `input` (a map of a prompt's variables, a message list, a string, ...) and returns the output.
@@ -102,13 +98,11 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec invoke(t(), term(), [LangChain.Runnable.invoke_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate invoke(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke(ref, input, opts \\ []), do: LangChain.Runnable.invoke(ref, input, opts)
 
-  @doc """
-  Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec invoke!(t(), term(), [LangChain.Runnable.invoke_option()]) :: term()
-  defdelegate invoke!(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke!(ref, input, opts \\ []), do: LangChain.Runnable.invoke!(ref, input, opts)
 
   @doc """
   Runs on every input of `inputs` (concurrently, in the worker) and returns the outputs in order.
@@ -118,13 +112,11 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec batch(t(), list(), [LangChain.Runnable.batch_option()]) ::
           {:ok, list()} | {:error, PyBridge.Error.t()}
-  defdelegate batch(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch(ref, inputs, opts \\ []), do: LangChain.Runnable.batch(ref, inputs, opts)
 
-  @doc """
-  Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec batch!(t(), list(), [LangChain.Runnable.batch_option()]) :: list()
-  defdelegate batch!(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch!(ref, inputs, opts \\ []), do: LangChain.Runnable.batch!(ref, inputs, opts)
 
   @typedoc "Options of `stream/3`."
   @type stream_option :: {:config, map() | nil} | PyBridge.stream_option()
@@ -176,14 +168,12 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe(ref, others, opts)
 
-  @doc """
-  Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe!(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe!(ref, others, opts)
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).
@@ -204,11 +194,9 @@ defmodule LangChain.FakeMessagesListChatModel do
 
   @spec bind(t(), [LangChain.Runnable.bind_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate bind(ref, opts \\ []), to: LangChain.Runnable
+  def bind(ref, opts \\ []), do: LangChain.Runnable.bind(ref, opts)
 
-  @doc """
-  Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind!(t(), [LangChain.Runnable.bind_option()]) :: LangChain.Runnable.t()
-  defdelegate bind!(ref, opts \\ []), to: LangChain.Runnable
+  def bind!(ref, opts \\ []), do: LangChain.Runnable.bind!(ref, opts)
 end

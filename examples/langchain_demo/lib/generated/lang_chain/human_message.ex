@@ -36,9 +36,7 @@ defmodule LangChain.HumanMessage do
     PyBridge.create("langchain_core.messages.HumanMessage", [content], [], opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(String.t(), [PyBridge.call_option()]) :: t()
   def create!(content, opts \\ []) do
     case create(content, opts) do
@@ -55,13 +53,11 @@ defmodule LangChain.HumanMessage do
 
   @spec pretty(t(), [LangChain.Message.pretty_option()]) ::
           {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pretty(ref, opts \\ []), to: LangChain.Message
+  def pretty(ref, opts \\ []), do: LangChain.Message.pretty(ref, opts)
 
-  @doc """
-  Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pretty!(t(), [LangChain.Message.pretty_option()]) :: String.t()
-  defdelegate pretty!(ref, opts \\ []), to: LangChain.Message
+  def pretty!(ref, opts \\ []), do: LangChain.Message.pretty!(ref, opts)
 
   @doc """
   The text (or a list of content blocks).
@@ -70,13 +66,11 @@ defmodule LangChain.HumanMessage do
   """
 
   @spec content(t(), [PyBridge.call_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate content(ref, opts \\ []), to: LangChain.Message
+  def content(ref, opts \\ []), do: LangChain.Message.content(ref, opts)
 
-  @doc """
-  Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec content!(t(), [PyBridge.call_option()]) :: term()
-  defdelegate content!(ref, opts \\ []), to: LangChain.Message
+  def content!(ref, opts \\ []), do: LangChain.Message.content!(ref, opts)
 
   @doc """
   `human`, `ai`, `system` or `tool`.
@@ -85,11 +79,9 @@ defmodule LangChain.HumanMessage do
   """
 
   @spec type(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate type(ref, opts \\ []), to: LangChain.Message
+  def type(ref, opts \\ []), do: LangChain.Message.type(ref, opts)
 
-  @doc """
-  Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec type!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate type!(ref, opts \\ []), to: LangChain.Message
+  def type!(ref, opts \\ []), do: LangChain.Message.type!(ref, opts)
 end

@@ -36,9 +36,7 @@ defmodule LangChain.JsonOutputParser do
     PyBridge.create("langchain_core.output_parsers.JsonOutputParser", [], [], opts)
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([PyBridge.call_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -55,13 +53,11 @@ defmodule LangChain.JsonOutputParser do
 
   @spec invoke(t(), term(), [LangChain.Runnable.invoke_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate invoke(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke(ref, input, opts \\ []), do: LangChain.Runnable.invoke(ref, input, opts)
 
-  @doc """
-  Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec invoke!(t(), term(), [LangChain.Runnable.invoke_option()]) :: term()
-  defdelegate invoke!(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke!(ref, input, opts \\ []), do: LangChain.Runnable.invoke!(ref, input, opts)
 
   @doc """
   Runs on every input of `inputs` (concurrently, in the worker) and returns the outputs in order.
@@ -71,13 +67,11 @@ defmodule LangChain.JsonOutputParser do
 
   @spec batch(t(), list(), [LangChain.Runnable.batch_option()]) ::
           {:ok, list()} | {:error, PyBridge.Error.t()}
-  defdelegate batch(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch(ref, inputs, opts \\ []), do: LangChain.Runnable.batch(ref, inputs, opts)
 
-  @doc """
-  Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec batch!(t(), list(), [LangChain.Runnable.batch_option()]) :: list()
-  defdelegate batch!(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch!(ref, inputs, opts \\ []), do: LangChain.Runnable.batch!(ref, inputs, opts)
 
   @doc """
   What the runnable yields for `input`, as a lazy Elixir `Stream`: the
@@ -88,7 +82,7 @@ defmodule LangChain.JsonOutputParser do
   """
 
   @spec stream(t(), term(), [LangChain.Runnable.stream_option()]) :: Enumerable.t()
-  defdelegate stream(ref, input, opts \\ []), to: LangChain.Runnable
+  def stream(ref, input, opts \\ []), do: LangChain.Runnable.stream(ref, input, opts)
 
   @doc """
   A chain: this runnable's output goes into the first of `others`, and so on (`prompt | model | parser`). An Elixir function of one argument is a step too.
@@ -98,14 +92,12 @@ defmodule LangChain.JsonOutputParser do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe(ref, others, opts)
 
-  @doc """
-  Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe!(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe!(ref, others, opts)
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).
@@ -115,11 +107,9 @@ defmodule LangChain.JsonOutputParser do
 
   @spec bind(t(), [LangChain.Runnable.bind_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate bind(ref, opts \\ []), to: LangChain.Runnable
+  def bind(ref, opts \\ []), do: LangChain.Runnable.bind(ref, opts)
 
-  @doc """
-  Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind!(t(), [LangChain.Runnable.bind_option()]) :: LangChain.Runnable.t()
-  defdelegate bind!(ref, opts \\ []), to: LangChain.Runnable
+  def bind!(ref, opts \\ []), do: LangChain.Runnable.bind!(ref, opts)
 end

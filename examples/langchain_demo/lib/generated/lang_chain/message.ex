@@ -51,9 +51,7 @@ defmodule LangChain.Message do
     PyBridge.method(ref, "pretty_repr", [], kwargs, opts)
   end
 
-  @doc """
-  Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pretty!(t(), [pretty_option()]) :: String.t()
   def pretty!(ref, opts \\ []) do
     case pretty(ref, opts) do
@@ -79,9 +77,7 @@ defmodule LangChain.Message do
     PyBridge.attr(ref, "content", opts)
   end
 
-  @doc """
-  Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec content!(t(), [PyBridge.call_option()]) :: term()
   def content!(ref, opts \\ []) do
     case content(ref, opts) do
@@ -107,9 +103,7 @@ defmodule LangChain.Message do
     PyBridge.attr(ref, "type", opts)
   end
 
-  @doc """
-  Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec type!(t(), [PyBridge.call_option()]) :: String.t()
   def type!(ref, opts \\ []) do
     case type(ref, opts) do

@@ -58,9 +58,7 @@ defmodule LangChain.Runnable do
     PyBridge.method(ref, "invoke", [input], kwargs, opts)
   end
 
-  @doc """
-  Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec invoke!(t(), term(), [invoke_option()]) :: term()
   def invoke!(ref, input, opts \\ []) do
     case invoke(ref, input, opts) do
@@ -111,9 +109,7 @@ defmodule LangChain.Runnable do
     PyBridge.method(ref, "batch", [inputs], kwargs, opts)
   end
 
-  @doc """
-  Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec batch!(t(), list(), [batch_option()]) :: list()
   def batch!(ref, inputs, opts \\ []) do
     case batch(ref, inputs, opts) do
@@ -195,9 +191,7 @@ defmodule LangChain.Runnable do
     PyBridge.method(ref, "pipe", others, kwargs, opts)
   end
 
-  @doc """
-  Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [pipe_option()]) :: LangChain.Runnable.t()
   def pipe!(ref, others \\ [], opts \\ []) do
     case pipe(ref, others, opts) do
@@ -234,9 +228,7 @@ defmodule LangChain.Runnable do
     PyBridge.method(ref, "bind", [], kwargs, opts)
   end
 
-  @doc """
-  Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind!(t(), [bind_option()]) :: LangChain.Runnable.t()
   def bind!(ref, opts \\ []) do
     case bind(ref, opts) do

@@ -72,9 +72,7 @@ defmodule LangChain.StructuredTool do
     PyBridge.call("langchain_core.tools.StructuredTool.from_function", [func], kwargs, opts)
   end
 
-  @doc """
-  Like `from_function/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `from_function/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec from_function!(fun() | PyBridge.Ref.t(), [from_function_option()]) ::
           LangChain.StructuredTool.t()
   def from_function!(func, opts \\ []) do
@@ -91,13 +89,11 @@ defmodule LangChain.StructuredTool do
   """
 
   @spec name(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate name(ref, opts \\ []), to: LangChain.Tool
+  def name(ref, opts \\ []), do: LangChain.Tool.name(ref, opts)
 
-  @doc """
-  Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec name!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate name!(ref, opts \\ []), to: LangChain.Tool
+  def name!(ref, opts \\ []), do: LangChain.Tool.name!(ref, opts)
 
   @doc """
   What the tool does, for the model.
@@ -107,13 +103,11 @@ defmodule LangChain.StructuredTool do
 
   @spec description(t(), [PyBridge.call_option()]) ::
           {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate description(ref, opts \\ []), to: LangChain.Tool
+  def description(ref, opts \\ []), do: LangChain.Tool.description(ref, opts)
 
-  @doc """
-  Like `description/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `description/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec description!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate description!(ref, opts \\ []), to: LangChain.Tool
+  def description!(ref, opts \\ []), do: LangChain.Tool.description!(ref, opts)
 
   @doc """
   The JSON schema of every argument.
@@ -122,13 +116,11 @@ defmodule LangChain.StructuredTool do
   """
 
   @spec args(t(), [PyBridge.call_option()]) :: {:ok, map()} | {:error, PyBridge.Error.t()}
-  defdelegate args(ref, opts \\ []), to: LangChain.Tool
+  def args(ref, opts \\ []), do: LangChain.Tool.args(ref, opts)
 
-  @doc """
-  Like `args/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `args/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec args!(t(), [PyBridge.call_option()]) :: map()
-  defdelegate args!(ref, opts \\ []), to: LangChain.Tool
+  def args!(ref, opts \\ []), do: LangChain.Tool.args!(ref, opts)
 
   @doc """
   Runs on `input` (a map of a prompt's variables, a message list, a string, ...) and returns the output.
@@ -138,13 +130,11 @@ defmodule LangChain.StructuredTool do
 
   @spec invoke(t(), term(), [LangChain.Runnable.invoke_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate invoke(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke(ref, input, opts \\ []), do: LangChain.Runnable.invoke(ref, input, opts)
 
-  @doc """
-  Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec invoke!(t(), term(), [LangChain.Runnable.invoke_option()]) :: term()
-  defdelegate invoke!(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke!(ref, input, opts \\ []), do: LangChain.Runnable.invoke!(ref, input, opts)
 
   @doc """
   Runs on every input of `inputs` (concurrently, in the worker) and returns the outputs in order.
@@ -154,13 +144,11 @@ defmodule LangChain.StructuredTool do
 
   @spec batch(t(), list(), [LangChain.Runnable.batch_option()]) ::
           {:ok, list()} | {:error, PyBridge.Error.t()}
-  defdelegate batch(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch(ref, inputs, opts \\ []), do: LangChain.Runnable.batch(ref, inputs, opts)
 
-  @doc """
-  Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec batch!(t(), list(), [LangChain.Runnable.batch_option()]) :: list()
-  defdelegate batch!(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch!(ref, inputs, opts \\ []), do: LangChain.Runnable.batch!(ref, inputs, opts)
 
   @doc """
   What the runnable yields for `input`, as a lazy Elixir `Stream`: the
@@ -171,7 +159,7 @@ defmodule LangChain.StructuredTool do
   """
 
   @spec stream(t(), term(), [LangChain.Runnable.stream_option()]) :: Enumerable.t()
-  defdelegate stream(ref, input, opts \\ []), to: LangChain.Runnable
+  def stream(ref, input, opts \\ []), do: LangChain.Runnable.stream(ref, input, opts)
 
   @doc """
   A chain: this runnable's output goes into the first of `others`, and so on (`prompt | model | parser`). An Elixir function of one argument is a step too.
@@ -181,14 +169,12 @@ defmodule LangChain.StructuredTool do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe(ref, others, opts)
 
-  @doc """
-  Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe!(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe!(ref, others, opts)
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).
@@ -198,11 +184,9 @@ defmodule LangChain.StructuredTool do
 
   @spec bind(t(), [LangChain.Runnable.bind_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate bind(ref, opts \\ []), to: LangChain.Runnable
+  def bind(ref, opts \\ []), do: LangChain.Runnable.bind(ref, opts)
 
-  @doc """
-  Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind!(t(), [LangChain.Runnable.bind_option()]) :: LangChain.Runnable.t()
-  defdelegate bind!(ref, opts \\ []), to: LangChain.Runnable
+  def bind!(ref, opts \\ []), do: LangChain.Runnable.bind!(ref, opts)
 end

@@ -37,9 +37,7 @@ defmodule LangChain.Tool do
     PyBridge.attr(ref, "name", opts)
   end
 
-  @doc """
-  Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec name!(t(), [PyBridge.call_option()]) :: String.t()
   def name!(ref, opts \\ []) do
     case name(ref, opts) do
@@ -66,9 +64,7 @@ defmodule LangChain.Tool do
     PyBridge.attr(ref, "description", opts)
   end
 
-  @doc """
-  Like `description/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `description/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec description!(t(), [PyBridge.call_option()]) :: String.t()
   def description!(ref, opts \\ []) do
     case description(ref, opts) do
@@ -94,9 +90,7 @@ defmodule LangChain.Tool do
     PyBridge.attr(ref, "args", opts)
   end
 
-  @doc """
-  Like `args/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `args/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec args!(t(), [PyBridge.call_option()]) :: map()
   def args!(ref, opts \\ []) do
     case args(ref, opts) do
@@ -113,13 +107,11 @@ defmodule LangChain.Tool do
 
   @spec invoke(t(), term(), [LangChain.Runnable.invoke_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate invoke(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke(ref, input, opts \\ []), do: LangChain.Runnable.invoke(ref, input, opts)
 
-  @doc """
-  Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `invoke/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec invoke!(t(), term(), [LangChain.Runnable.invoke_option()]) :: term()
-  defdelegate invoke!(ref, input, opts \\ []), to: LangChain.Runnable
+  def invoke!(ref, input, opts \\ []), do: LangChain.Runnable.invoke!(ref, input, opts)
 
   @doc """
   Runs on every input of `inputs` (concurrently, in the worker) and returns the outputs in order.
@@ -129,13 +121,11 @@ defmodule LangChain.Tool do
 
   @spec batch(t(), list(), [LangChain.Runnable.batch_option()]) ::
           {:ok, list()} | {:error, PyBridge.Error.t()}
-  defdelegate batch(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch(ref, inputs, opts \\ []), do: LangChain.Runnable.batch(ref, inputs, opts)
 
-  @doc """
-  Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `batch/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec batch!(t(), list(), [LangChain.Runnable.batch_option()]) :: list()
-  defdelegate batch!(ref, inputs, opts \\ []), to: LangChain.Runnable
+  def batch!(ref, inputs, opts \\ []), do: LangChain.Runnable.batch!(ref, inputs, opts)
 
   @doc """
   What the runnable yields for `input`, as a lazy Elixir `Stream`: the
@@ -146,7 +136,7 @@ defmodule LangChain.Tool do
   """
 
   @spec stream(t(), term(), [LangChain.Runnable.stream_option()]) :: Enumerable.t()
-  defdelegate stream(ref, input, opts \\ []), to: LangChain.Runnable
+  def stream(ref, input, opts \\ []), do: LangChain.Runnable.stream(ref, input, opts)
 
   @doc """
   A chain: this runnable's output goes into the first of `others`, and so on (`prompt | model | parser`). An Elixir function of one argument is a step too.
@@ -156,14 +146,12 @@ defmodule LangChain.Tool do
 
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pipe(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe(ref, others, opts)
 
-  @doc """
-  Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pipe/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pipe!(t(), [fun() | PyBridge.Ref.t()], [LangChain.Runnable.pipe_option()]) ::
           LangChain.Runnable.t()
-  defdelegate pipe!(ref, others \\ [], opts \\ []), to: LangChain.Runnable
+  def pipe!(ref, others \\ [], opts \\ []), do: LangChain.Runnable.pipe!(ref, others, opts)
 
   @doc """
   A runnable that calls this one with these keyword arguments too (e.g. `stop:`).
@@ -173,11 +161,9 @@ defmodule LangChain.Tool do
 
   @spec bind(t(), [LangChain.Runnable.bind_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
-  defdelegate bind(ref, opts \\ []), to: LangChain.Runnable
+  def bind(ref, opts \\ []), do: LangChain.Runnable.bind(ref, opts)
 
-  @doc """
-  Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `bind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec bind!(t(), [LangChain.Runnable.bind_option()]) :: LangChain.Runnable.t()
-  defdelegate bind!(ref, opts \\ []), to: LangChain.Runnable
+  def bind!(ref, opts \\ []), do: LangChain.Runnable.bind!(ref, opts)
 end

@@ -49,9 +49,7 @@ defmodule LangChain.ToolMessage do
     )
   end
 
-  @doc """
-  Like `create/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(String.t(), String.t(), [PyBridge.call_option()]) :: t()
   def create!(content, tool_call_id, opts \\ []) do
     case create(content, tool_call_id, opts) do
@@ -78,9 +76,7 @@ defmodule LangChain.ToolMessage do
     PyBridge.attr(ref, "tool_call_id", opts)
   end
 
-  @doc """
-  Like `tool_call_id/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `tool_call_id/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec tool_call_id!(t(), [PyBridge.call_option()]) :: String.t()
   def tool_call_id!(ref, opts \\ []) do
     case tool_call_id(ref, opts) do
@@ -97,13 +93,11 @@ defmodule LangChain.ToolMessage do
 
   @spec pretty(t(), [LangChain.Message.pretty_option()]) ::
           {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate pretty(ref, opts \\ []), to: LangChain.Message
+  def pretty(ref, opts \\ []), do: LangChain.Message.pretty(ref, opts)
 
-  @doc """
-  Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pretty/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pretty!(t(), [LangChain.Message.pretty_option()]) :: String.t()
-  defdelegate pretty!(ref, opts \\ []), to: LangChain.Message
+  def pretty!(ref, opts \\ []), do: LangChain.Message.pretty!(ref, opts)
 
   @doc """
   The text (or a list of content blocks).
@@ -112,13 +106,11 @@ defmodule LangChain.ToolMessage do
   """
 
   @spec content(t(), [PyBridge.call_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
-  defdelegate content(ref, opts \\ []), to: LangChain.Message
+  def content(ref, opts \\ []), do: LangChain.Message.content(ref, opts)
 
-  @doc """
-  Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `content/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec content!(t(), [PyBridge.call_option()]) :: term()
-  defdelegate content!(ref, opts \\ []), to: LangChain.Message
+  def content!(ref, opts \\ []), do: LangChain.Message.content!(ref, opts)
 
   @doc """
   `human`, `ai`, `system` or `tool`.
@@ -127,11 +119,9 @@ defmodule LangChain.ToolMessage do
   """
 
   @spec type(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate type(ref, opts \\ []), to: LangChain.Message
+  def type(ref, opts \\ []), do: LangChain.Message.type(ref, opts)
 
-  @doc """
-  Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `type/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec type!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate type!(ref, opts \\ []), to: LangChain.Message
+  def type!(ref, opts \\ []), do: LangChain.Message.type!(ref, opts)
 end

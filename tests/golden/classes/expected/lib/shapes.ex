@@ -46,9 +46,7 @@ defmodule Shapes do
     )
   end
 
-  @doc """
-  Like `square_area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `square_area/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec square_area!(number(), [PyBridge.call_option()]) :: number()
   def square_area!(side, opts \\ []) do
     case square_area(side, opts) do
@@ -83,9 +81,7 @@ defmodule Shapes do
     )
   end
 
-  @doc """
-  Like `call_count/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call_count/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call_count!(String.t(), [PyBridge.call_option()]) :: integer()
   def call_count!(name, opts \\ []) do
     case call_count(name, opts) do
@@ -123,9 +119,7 @@ defmodule Shapes do
     )
   end
 
-  @doc """
-  Like `midpoint/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `midpoint/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec midpoint!({number(), number()}, {number(), number()}, [PyBridge.call_option()]) :: term()
   def midpoint!(a, b, opts \\ []) do
     case midpoint(a, b, opts) do
@@ -165,9 +159,7 @@ defmodule Shapes do
     )
   end
 
-  @doc """
-  Like `check_positive/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `check_positive/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec check_positive!(number(), [PyBridge.call_option()]) :: number()
   def check_positive!(x, opts \\ []) do
     case check_positive(x, opts) do
@@ -236,9 +228,7 @@ defmodule Shapes do
     )
   end
 
-  @doc """
-  Like `ask_elixir/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `ask_elixir/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec ask_elixir!(String.t(), list(), [PyBridge.call_option()]) :: term()
   def ask_elixir!(name, args \\ [], opts \\ []) do
     case ask_elixir(name, args, opts) do

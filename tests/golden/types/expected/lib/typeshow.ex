@@ -49,9 +49,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.pick", [], kwargs, opts)
   end
 
-  @doc """
-  Like `pick/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pick/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pick!([pick_option()]) :: String.t()
   def pick!(opts \\ []) do
     case pick(opts) do
@@ -90,9 +88,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.shade", [color], kwargs, opts)
   end
 
-  @doc """
-  Like `shade/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `shade/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec shade!(String.t(), [shade_option()]) :: 1 | 2
   def shade!(color, opts \\ []) do
     case shade(color, opts) do
@@ -123,9 +119,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.norm", [point], [], opts)
   end
 
-  @doc """
-  Like `norm/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `norm/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec norm!(
           %{optional(:x) => number(), optional(:y) => number(), optional(String.t()) => number()},
           [PyBridge.call_option()]
@@ -157,9 +151,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.origin", [], [], opts)
   end
 
-  @doc """
-  Like `origin/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `origin/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec origin!([PyBridge.call_option()]) :: %{optional(String.t()) => number()}
   def origin!(opts \\ []) do
     case origin(opts) do
@@ -188,9 +180,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.pair", [count, label], [], opts)
   end
 
-  @doc """
-  Like `pair/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `pair/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec pair!(integer(), String.t(), [PyBridge.call_option()]) :: {integer(), String.t()}
   def pair!(count, label, opts \\ []) do
     case pair(count, label, opts) do
@@ -219,9 +209,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.make_box", [width, height], [], opts)
   end
 
-  @doc """
-  Like `make_box/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `make_box/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec make_box!(number(), number(), [PyBridge.call_option()]) :: Typeshow.Box.t()
   def make_box!(width, height, opts \\ []) do
     case make_box(width, height, opts) do
@@ -250,9 +238,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.box_area", [box], [], opts)
   end
 
-  @doc """
-  Like `box_area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `box_area/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec box_area!(Typeshow.Box.t(), [PyBridge.call_option()]) :: number()
   def box_area!(box, opts \\ []) do
     case box_area(box, opts) do
@@ -281,9 +267,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.apply", [fun, value_arg], [], opts)
   end
 
-  @doc """
-  Like `apply/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `apply/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec apply!((integer() -> integer()) | PyBridge.Ref.t(), integer(), [PyBridge.call_option()]) ::
           integer()
   def apply!(fun, value_arg, opts \\ []) do
@@ -348,9 +332,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.greet", [name], kwargs, opts)
   end
 
-  @doc """
-  Like `greet/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `greet/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec greet!(String.t(), [greet_option()]) :: String.t()
   def greet!(name, opts \\ []) do
     case greet(name, opts) do
@@ -379,9 +361,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.tally", [words], [], opts)
   end
 
-  @doc """
-  Like `tally/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `tally/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec tally!([String.t()], [PyBridge.call_option()]) :: %{optional(String.t()) => integer()}
   def tally!(words, opts \\ []) do
     case tally(words, opts) do
@@ -410,9 +390,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.raw", [data], [], opts)
   end
 
-  @doc """
-  Like `raw/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `raw/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec raw!(PyBridge.Bytes.t(), [PyBridge.call_option()]) :: PyBridge.Bytes.t()
   def raw!(data, opts \\ []) do
     case raw(data, opts) do
@@ -440,9 +418,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.anything", [value_arg], [], opts)
   end
 
-  @doc """
-  Like `anything/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `anything/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec anything!(term(), [PyBridge.call_option()]) :: term()
   def anything!(value_arg, opts \\ []) do
     case anything(value_arg, opts) do
@@ -470,9 +446,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.hidden", [value_arg], [], opts)
   end
 
-  @doc """
-  Like `hidden/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `hidden/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec hidden!(term(), [PyBridge.call_option()]) :: term()
   def hidden!(value_arg, opts \\ []) do
     case hidden(value_arg, opts) do
@@ -501,9 +475,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.mystery", [a, b], [], opts)
   end
 
-  @doc """
-  Like `mystery/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `mystery/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec mystery!(integer(), integer() | String.t(), [PyBridge.call_option()]) ::
           integer() | String.t()
   def mystery!(a, b, opts \\ []) do
@@ -543,9 +515,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.repeat", [text], kwargs, opts)
   end
 
-  @doc """
-  Like `repeat/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `repeat/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec repeat!(term(), [repeat_option()]) :: term()
   def repeat!(text, opts \\ []) do
     case repeat(text, opts) do
@@ -592,9 +562,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.scale", [x], kwargs, opts)
   end
 
-  @doc """
-  Like `scale/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `scale/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec scale!(number(), [scale_option()]) :: number()
   def scale!(x, opts \\ []) do
     case scale(x, opts) do
@@ -633,9 +601,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.clip", [value_arg, low, high], [], opts)
   end
 
-  @doc """
-  Like `clip/4`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `clip/4`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec clip!(integer(), integer(), integer(), [PyBridge.call_option()]) :: integer()
   def clip!(value_arg, low, high, opts \\ []) do
     case clip(value_arg, low, high, opts) do
@@ -678,9 +644,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.join", [parts], kwargs, opts)
   end
 
-  @doc """
-  Like `join/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `join/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec join!([String.t()], [join_option()]) :: String.t()
   def join!(parts, opts \\ []) do
     case join(parts, opts) do
@@ -709,9 +673,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.describe_flag", [flag], [], opts)
   end
 
-  @doc """
-  Like `describe_flag/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `describe_flag/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec describe_flag!(term(), [PyBridge.call_option()]) :: String.t()
   def describe_flag!(flag, opts \\ []) do
     case describe_flag(flag, opts) do
@@ -739,9 +701,7 @@ defmodule Typeshow do
     PyBridge.call("typeshow.reset", [], [], opts)
   end
 
-  @doc """
-  Like `reset/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `reset/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec reset!([PyBridge.call_option()]) :: nil
   def reset!(opts \\ []) do
     case reset(opts) do

@@ -47,9 +47,7 @@ defmodule Shapes.LocalRegistry do
     )
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([PyBridge.call_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -84,9 +82,7 @@ defmodule Shapes.LocalRegistry do
     )
   end
 
-  @doc """
-  Like `register/4`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `register/4`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec register!(t(), String.t(), integer(), [PyBridge.call_option()]) :: integer()
   def register!(ref, name, sides, opts \\ []) do
     case register(ref, name, sides, opts) do
@@ -120,9 +116,7 @@ defmodule Shapes.LocalRegistry do
     )
   end
 
-  @doc """
-  Like `names/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `names/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec names!(t(), [PyBridge.call_option()]) :: [String.t()]
   def names!(ref, opts \\ []) do
     case names(ref, opts) do

@@ -36,9 +36,7 @@ defmodule Shapes.Registry do
     )
   end
 
-  @doc """
-  Like `register/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `register/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec register!(String.t(), integer(), [PyBridge.call_option()]) :: integer()
   def register!(name, sides, opts \\ []) do
     case register(name, sides, opts) do
@@ -72,9 +70,7 @@ defmodule Shapes.Registry do
     )
   end
 
-  @doc """
-  Like `names/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `names/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec names!([PyBridge.call_option()]) :: [String.t()]
   def names!(opts \\ []) do
     case names(opts) do
@@ -104,9 +100,7 @@ defmodule Shapes.Registry do
     )
   end
 
-  @doc """
-  Like `count/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `count/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec count!([PyBridge.call_option()]) :: integer()
   def count!(opts \\ []) do
     case count(opts) do
@@ -138,9 +132,7 @@ defmodule Shapes.Registry do
     )
   end
 
-  @doc """
-  Like `label/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `label/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec label!([PyBridge.call_option()]) :: String.t()
   def label!(opts \\ []) do
     case label(opts) do
@@ -173,9 +165,7 @@ defmodule Shapes.Registry do
     )
   end
 
-  @doc """
-  Like `set_label/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_label/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_label!(String.t(), [PyBridge.call_option()]) :: nil
   def set_label!(value, opts \\ []) do
     case set_label(value, opts) do

@@ -57,9 +57,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -93,9 +91,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `area/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec area!(t(), [PyBridge.call_option()]) :: number()
   def area!(ref, opts \\ []) do
     case area(ref, opts) do
@@ -135,9 +131,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec describe!(t(), [describe_option()]) :: String.t()
   def describe!(ref, opts \\ []) do
     case describe(ref, opts) do
@@ -228,9 +222,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `unit/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `unit/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec unit!([PyBridge.call_option()]) :: Shapes.Shape.t()
   def unit!(opts \\ []) do
     case unit(opts) do
@@ -265,9 +257,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `sides_of/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `sides_of/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec sides_of!(String.t(), [PyBridge.call_option()]) :: integer() | nil
   def sides_of!(kind, opts \\ []) do
     case sides_of(kind, opts) do
@@ -299,9 +289,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec name!(t(), [PyBridge.call_option()]) :: String.t()
   def name!(ref, opts \\ []) do
     case name(ref, opts) do
@@ -332,9 +320,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_name!(t(), String.t(), [PyBridge.call_option()]) :: nil
   def set_name!(ref, value, opts \\ []) do
     case set_name(ref, value, opts) do
@@ -366,9 +352,7 @@ defmodule Shapes.Shape do
     )
   end
 
-  @doc """
-  Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec kind!(t(), [PyBridge.call_option()]) :: String.t()
   def kind!(ref, opts \\ []) do
     case kind(ref, opts) do

@@ -54,9 +54,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(number(), [create_option()]) :: t()
   def create!(side, opts \\ []) do
     case create(side, opts) do
@@ -90,9 +88,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `area/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `area/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec area!(t(), [PyBridge.call_option()]) :: number()
   def area!(ref, opts \\ []) do
     case area(ref, opts) do
@@ -150,9 +146,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `scaled/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `scaled/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec scaled!(t(), number(), [PyBridge.call_option()]) :: Shapes.Square.t()
   def scaled!(ref, factor, opts \\ []) do
     case scaled(ref, factor, opts) do
@@ -182,9 +176,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `side/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `side/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec side!(t(), [PyBridge.call_option()]) :: number()
   def side!(ref, opts \\ []) do
     case side(ref, opts) do
@@ -215,9 +207,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `set_side/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_side/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_side!(t(), number(), [PyBridge.call_option()]) :: nil
   def set_side!(ref, value, opts \\ []) do
     case set_side(ref, value, opts) do
@@ -234,13 +224,11 @@ defmodule Shapes.Square do
 
   @spec describe(t(), [Shapes.Shape.describe_option()]) ::
           {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate describe(ref, opts \\ []), to: Shapes.Shape
+  def describe(ref, opts \\ []), do: Shapes.Shape.describe(ref, opts)
 
-  @doc """
-  Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `describe/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec describe!(t(), [Shapes.Shape.describe_option()]) :: String.t()
-  defdelegate describe!(ref, opts \\ []), to: Shapes.Shape
+  def describe!(ref, opts \\ []), do: Shapes.Shape.describe!(ref, opts)
 
   @doc """
   The area, after sleeping `delay` seconds on the event loop.
@@ -249,7 +237,7 @@ defmodule Shapes.Square do
   """
 
   @spec slow_area(t(), [Shapes.Shape.slow_area_option()]) :: Task.t()
-  defdelegate slow_area(ref, opts \\ []), to: Shapes.Shape
+  def slow_area(ref, opts \\ []), do: Shapes.Shape.slow_area(ref, opts)
 
   @doc """
   A default instance of the class.
@@ -278,9 +266,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `unit/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `unit/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec unit!([PyBridge.call_option()]) :: Shapes.Shape.t()
   def unit!(opts \\ []) do
     case unit(opts) do
@@ -317,9 +303,7 @@ defmodule Shapes.Square do
     )
   end
 
-  @doc """
-  Like `sides_of/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `sides_of/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec sides_of!(String.t(), [PyBridge.call_option()]) :: integer() | nil
   def sides_of!(kind, opts \\ []) do
     case sides_of(kind, opts) do
@@ -335,13 +319,11 @@ defmodule Shapes.Square do
   """
 
   @spec name(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate name(ref, opts \\ []), to: Shapes.Shape
+  def name(ref, opts \\ []), do: Shapes.Shape.name(ref, opts)
 
-  @doc """
-  Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `name/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec name!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate name!(ref, opts \\ []), to: Shapes.Shape
+  def name!(ref, opts \\ []), do: Shapes.Shape.name!(ref, opts)
 
   @doc """
   Sets the Python attribute `name`.
@@ -351,13 +333,11 @@ defmodule Shapes.Square do
 
   @spec set_name(t(), String.t(), [PyBridge.call_option()]) ::
           {:ok, nil} | {:error, PyBridge.Error.t()}
-  defdelegate set_name(ref, value, opts \\ []), to: Shapes.Shape
+  def set_name(ref, value, opts \\ []), do: Shapes.Shape.set_name(ref, value, opts)
 
-  @doc """
-  Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_name/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_name!(t(), String.t(), [PyBridge.call_option()]) :: nil
-  defdelegate set_name!(ref, value, opts \\ []), to: Shapes.Shape
+  def set_name!(ref, value, opts \\ []), do: Shapes.Shape.set_name!(ref, value, opts)
 
   @doc """
   The lowercase class name.
@@ -366,11 +346,9 @@ defmodule Shapes.Square do
   """
 
   @spec kind(t(), [PyBridge.call_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
-  defdelegate kind(ref, opts \\ []), to: Shapes.Shape
+  def kind(ref, opts \\ []), do: Shapes.Shape.kind(ref, opts)
 
-  @doc """
-  Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `kind/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec kind!(t(), [PyBridge.call_option()]) :: String.t()
-  defdelegate kind!(ref, opts \\ []), to: Shapes.Shape
+  def kind!(ref, opts \\ []), do: Shapes.Shape.kind!(ref, opts)
 end

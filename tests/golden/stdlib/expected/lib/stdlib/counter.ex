@@ -119,9 +119,7 @@ defmodule Stdlib.Counter do
     )
   end
 
-  @doc """
-  Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/1`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([create_option()]) :: t()
   def create!(opts \\ []) do
     case create(opts) do
@@ -167,9 +165,7 @@ defmodule Stdlib.Counter do
     PyBridge.method(ref, "most_common", [], kwargs, opts)
   end
 
-  @doc """
-  Like `most_common/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `most_common/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec most_common!(t(), [most_common_option()]) :: [{String.t(), integer()}]
   def most_common!(ref, opts \\ []) do
     case most_common(ref, opts) do
@@ -238,9 +234,7 @@ defmodule Stdlib.Counter do
     PyBridge.method(ref, "total", [], [], opts)
   end
 
-  @doc """
-  Like `total/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `total/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec total!(t(), [PyBridge.call_option()]) :: integer()
   def total!(ref, opts \\ []) do
     case total(ref, opts) do
@@ -290,9 +284,7 @@ defmodule Stdlib.Counter do
     )
   end
 
-  @doc """
-  Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get!(t(), term(), [get_option()]) :: term()
   def get!(ref, key, opts \\ []) do
     case get(ref, key, opts) do
@@ -354,9 +346,7 @@ defmodule Stdlib.Counter do
     )
   end
 
-  @doc """
-  Like `update/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `update/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec update!(t(), [update_option()]) :: nil
   def update!(ref, opts \\ []) do
     case update(ref, opts) do

@@ -199,9 +199,7 @@ defmodule Stdlib.Json do
     PyBridge.call("json.dumps", [obj], kwargs, opts)
   end
 
-  @doc """
-  Like `dumps/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `dumps/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec dumps!(term(), [dumps_option()]) :: term()
   def dumps!(obj, opts \\ []) do
     case dumps(obj, opts) do
@@ -281,9 +279,7 @@ defmodule Stdlib.Json do
     PyBridge.call("json.loads", [s], kwargs, opts)
   end
 
-  @doc """
-  Like `loads/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `loads/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec loads!(term(), [loads_option()]) ::
           %{optional(String.t()) => term()} | list() | String.t() | number() | boolean() | nil
   def loads!(s, opts \\ []) do

@@ -35,9 +35,7 @@ defmodule Stdlib.Math do
     PyBridge.call("math.floor", [x], [], opts)
   end
 
-  @doc """
-  Like `floor/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `floor/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec floor!(number(), [PyBridge.call_option()]) :: integer()
   def floor!(x, opts \\ []) do
     case floor(x, opts) do
@@ -87,9 +85,7 @@ defmodule Stdlib.Math do
     PyBridge.call("math.hypot", args, kwargs, opts)
   end
 
-  @doc """
-  Like `hypot/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `hypot/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec hypot!(list(), [hypot_option()]) :: number()
   def hypot!(args \\ [], opts \\ []) do
     case hypot(args, opts) do
@@ -140,9 +136,7 @@ defmodule Stdlib.Math do
     PyBridge.call("math.isclose", [a, b], kwargs, opts)
   end
 
-  @doc """
-  Like `isclose/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `isclose/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec isclose!(number(), number(), [isclose_option()]) :: boolean()
   def isclose!(a, b, opts \\ []) do
     case isclose(a, b, opts) do

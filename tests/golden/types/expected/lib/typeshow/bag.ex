@@ -37,9 +37,7 @@ defmodule Typeshow.Bag do
     PyBridge.create("typeshow.Bag", [words], [], opts)
   end
 
-  @doc """
-  Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!([String.t()], [PyBridge.call_option()]) :: t()
   def create!(words, opts \\ []) do
     case create(words, opts) do
@@ -67,9 +65,7 @@ defmodule Typeshow.Bag do
     PyBridge.method(ref, "__len__", [], [], opts)
   end
 
-  @doc """
-  Like `len/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `len/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec len!(t(), [PyBridge.call_option()]) :: integer()
   def len!(ref, opts \\ []) do
     case len(ref, opts) do
@@ -98,9 +94,7 @@ defmodule Typeshow.Bag do
     PyBridge.method(ref, "__getitem__", [index], [], opts)
   end
 
-  @doc """
-  Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `get/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec get!(t(), integer(), [PyBridge.call_option()]) :: String.t()
   def get!(ref, index, opts \\ []) do
     case get(ref, index, opts) do
@@ -129,9 +123,7 @@ defmodule Typeshow.Bag do
     PyBridge.method(ref, "__contains__", [word], [], opts)
   end
 
-  @doc """
-  Like `contains/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `contains/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec contains!(t(), String.t(), [PyBridge.call_option()]) :: boolean()
   def contains!(ref, word, opts \\ []) do
     case contains(ref, word, opts) do
@@ -183,9 +175,7 @@ defmodule Typeshow.Bag do
     PyBridge.method(ref, "__call__", [word], [], opts)
   end
 
-  @doc """
-  Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `call/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec call!(t(), String.t(), [PyBridge.call_option()]) :: integer()
   def call!(ref, word, opts \\ []) do
     case call(ref, word, opts) do
@@ -214,9 +204,7 @@ defmodule Typeshow.Bag do
     PyBridge.method(ref, "add", [word], [], opts)
   end
 
-  @doc """
-  Like `add/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `add/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec add!(t(), String.t(), [PyBridge.call_option()]) :: Typeshow.Bag.t()
   def add!(ref, word, opts \\ []) do
     case add(ref, word, opts) do
@@ -244,9 +232,7 @@ defmodule Typeshow.Bag do
     PyBridge.method(ref, "copy", [], [], opts)
   end
 
-  @doc """
-  Like `copy/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `copy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec copy!(t(), [PyBridge.call_option()]) :: term()
   def copy!(ref, opts \\ []) do
     case copy(ref, opts) do
@@ -272,9 +258,7 @@ defmodule Typeshow.Bag do
     PyBridge.attr(ref, "size", opts)
   end
 
-  @doc """
-  Like `size/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `size/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec size!(t(), [PyBridge.call_option()]) :: integer()
   def size!(ref, opts \\ []) do
     case size(ref, opts) do

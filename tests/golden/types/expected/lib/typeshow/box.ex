@@ -37,9 +37,7 @@ defmodule Typeshow.Box do
     PyBridge.create("typeshow.Box", [width, height], [], opts)
   end
 
-  @doc """
-  Like `create/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `create/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec create!(number(), number(), [PyBridge.call_option()]) :: t()
   def create!(width, height, opts \\ []) do
     case create(width, height, opts) do
@@ -63,9 +61,7 @@ defmodule Typeshow.Box do
     PyBridge.attr(ref, "width", opts)
   end
 
-  @doc """
-  Like `width/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `width/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec width!(t(), [PyBridge.call_option()]) :: number()
   def width!(ref, opts \\ []) do
     case width(ref, opts) do
@@ -90,9 +86,7 @@ defmodule Typeshow.Box do
     PyBridge.set_attr(ref, "width", value, opts)
   end
 
-  @doc """
-  Like `set_width/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_width/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_width!(t(), number(), [PyBridge.call_option()]) :: nil
   def set_width!(ref, value, opts \\ []) do
     case set_width(ref, value, opts) do
@@ -116,9 +110,7 @@ defmodule Typeshow.Box do
     PyBridge.attr(ref, "height", opts)
   end
 
-  @doc """
-  Like `height/2`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `height/2`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec height!(t(), [PyBridge.call_option()]) :: number()
   def height!(ref, opts \\ []) do
     case height(ref, opts) do
@@ -143,9 +135,7 @@ defmodule Typeshow.Box do
     PyBridge.set_attr(ref, "height", value, opts)
   end
 
-  @doc """
-  Like `set_height/3`, but returns the value itself and raises `PyBridge.Error` on failure.
-  """
+  @doc "Like `set_height/3`, but returns the value itself and raises `PyBridge.Error` on failure."
   @spec set_height!(t(), number(), [PyBridge.call_option()]) :: nil
   def set_height!(ref, value, opts \\ []) do
     case set_height(ref, value, opts) do
