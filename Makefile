@@ -17,6 +17,7 @@ test: setup
 
 # Not one of the two commands: the full benchmark suite (2 runs of 8 rounds, 20+ minutes).
 # The per-call targets of issue 13 alone, in a few minutes: $(PYTHON) -m benchmarks.run --only percall --rounds 3
+# (add --cpus 0 to pin the BEAM and its workers to one CPU: stable one-call latencies, see benchmarks/FINDINGS.md)
 bench: setup
 	$(PYTHON) -m benchmarks.run
 

@@ -107,7 +107,7 @@ class ElixirRun:
     """The Elixir side, compiled and started as a child process."""
 
     def __init__(
-        self, python: str, build_dir: Path, echo: Path, generated: Path, *, scale: float, rounds: int, throughput_s: float, beam_flags: str, only: str
+        self, python: str, build_dir: Path, echo: Path, generated: Path, *, scale: float, rounds: int, throughput_s: float, beam_flags: str, only: str, cpus: str | None = None
     ) -> None:
         if shutil.which("mix") is None:
             raise SystemExit("the Elixir side needs Elixir/Mix (scripts/bootstrap.sh installs them)")
@@ -124,7 +124,9 @@ class ElixirRun:
         subprocess.run(["mix", "compile"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
         self.out = build_dir / f"elixir-{os.getpid()}-{id(self)}.json"
         args = [str(self.out), repr(float(scale)), str(rounds), str(int(throughput_s * 1000)), str(echo), str(HERE / "floor"), only]
-        self.process = subprocess.Popen(["mix", "run", "-e", "PyBridgeBench.main()", "--", *args], cwd=project, env=env)
+        # --cpus: the BEAM and the Python processes it starts share these CPUs (taskset is inherited).
+        pin = ["taskset", "-c", cpus] if cpus else []
+        self.process = subprocess.Popen([*pin, "mix", "run", "-e", "PyBridgeBench.main()", "--", *args], cwd=project, env=env)
 
     def results(self) -> tuple[list[dict], dict]:
         """Wait for it; its records and what it says of the system."""
@@ -171,6 +173,7 @@ def measure(args: argparse.Namespace, python: str, build_dir: Path, echo: Path, 
             throughput_s=settings["throughput_s"],
             beam_flags=flags,
             only=only,
+            cpus=args.cpus,
         )
 
     def describe(flags: str) -> str:
@@ -222,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="measure the Elixir side a second time with these emulator flags and put the headline figures side by side (default '': the VM's defaults)",
     )
+    parser.add_argument(
+        "--cpus",
+        help="run the Elixir side and its Python workers on these CPUs only (taskset -c LIST, e.g. 0): "
+        "one-call latencies without the cross-CPU wake-ups of an idle machine (benchmarks/FINDINGS.md, section 7)",
+    )
     parser.add_argument("--no-compare", dest="compare_flags", action="store_const", const=None, help="measure the Elixir side once, with --beam-flags only")
     args = parser.parse_args(argv)
     if args.compare_flags is not None and args.compare_flags.strip() == args.beam_flags.strip():
@@ -258,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.date.today().isoformat(),
         "command": "python -m benchmarks.run" + (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale else "") + (f" --rounds {args.rounds}" if args.rounds != (2 if args.quick else 8) else "") + (f" --runs {args.runs}" if args.runs != (1 if args.quick or args.only != "all" else 2) else "")
         + (f" --beam-flags '{args.beam_flags}'" if args.beam_flags != BEAM_FLAGS else "")
+        + (f" --cpus {args.cpus}" if args.cpus else "")
         + (f" --only {args.only}" if args.only != "all" else "")
         + (" --no-compare" if args.compare_flags is None else (f" --compare-flags '{args.compare_flags}'" if args.compare_flags else "")),
         "machine": machine(elixir_system) + (f"; BEAM flags `{args.beam_flags}`" if args.beam_flags else "; BEAM flags: the VM's defaults"),
