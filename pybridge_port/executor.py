@@ -227,7 +227,7 @@ class Executor:
 
     def _queued_job(self) -> Job | None:
         """The oldest queued job, now holding a slot, if one is queued and a slot is free."""
-        if self._queue and self._running < self.size + self._lent:
+        if self._queue and self._has_free_slot():
             _, job = self._queue.popleft()
             self._running += 1
             self._progress += 1

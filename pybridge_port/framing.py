@@ -186,13 +186,13 @@ class FrameWriter:
         self._write_batches(batch)
 
     def _send_queued(self, payload: bytes) -> None:
+        """``send`` when frames wait or another thread writes: one ``writev`` for all of them."""
         header = _LENGTH.pack(len(payload))
         with self._lock:
             if self._writing:
                 self._queue += (header, payload)
                 return
-            self._writing = True
-            batch, self._queue, self._held_since = self._queue, [], 0.0
+            batch = self._start_writing()
         batch += (header, payload)
         self._write_batches(batch)
 
