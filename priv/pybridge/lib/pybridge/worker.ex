@@ -79,19 +79,10 @@ defmodule PyBridge.Worker do
   # Atoms the worker may send as map keys or tags: they must exist before a
   # frame is decoded with `:safe`.
   @wire_atoms [:hello, :ok, :error, :chunk, :callback, :output, :worker, :pid, :python] ++
-                [:pybridge, :max_frame, :threads, :handles, :scopes, :in_flight, :streams] ++
-                [
-                  :idle_threads,
-                  :max_rss_kb,
-                  :requests,
-                  :type,
-                  :message,
-                  :traceback,
-                  :id,
-                  :dtype,
-                  :shape
-                ] ++
-                [:data, :scope_opened, PyBridge.Ref, PyBridge.Bytes, PyBridge.NDArray]
+                [:pybridge, :max_frame, :threads, :idle_threads, :handles, :scopes] ++
+                [:in_flight, :streams, :max_rss_kb, :requests, :type, :message] ++
+                [:traceback, :id, :dtype, :shape, :data, :scope_opened] ++
+                [PyBridge.Ref, PyBridge.Bytes, PyBridge.NDArray]
 
   @doc false
   @spec wire_atoms() :: [atom()]
