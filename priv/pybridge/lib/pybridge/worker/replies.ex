@@ -29,8 +29,10 @@ defmodule PyBridge.Worker.Replies do
         {tag, id} when tag in ["ok", "error"] ->
           case :ets.take(requests, id) do
             [{^id, alias, _caller, owner}] ->
-              send(alias, {PyBridge.Worker, :reply, id, frame})
+              # The load first: the caller, once woken, may route its next
+              # request at once, and must not see this one still counted.
               if load, do: :counters.sub(load, 1, 1)
+              send(alias, {PyBridge.Worker, :reply, id, frame})
               {:reply, id, owner}
 
             [] ->
