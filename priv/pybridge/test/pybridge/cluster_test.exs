@@ -62,7 +62,10 @@ defmodule PyBridge.ClusterTest do
 
     # The least loaded remote worker is chosen: with a long call in flight
     # on one node (its load published within 100 ms), calls go to the other.
-    busy = Task.async(fn -> PyBridge.call("time.sleep", [3], [], pool: pool) end)
+    # Long enough that it cannot end during the test on a loaded machine.
+    busy =
+      Task.async(fn -> PyBridge.call("time.sleep", [30], [], pool: pool, timeout: 60_000) end)
+
     stats = eventually(fn -> Enum.find(PyBridge.stats!(pool: pool), &(&1.in_flight >= 1)) end)
     [idle] = Map.values(pids) -- [stats.pid]
 
@@ -70,7 +73,7 @@ defmodule PyBridge.ClusterTest do
       Enum.all?(1..10, fn _ -> PyBridge.call!("os.getpid", [], [], pool: pool) == idle end)
     end)
 
-    assert {:ok, nil} = Task.await(busy, 15_000)
+    Task.shutdown(busy, :brutal_kill)
 
     # A large payload goes through and back (one message each way).
     big = :binary.copy("x", 4 * 1024 * 1024)
