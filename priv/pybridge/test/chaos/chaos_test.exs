@@ -368,7 +368,7 @@ defmodule PyBridge.ChaosTest do
           args: ["-pa", ebin, script, python_path]
         ])
 
-      [beam | others] = read_pids(port, "")
+      [beam | others] = read_vm_pids(port)
       on_exit(fn -> for pid <- [beam | others], os_alive?(pid), do: kill9(pid) end)
       assert length(others) == 6 and Enum.all?(others, &os_alive?/1)
 
@@ -603,20 +603,5 @@ defmodule PyBridge.ChaosTest do
     encoded = <<100, byte_size(name)::16, name::binary>>
     [before, rest] = :binary.split(frame, encoded)
     before <> arg_ext <> rest
-  end
-
-  defp read_pids(port, output) do
-    receive do
-      {^port, {:data, {:eol, "PIDS " <> pids}}} ->
-        pids |> String.split() |> Enum.map(&String.to_integer/1)
-
-      {^port, {:data, {_, line}}} ->
-        read_pids(port, output <> line <> "\n")
-
-      {^port, {:exit_status, status}} ->
-        flunk("the VM exited with status #{status}:\n#{output}")
-    after
-      30_000 -> flunk("the VM did not start in 30 s:\n#{output}")
-    end
   end
 end

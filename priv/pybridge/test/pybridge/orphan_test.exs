@@ -21,28 +21,12 @@ defmodule PyBridge.OrphanTest do
           args: ["-pa", ebin, @script, @python_path]
         ])
 
-      {beam, worker, child} = read_pids(port, "")
+      [beam, worker, child] = read_vm_pids(port)
       on_exit(fn -> for pid <- [beam, worker, child], os_alive?(pid), do: kill9(pid) end)
 
       assert os_alive?(worker) and os_alive?(child)
       kill9(beam)
       eventually(fn -> not os_alive?(worker) and not os_alive?(child) end, 10_000, 10)
-    end
-  end
-
-  defp read_pids(port, output) do
-    receive do
-      {^port, {:data, {:eol, "PIDS " <> pids}}} ->
-        [beam, worker, child] = pids |> String.split() |> Enum.map(&String.to_integer/1)
-        {beam, worker, child}
-
-      {^port, {:data, {_, line}}} ->
-        read_pids(port, output <> line <> "\n")
-
-      {^port, {:exit_status, status}} ->
-        flunk("the VM exited with status #{status}:\n#{output}")
-    after
-      30_000 -> flunk("the VM did not start in 30 s:\n#{output}")
     end
   end
 end

@@ -55,6 +55,25 @@ defmodule PyBridge.TestHelpers do
     end
   end
 
+  @doc """
+  The OS pids a child VM prints on one line `PIDS a b c` (test/support/*_vm.exs),
+  read from its Port; flunks with what it printed if it exits or takes 30 s.
+  """
+  def read_vm_pids(port, output \\ "") do
+    receive do
+      {^port, {:data, {:eol, "PIDS " <> pids}}} ->
+        pids |> String.split() |> Enum.map(&String.to_integer/1)
+
+      {^port, {:data, {_, line}}} ->
+        read_vm_pids(port, output <> line <> "\n")
+
+      {^port, {:exit_status, status}} ->
+        ExUnit.Assertions.flunk("the VM exited with status #{status}:\n#{output}")
+    after
+      30_000 -> ExUnit.Assertions.flunk("the VM did not start in 30 s:\n#{output}")
+    end
+  end
+
   def kill9(pid), do: {_, 0} = System.cmd("kill", ["-9", to_string(pid)])
 
   @doc "Exported to Python by the callback tests."
