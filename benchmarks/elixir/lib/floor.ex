@@ -10,16 +10,20 @@ defmodule PyBridgeBench.Floor do
 
   @doc "Starts `executable` (with `args`) as the echo behind a Port."
   def start(executable, args \\ []) do
-    {port, table, owner, os_pid} = open(executable, [args: args], &loop/2)
+    {port, table, owner, os_pid} = open(executable, [args: args], __MODULE__, &echo_id/1)
     %__MODULE__{port: port, table: table, owner: owner, os_pid: os_pid}
   end
 
+  defp echo_id(<<id::64, _::binary>>), do: id
+
   @doc """
   Opens a `{packet, 4}` Port to `executable` (extra Port options `opts`) in a
-  new linked process that owns it and a public `id -> caller` table, and runs
-  `loop.(port, table)` there; returns `{port, table, owner, os_pid}`.
+  new linked process that owns it and a public `id -> caller` table. The
+  owner sends each frame to its caller as `{tag, id, frame}`, `id` read by
+  `id_of` (id 0 is a burst's: its frames all go to the one listener);
+  returns `{port, table, owner, os_pid}`.
   """
-  def open(executable, opts, loop) do
+  def open(executable, opts, tag, id_of) do
     parent = self()
 
     owner =
@@ -31,7 +35,7 @@ defmodule PyBridgeBench.Floor do
 
         {:os_pid, os_pid} = Port.info(port, :os_pid)
         send(parent, {__MODULE__, :started, self(), {port, table, self(), os_pid}})
-        loop.(port, table)
+        loop(port, table, tag, id_of)
       end)
 
     receive do
@@ -41,21 +45,22 @@ defmodule PyBridgeBench.Floor do
     end
   end
 
-  defp loop(port, table) do
+  defp loop(port, table, tag, id_of) do
     receive do
-      {^port, {:data, <<0::64, _::binary>> = frame}} ->
-        # A burst (the floor of a stream): every frame goes to the one listener.
-        [{0, pid}] = :ets.lookup(table, 0)
-        send(pid, {__MODULE__, 0, frame})
-        loop(port, table)
+      {^port, {:data, frame}} ->
+        case id_of.(frame) do
+          0 ->
+            [{0, pid}] = :ets.lookup(table, 0)
+            send(pid, {tag, 0, frame})
 
-      {^port, {:data, <<id::64, _::binary>> = frame}} ->
-        case :ets.take(table, id) do
-          [{^id, pid}] -> send(pid, {__MODULE__, id, frame})
-          [] -> :ok
+          id ->
+            case :ets.take(table, id) do
+              [{^id, pid}] -> send(pid, {tag, id, frame})
+              [] -> :ok
+            end
         end
 
-        loop(port, table)
+        loop(port, table, tag, id_of)
 
       {^port, {:exit_status, status}} ->
         exit({:floor_exited, status})

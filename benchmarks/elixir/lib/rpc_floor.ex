@@ -16,28 +16,8 @@ defmodule PyBridgeBench.RpcFloor do
   def start(python, script) do
     root = script |> Path.dirname() |> Path.join("../..") |> Path.expand()
     opts = [args: [script], env: [{~c"PYTHONPATH", String.to_charlist(root)}]]
-    {port, table, owner, os_pid} = PyBridgeBench.Floor.open(python, opts, &loop/2)
+    {port, table, owner, os_pid} = PyBridgeBench.Floor.open(python, opts, __MODULE__, &reply_id/1)
     %__MODULE__{port: port, table: table, owner: owner, os_pid: os_pid}
-  end
-
-  defp loop(port, table) do
-    receive do
-      {^port, {:data, frame}} ->
-        id = reply_id(frame)
-
-        case :ets.take(table, id) do
-          [{^id, pid}] -> send(pid, {__MODULE__, id, frame})
-          [] -> :ok
-        end
-
-        loop(port, table)
-
-      {^port, {:exit_status, status}} ->
-        exit({:rpc_floor_exited, status})
-
-      :stop ->
-        Port.close(port)
-    end
   end
 
   # The id of `{tag, id, value}` as term_to_binary (or the project's codec)
