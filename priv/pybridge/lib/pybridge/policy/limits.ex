@@ -81,47 +81,38 @@ defmodule PyBridge.Policy.Limits do
 
   @doc "The error that names the limit behind exit `status`, or nil."
   @spec limit_error(keyword(), term()) :: Error.t() | nil
-  def limit_error([], _status), do: nil
-
-  def limit_error(limits, @exit_resident_memory) do
-    if bytes = limits[:resident_memory] do
-      replaced(
-        "pybridge.MemoryLimit",
-        "grew over its limit of #{bytes} bytes resident (limits: [resident_memory: #{bytes}])"
-      )
-    end
-  end
-
   def limit_error(limits, status) do
-    case {status, limits[:memory], limits[:call_cpu_time], limits[:cpu_time], limits[:open_files]} do
-      {@exit_memory, bytes, _, _, _} when bytes != nil ->
-        replaced(
-          "pybridge.MemoryLimit",
-          "ran out of memory under its limit of #{bytes} bytes of address space (limits: [memory: #{bytes}])"
-        )
-
-      {@exit_call_cpu, _, ms, _, _} when ms != nil ->
-        replaced(
-          "pybridge.CpuLimit",
-          "ran a call that used more than #{ms} ms of CPU time (limits: [call_cpu_time: #{ms}])"
-        )
-
-      {@exit_sigxcpu, _, _, seconds, _} when seconds != nil ->
-        replaced(
-          "pybridge.CpuLimit",
-          "used its #{seconds} s of CPU time (limits: [cpu_time: #{seconds}])"
-        )
-
-      {@exit_open_files, _, _, _, files} when files != nil ->
-        replaced(
-          "pybridge.OpenFilesLimit",
-          "ran out of file descriptors under its limit of #{files} (limits: [open_files: #{files}])"
-        )
-
-      _ ->
-        nil
+    with {key, type, what} <- over(status),
+         value when value != nil <- limits[key] do
+      replaced(type, "#{what.(value)} (limits: [#{key}: #{value}])")
+    else
+      _ -> nil
     end
   end
+
+  # Exit status -> the limit it means, the error, and what the worker did.
+  defp over(@exit_memory),
+    do:
+      {:memory, "pybridge.MemoryLimit",
+       &"ran out of memory under its limit of #{&1} bytes of address space"}
+
+  defp over(@exit_resident_memory),
+    do: {:resident_memory, "pybridge.MemoryLimit", &"grew over its limit of #{&1} bytes resident"}
+
+  defp over(@exit_call_cpu),
+    do:
+      {:call_cpu_time, "pybridge.CpuLimit",
+       &"ran a call that used more than #{&1} ms of CPU time"}
+
+  defp over(@exit_sigxcpu),
+    do: {:cpu_time, "pybridge.CpuLimit", &"used its #{&1} s of CPU time"}
+
+  defp over(@exit_open_files),
+    do:
+      {:open_files, "pybridge.OpenFilesLimit",
+       &"ran out of file descriptors under its limit of #{&1}"}
+
+  defp over(_status), do: nil
 
   defp replaced(type, what) do
     Error.new(
