@@ -218,14 +218,13 @@ class ResidentMemoryWatchdog:
         self.period = period
         self._page = os.sysconf("SC_PAGE_SIZE")
         try:
-            self.resident()
+            self._statm = os.open(self.STATM, os.O_RDONLY)  # kept open: one pread per sample
         except OSError as exc:
             raise LimitError(f"cannot watch the resident memory here ({self.STATM}: {exc.strerror})") from exc
 
     def resident(self) -> int:
         """This process's resident set in bytes."""
-        with open(self.STATM, "rb") as statm:
-            return int(statm.read().split()[1]) * self._page
+        return int(os.pread(self._statm, 128, 0).split()[1]) * self._page
 
     def start(self) -> None:
         """Start watching (a daemon thread)."""
