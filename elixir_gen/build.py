@@ -483,6 +483,11 @@ class Builder:
         if m.name in names.OPERATORS and not on_class:
             # `a + b` is `operator.add(a, b)`: the object is the first operand.
             wrapped.runtime, wrapped.operator = "call", f"operator.{names.OPERATORS[m.name]}"
+        elif m.name in names.BUILTIN_DUNDERS and not on_class and mode is Mode.SYNC:
+            builtin, result = names.BUILTIN_DUNDERS[m.name]
+            wrapped.runtime, wrapped.operator = "call", builtin
+            if not m.returns and own == (None, None):
+                wrapped.value = Typed(position_type(result, "annotation", None, None, None, Position.RESULT, ctx).etype, "wrapper")
         return self._callable(wrapped)
 
     def _property(self, c: ClassSpec, p: Any, cls_info: ClassInfo | None, receiver: str | None, ctx: TypeContext) -> list[ElixirFunction]:

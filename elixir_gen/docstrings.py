@@ -572,6 +572,7 @@ _WORDS = {
     "bool": "bool", "boolean": "bool", "none": "None", "dict": "dict", "dictionary": "dict", "mapping": "Mapping",
     "list": "list", "sequence": "Sequence", "tuple": "tuple", "set": "set", "bytes": "bytes",
     "callable": "Callable", "function": "Callable", "iterable": "Iterable", "iterator": "Iterator", "any": "Any", "object": "Any",
+    "dict-like": "Mapping", "list-like": "Iterable",
 }
 # numpy's words for arrays. An array argument also takes a list or a number; an array result
 # may be a numpy scalar, which arrives as a number (wide, never wrong).
@@ -602,6 +603,11 @@ _SHAPE_SUFFIX = re.compile(r",\s*\d+-?d(?:imensional)?$", flags=re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", flags=re.I)
 _INSTANCE = re.compile(r"^(?:(?:an?\s+)?instance\s+of\s+(?P<a>\S+)|(?P<b>\S+)\s+(?:instance|object)s?)$", flags=re.I)
 _N_TUPLE = re.compile(r"^(?:\d+-)?tuple(?:\s+of)?\s*(?=\()", flags=re.I)
+_QUALIFIER = re.compile(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", flags=re.I)
+# `positive integer`, `non-negative float`: a constraint on the value, not another type.
+_SIGN = re.compile(r"^(?:strictly\s+)?(?:positive|negative|non-?negative|non-?positive|non-?zero)\s+(?=\S)", flags=re.I)
+# `Point or LinearEntity (Line, Ray, Segment)`: examples of the class named before them.
+_EXAMPLES = re.compile(r"^(?P<name>~?\.?[A-Za-z_][\w.]*)\s+\([^()]*\)$")
 _BUILTIN_NAMES = frozenset({"int", "float", "str", "bool", "bytes", "list", "dict", "tuple", "set", "frozenset", "object", "complex", "type", "None"})
 
 
@@ -636,7 +642,12 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         return None
     names = names or {}
     t = _strip_roles(text).strip().rstrip(".").strip()
-    t = re.sub(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", "", t, flags=re.I).strip().rstrip(",")
+    # `str, optional (default=None)`, `function, optional, default=None`: every trailing qualifier goes.
+    while True:
+        stripped = _QUALIFIER.sub("", t).strip().rstrip(",").strip()
+        if stripped == t:
+            break
+        t = stripped
     t = re.sub(r"\s*,\s*default\s*[:=].*$", "", t, flags=re.I)
     # numpydoc: `ndarray of shape (n_samples,)`, `array-like of shape (n, m)`: the shape is no type.
     t = re.sub(r"\s+of\s+shape\s*\([^)]*\)", "", t, flags=re.I).strip()
@@ -664,6 +675,12 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         w = _SHAPE_PREFIX.sub("", w)
         if not w:
             return None
+        unsigned = _SIGN.sub("", w)
+        if unsigned != w and unsigned.lower() in _WORDS:
+            return _WORDS[unsigned.lower()]
+        examples = _EXAMPLES.fullmatch(w)
+        if examples and examples.group("name").lstrip("~.") in names:
+            return names[examples.group("name").lstrip("~.")]
         if re.fullmatch(r"'[^']*'|\"[^\"]*\"", w):
             return f"Literal[{w}]"  # `'auto' or int`: the string itself, not a class named auto
         if re.fullmatch(r"-?\d+(\.\d+)?|True|False", w):
@@ -710,7 +727,9 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
 
     if t.startswith("{") and t.endswith("}") and t.count("{") == 1:
         return choices(t[1:-1])
-    parts = _split_top(t, r"\s+or\s+|\s*\|\s*|,") if "[" not in t else [t]
+    # `a list/tuple/set` is a choice, but in `sequence of Symbol/Expr` the choice is the items'.
+    slash = r"|\s*/\s*" if not re.search(r"\bof\b", t) else ""
+    parts = _split_top(t, r",?\s+or\s+|\s*\|\s*|," + slash) if "[" not in t else [t]
     mapped = [word(p) for p in parts]
     if not mapped or any(m is None for m in mapped):
         return None

@@ -102,6 +102,16 @@ OPERATORS: dict[str, str] = {
     "__ge__": "ge",
 }
 
+# Dunders generated as a call of the built-in that Python's own syntax uses (`len(x)`, `str(x)`,
+# `repr(x)`, `item in x`), with the result type that built-in guarantees: it refuses a method that
+# returns anything else, so the @spec holds even for a class that breaks the data model.
+BUILTIN_DUNDERS: dict[str, tuple[str, str]] = {
+    "__len__": ("builtins.len", "int"),
+    "__str__": ("builtins.str", "str"),
+    "__repr__": ("builtins.repr", "str"),
+    "__contains__": ("operator.contains", "bool"),
+}
+
 _FUNCTION_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*[?!]?$")
 _VARIABLE_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 _MODULE_SEGMENT = re.compile(r"^[A-Z][a-zA-Z0-9_]*$")

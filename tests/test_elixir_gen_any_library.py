@@ -244,6 +244,40 @@ def test_dunder_methods_named_in_a_spec_generate_as_operators(tmp_path: Path) ->
     assert vec["add"].value.spec == "Operands.Vec.t()" and vec["eq"].value.spec == "boolean()"
 
 
+CONTAINER = '''
+    class Bag:
+        """Holds items."""
+
+        def __init__(self, *items):
+            self.items = list(items)
+
+        def __len__(self):
+            return self.size
+
+        def __contains__(self, item):
+            return self.items.count(item)
+
+        def __repr__(self):
+            return self.render()
+
+        def __str__(self):
+            return self.render()
+'''
+
+
+def test_container_dunders_are_called_through_the_builtin_that_guarantees_their_type(tmp_path: Path) -> None:
+    """`len/1` is Python's `len(bag)`: whatever `__len__`'s code returns, `len` gives an int or raises.
+
+    So the result is typed from the built-in, not from the method's code (which says nothing here).
+    """
+    library = _library(tmp_path, "bags", CONTAINER)
+    bag = {f.python_name: f for f in _module(library, "Bags.Bag").functions}
+    expected = {"__len__": ("builtins.len", "integer()"), "__contains__": ("operator.contains", "boolean()"), "__repr__": ("builtins.repr", "String.t()"), "__str__": ("builtins.str", "String.t()")}
+    for dunder, (target, spec) in expected.items():
+        fn = bag[dunder]
+        assert (fn.call.runtime, fn.call.target, fn.call.args.vars[0], fn.value.spec) == ("call", target, "ref", spec), dunder
+
+
 # ---------------------------------------------------- 4. attributes and properties
 
 ESTIMATOR = '''

@@ -156,10 +156,27 @@ def test_doc_names_are_kept_in_the_cache(tmp_path: Path) -> None:
         ("ndarray, shape (n,)", "numpy.ndarray | float | int | bool"),
         ("array_like, shape=(n_corr, n)", "list | numpy.ndarray | float | int | bool"),
         ("2-tuple of float", "tuple[float, ...]"),
+        ("str, optional (default=None)", "str"),
+        ("function, optional, default=None", "Callable"),
+        ("str, bool, or None, default=None", "str | bool | None"),
+        ("positive integer", "int"),
+        ("non-negative int, optional", "int"),
+        ("dict-like", "Mapping"),
+        ("list-like", "Iterable"),
+        ("a list/tuple/set", "list | tuple | set"),
     ],
 )
 def test_numpydoc_type_text(text: str, expected: str) -> None:
     assert doc_type_annotation(text) == expected
+
+
+def test_prose_around_class_names() -> None:
+    """sympy's style: a class with examples of it in parentheses, reST's `.Name`, a qualifier in parentheses."""
+    names = {"Point": "sympy.Point", "LinearEntity": "sympy.LinearEntity", "Symbol": "sympy.Symbol", "Expr": "sympy.Expr"}
+    assert doc_type_annotation("Point or LinearEntity (Line, Ray, Segment)", names) == "sympy.Point | sympy.LinearEntity"
+    assert doc_type_annotation(".Symbol, optional (default=None)", names) == "sympy.Symbol"
+    # The slash of `Symbol/Expr` is a choice of items, which is not read: nothing rather than half.
+    assert doc_type_annotation("sequence of .Symbol/.Expr", names) is None
 
 
 @pytest.mark.parametrize("text", ["int, order >= 1", "None or (lower limit, upper limit), optional", "sequence of x, y, [color]"])

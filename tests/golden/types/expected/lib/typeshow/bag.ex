@@ -62,7 +62,7 @@ defmodule Typeshow.Bag do
 
   @spec len(t(), [PyBridge.call_option()]) :: {:ok, integer()} | {:error, PyBridge.Error.t()}
   def len(ref, opts \\ []) do
-    PyBridge.method(ref, "__len__", [], [], opts)
+    PyBridge.call("builtins.len", [ref], [], opts)
   end
 
   @doc "Like `len/2`, but returns the value itself and raises `PyBridge.Error` on failure."
@@ -120,7 +120,7 @@ defmodule Typeshow.Bag do
   @spec contains(t(), String.t(), [PyBridge.call_option()]) ::
           {:ok, boolean()} | {:error, PyBridge.Error.t()}
   def contains(ref, word, opts \\ []) do
-    PyBridge.method(ref, "__contains__", [word], [], opts)
+    PyBridge.call("operator.contains", [ref, word], [], opts)
   end
 
   @doc "Like `contains/3`, but returns the value itself and raises `PyBridge.Error` on failure."
