@@ -744,15 +744,17 @@ def typespec(text: str | None, ctx: TypeContext | None = None, pos: Position = P
 
 
 def default_type(default: str | None) -> EType | None:
-    """The type a default value's source text says (`0` -> integer(), `'x'` -> String.t()); None when it says nothing."""
+    """The type a default value's source text says (`0` -> number(), `'x'` -> String.t()); None when it says nothing.
+
+    A number default gives `number()`, an integer one too: `x0=0`, `scale=1`
+    take floats as often as not, and a spec may be wide, never wrong.
+    """
     if default is None:
         return None
     text = default.strip()
     if text in ("True", "False"):
         return BOOLEAN
-    if re.fullmatch(r"[-+]?\d+", text):
-        return INTEGER
-    if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)", text) or text in ("inf", "-inf", "nan"):
+    if re.fullmatch(r"[-+]?(\d+|\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)", text) or text in ("inf", "-inf", "nan"):
         return NUMBER
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return STRING

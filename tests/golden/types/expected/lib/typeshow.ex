@@ -486,14 +486,14 @@ defmodule Typeshow do
   end
 
   @typedoc "Options of `repeat/2` and `repeat!/2`."
-  @type repeat_option :: {:times, integer()} | PyBridge.call_option()
+  @type repeat_option :: {:times, number()} | PyBridge.call_option()
 
   @doc """
   Repeats a text; `times` has only its default to say it is an integer.
 
   ## Options
 
-  * `:times` (`integer()`, default `2`)
+  * `:times` (`number()`, default `2`)
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
   ## Python
