@@ -603,7 +603,8 @@ _SHAPE_SUFFIX = re.compile(r",\s*\d+-?d(?:imensional)?$", flags=re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", flags=re.I)
 _INSTANCE = re.compile(r"^(?:(?:an?\s+)?instance\s+of\s+(?P<a>\S+)|(?P<b>\S+)\s+(?:instance|object)s?)$", flags=re.I)
 _N_TUPLE = re.compile(r"^(?:\d+-)?tuple(?:\s+of)?\s*(?=\()", flags=re.I)
-_QUALIFIER = re.compile(r"\s*[,(]?\s*\b(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", flags=re.I)
+# Not inside a quoted choice: `{'default', 'onesided'}` names a value called default.
+_QUALIFIER = re.compile(r"\s*[,(]?\s*\b(?<!['\"])(optional|default[s]?\b.*|keyword-only|keyword only)\)?\s*$", flags=re.I)
 # `positive integer`, `non-negative float`: a constraint on the value, not another type.
 _SIGN = re.compile(r"^(?:strictly\s+)?(?:positive|negative|non-?negative|non-?positive|non-?zero)\s+(?=\S)", flags=re.I)
 # `Point or LinearEntity (Line, Ray, Segment)`: examples of the class named before them.
@@ -661,8 +662,9 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         return None
 
     def choices(inner: str) -> str | None:
-        """`{'linear', 'poly'}`: literals; `{None, int, Generator}`: literals and types."""
-        values = [v.strip() for v in _split_top(inner, ",")]
+        """`{'linear', 'poly'}`: literals; `{None, int, Generator}`: literals and types; `{0 or 'index', 1}`:
+        values that mean the same thing, each a choice."""
+        values = [v.strip() for v in _split_top(inner, r",|\s+or\s+|\s*/\s*")]
         if not values or not all(values):
             return None
         if all(re.fullmatch(r"'[^']*'|\"[^\"]*\"|-?\d+(\.\d+)?|None|True|False", v) for v in values):

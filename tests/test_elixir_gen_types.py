@@ -164,6 +164,9 @@ def test_doc_names_are_kept_in_the_cache(tmp_path: Path) -> None:
         ("dict-like", "Mapping"),
         ("list-like", "Iterable"),
         ("a list/tuple/set", "list | tuple | set"),
+        ("{'default', 'onesided', 'twosided'}, optional", "Literal['default', 'onesided', 'twosided']"),
+        ("{0 or 'index', 1 or 'columns', None}, default None", "Literal[0, 'index', 1, 'columns', None]"),
+        ("{None, 'pad'/'ffill'}, optional", "Literal[None, 'pad', 'ffill']"),
     ],
 )
 def test_numpydoc_type_text(text: str, expected: str) -> None:
