@@ -40,7 +40,7 @@ from .stubs import StubIndex
 from .types import AnnotationSyntaxError, PyType, TypeFact, parse_annotation
 from .versions import installed_version
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 @dataclass
@@ -312,12 +312,33 @@ class TypeRecorder:
             hints = _hints(cls)
             return TypeFact("namedtuple", "tuple", fields={f: self.text(hints.get(f, typing.Any)) or "Any" for f in cls._fields})
         if getattr(cls, "_is_protocol", False):
-            return TypeFact("protocol", None, callable="__call__" in getattr(cls, "__protocol_attrs__", vars(cls)))
+            members = _protocol_members(cls)
+            return TypeFact("protocol", None, callable="__call__" in members, members=sorted(members))
         if dataclasses.is_dataclass(cls):
             return TypeFact("dataclass", base)
         if hasattr(cls, "model_fields") and hasattr(cls, "model_validate"):
             return TypeFact("pydantic", base)
         return TypeFact("class", base)
+
+
+# What every class body holds, or typing adds to a protocol: not members a value must have.
+_NOT_MEMBERS = frozenset({
+    "__abstractmethods__", "__annotations__", "__dict__", "__doc__", "__init__", "__module__", "__new__", "__slots__",
+    "__subclasshook__", "__weakref__", "__class_getitem__", "__parameters__", "__orig_bases__", "__protocol_attrs__",
+    "__non_callable_proto_members__", "__type_params__", "__qualname__", "__init_subclass__", "__callable_proto_members_only__",
+    "_is_protocol", "_is_runtime_protocol", "__static_attributes__", "__firstlineno__",
+})
+
+
+def _protocol_members(cls: type) -> set[str]:
+    """The methods and attributes a protocol asks for (its own and its protocol bases')."""
+    out: set[str] = set()
+    for base in cls.__mro__[:-1]:
+        if base.__name__ in ("Protocol", "Generic") or not getattr(base, "_is_protocol", False):
+            continue
+        names = set(vars(base)) | set(getattr(base, "__annotations__", {}) or {})
+        out |= {n for n in names if n not in _NOT_MEMBERS and not n.startswith("_abc_")}
+    return out
 
 
 def _literal_text(value: Any, recorder: TypeRecorder) -> str:
@@ -560,6 +581,10 @@ class Introspector:
                 return (self.recorder.text(obj) or t.name) + args
             if args:  # a generic alias subscripted in the stub: keep its arguments
                 origin = typing.get_origin(obj)
+                if origin is not None and not isinstance(origin, type):
+                    # `_ArrayLike[float64]`, a union of generics: its definition, type variables read as
+                    # their bounds (wider than the stub's arguments, never narrower).
+                    return self.recorder.text(obj) or t.name
                 return ((self.recorder.text(origin) if isinstance(origin, type) else None) or t.name) + args
             return self.recorder.text(obj) or t.name
 

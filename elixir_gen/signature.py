@@ -125,7 +125,7 @@ def position_type(
                 t = union(t, NIL_TYPE)
             elif pos is Position.ARG and src == "docstring" and default is not None and not t.is_term:
                 # `n : int, default='auto'`: the default is a value the argument takes too.
-                from_default = default_type(default)
+                from_default = default_type(default, exact=True)
                 t = union(t, from_default) if from_default is not None else t
             return Typed(t, src, python_typed, m.lost if t.is_term and src in ("annotation", "stub") else None)
         if src in ("annotation", "stub"):

@@ -64,7 +64,7 @@ class AnnotationSyntaxError(ValueError):
     """The annotation text is not a type expression this parser understands."""
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_.]*)|(?P<ellipsis>\.\.\.)|(?P<punct>[\[\],|])|(?P<string>'[^']*'|\"[^\"]*\")|(?P<number>-?\d+(?:\.\d+)?))")
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_.]*)|(?P<ellipsis>\.\.\.)|(?P<empty>\(\))|(?P<punct>[\[\],|*])|(?P<string>'[^']*'|\"[^\"]*\")|(?P<number>-?\d+(?:\.\d+)?))")
 _LITERAL_NAMES = {"Literal", "typing.Literal", "typing_extensions.Literal"}
 
 
@@ -118,6 +118,11 @@ class _Parser:
             return PyType(value) if literal else parse_annotation(value[1:-1])
         if kind == "ellipsis":
             return PyType("...")
+        if kind == "empty":
+            return PyType("()")  # `tuple[()]`: the empty tuple
+        if kind == "punct" and value == "*":
+            self.atom(literal)  # `tuple[int, *tuple[str, ...]]`: any number of items from here
+            return PyType("...")
         if kind == "number":
             return PyType(value)
         if kind == "punct" and value == "[":
@@ -128,7 +133,13 @@ class _Parser:
         name = _normalise_name(value)
         if self.peek() == "[":
             self.take()
-            return PyType(name, tuple(self.items("]", literal=value in _LITERAL_NAMES)))
+            args = tuple(self.items("]", literal=value in _LITERAL_NAMES))
+            while self.peek() == "[":
+                # `ndarray[tuple[int], dtype[generic]][intp]`: a generic alias given its type variables
+                # again. Those only narrow the arguments already read; leaving them out is wider.
+                self.take()
+                self.items("]")
+            return PyType(name, args)
         return PyType(name)
 
     def items(self, close: str, literal: bool = False) -> list[PyType]:
@@ -343,6 +354,8 @@ def union(*members: EType) -> EType:
         out = [m for m in out if not (isinstance(m, Named) and m.guard == REF.guard and m != REF)]
     if NUMBER in out:
         out = [m for m in out if m not in (INTEGER, FLOAT)]
+    if NUMBER in out or INTEGER in out:
+        out = [m for m in out if not (isinstance(m, Literal) and re.fullmatch(r"-?\d+", m.text))]
     return out[0] if len(out) == 1 else Union(tuple(out))
 
 
@@ -395,6 +408,7 @@ class TypeFact:
     values: list[Any] | None = None
     fields: dict[str, str] | None = None
     callable: bool = False  # a protocol whose instances are called
+    members: list[str] | None = None  # a protocol's methods and attributes
 
 
 @dataclass
@@ -461,7 +475,7 @@ class Mapped:
 
 
 # Names Python uses to say "anything": mapping them to term() loses nothing.
-ANYTHING = frozenset({"Any", "object", "Hashable"})
+ANYTHING = frozenset({"Any", "object", "Hashable", "_typeshed.Incomplete"})  # typeshed's Incomplete: "not typed yet"
 
 _SCALARS_BOTH: dict[str, EType] = {
     "str": STRING,
@@ -589,11 +603,13 @@ class _Mapper:
         if name in ("type", "Type"):
             return REF
         if name in _SEQUENCES:
+            # An Elixir tuple arrives as a Python tuple, a sequence too.
             elem = self.type(args[0]) if args else TERM
-            return ListOf(elem) if arg else union(ListOf(elem), ANY_TUPLE, REF)
+            return union(ListOf(elem), ANY_TUPLE) if arg else union(ListOf(elem), ANY_TUPLE, REF)
         if name in _ITERABLES:
+            # A tuple, or a map (its keys), is iterated as well as a list.
             elem = self.type(args[0]) if args else TERM
-            return union(ListOf(elem), REF) if arg else union(ListOf(elem), ANY_TUPLE, ANY_MAP, REF)
+            return union(ListOf(elem), ANY_TUPLE, ANY_MAP, REF)
         if name in _MAPPINGS:
             m = self.mapping(args) if args else ANY_MAP
             return m if arg else union(m, REF)
@@ -627,7 +643,7 @@ class _Mapper:
     def tuple_of(self, args: tuple[PyType, ...]) -> EType:
         if any(a.name == "..." for a in args):
             return ANY_TUPLE
-        if len(args) == 1 and args[0].name == "[]" and not args[0].args:
+        if len(args) == 1 and args[0].name in ("[]", "()") and not args[0].args:
             return TupleOf(())
         return TupleOf(tuple(self.type(a) for a in args))
 
@@ -674,6 +690,8 @@ class _Mapper:
             return TupleOf(items)
         if fact.kind == "protocol" and fact.callable:
             return union(ANY_FUN, REF) if self.pos is Position.ARG else REF
+        if fact.kind == "protocol" and fact.members:
+            return protocol_type(fact.members, self.pos)
         if fact.kind == "protocol":
             # Any object with the protocol's methods, plain data included (a list is a nested sequence).
             return self.lose(f"`{name}` is a protocol (any object with its methods)")
@@ -710,6 +728,31 @@ class _Mapper:
         return MapOf(STRING, value)
 
 
+def _value_classes(pos: Position) -> list[tuple[type, EType]]:
+    """The Python classes of the values that travel as plain data, with their Elixir types: what an
+    Elixir term becomes in Python (an argument), or what the worker sends as a value (a result:
+    numpy's scalars too)."""
+    out: list[tuple[type, EType]] = [
+        (bool, BOOLEAN), (int, INTEGER), (float, FLOAT), (complex, COMPLEX), (str, STRING), (bytes, BYTES),
+        (list, ANY_LIST), (tuple, ANY_TUPLE), (dict, ANY_MAP), (type(None), NIL),
+    ]
+    try:
+        import numpy
+    except ImportError:
+        return out
+    out.append((numpy.ndarray, NDARRAY))
+    if pos is Position.RESULT:
+        out += [(set, MAPSET), (numpy.bool_, BOOLEAN), (numpy.integer, INTEGER), (numpy.floating, NUMBER), (numpy.complexfloating, COMPLEX)]
+    return out
+
+
+def protocol_type(members: list[str], pos: Position) -> EType:
+    """A protocol (`SupportsIndex`, numpy's `_SupportsArray`): the plain-data values whose class has all
+    its members (an int has `__index__`), and a handle (any object may have them)."""
+    found = [etype for cls, etype in _value_classes(pos) if all(hasattr(cls, m) for m in members)]
+    return union(*found, REF)
+
+
 def _atom(name: str) -> str:
     from .names import atom_literal
 
@@ -743,15 +786,18 @@ def typespec(text: str | None, ctx: TypeContext | None = None, pos: Position = P
 # ------------------------------------------------------ defaults as types
 
 
-def default_type(default: str | None) -> EType | None:
+def default_type(default: str | None, exact: bool = False) -> EType | None:
     """The type a default value's source text says (`0` -> number(), `'x'` -> String.t()); None when it says nothing.
 
     A number default gives `number()`, an integer one too: `x0=0`, `scale=1`
     take floats as often as not, and a spec may be wide, never wrong.
+    `exact`: the default value itself (`0`), to add to a type read elsewhere.
     """
     if default is None:
         return None
     text = default.strip()
+    if exact and re.fullmatch(r"[-+]?\d+", text):
+        return Literal(str(int(text)))
     if text in ("True", "False"):
         return BOOLEAN
     if re.fullmatch(r"[-+]?(\d+|\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)", text) or text in ("inf", "-inf", "nan"):

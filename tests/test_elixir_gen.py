@@ -366,7 +366,7 @@ _FACTS = {
         ("Callable[..., int]", "(... -> integer()) | PyBridge.Ref.t()", "PyBridge.Ref.t()"),
         ("Literal['a', 'b']", "String.t()", "String.t()"),
         ("Literal[1, 2, None]", "1 | 2 | nil", "1 | 2 | nil"),
-        ("Sequence[int]", "[integer()]", "[integer()] | tuple() | PyBridge.Ref.t()"),
+        ("Sequence[int]", "[integer()] | tuple()", "[integer()] | tuple() | PyBridge.Ref.t()"),
         ("Mapping[str, int]", "%{optional(String.t() | atom()) => integer()}", "%{optional(String.t()) => integer()} | PyBridge.Ref.t()"),
         ("Iterator[int]", "PyBridge.Ref.t()", "PyBridge.Ref.t()"),
         ("Awaitable[int]", "PyBridge.Ref.t()", "integer()"),

@@ -20,7 +20,7 @@ from elixir_gen.introspect import Introspector
 from elixir_gen.model import ElixirFunction, Library
 from elixir_gen.spec import load_spec
 from elixir_gen.stubs import StubIndex
-from elixir_gen.types import Position, TypeContext, TypeFact, map_annotation
+from elixir_gen.types import Position, TypeContext, TypeFact, map_annotation, typespec
 
 
 def _library(tmp_path: Path, modules: dict[str, str], main: str) -> Library:
@@ -555,4 +555,39 @@ def test_results_the_worker_sends_as_values_and_tuples_of_returns(tmp_path: Path
     # and a protocol is any object with its methods (a list is one).
     assert result["rollback"] == "NaiveDateTime.t() | DateTime.t()"
     assert result["root"] == "number() | PyBridge.Complex.t()"
-    assert result["nested"] == "term()"
+    assert result["nested"] == "String.t() | PyBridge.Bytes.t() | list() | tuple() | map() | PyBridge.NDArray.t() | MapSet.t() | PyBridge.Ref.t()"
+
+
+def test_a_protocol_is_the_plain_data_that_has_its_members_or_a_handle() -> None:
+    """`SupportsIndex` (stubs) and numpy's `_SupportsArray`: probed on the classes values travel as."""
+    from elixir_gen.types import protocol_type
+
+    assert protocol_type(["__index__"], Position.ARG).render() == "boolean() | integer() | PyBridge.NDArray.t() | PyBridge.Ref.t()"
+    # A result may be a numpy scalar, which has `__array__` and arrives as a number.
+    assert protocol_type(["__array__"], Position.ARG).render() == "PyBridge.NDArray.t() | PyBridge.Ref.t()"
+    assert protocol_type(["__array__"], Position.RESULT).render() == "PyBridge.NDArray.t() | boolean() | number() | PyBridge.Complex.t() | PyBridge.Ref.t()"
+    assert protocol_type(["quack"], Position.ARG).render() == "PyBridge.Ref.t()"
+
+
+@pytest.mark.parametrize(
+    ("annotation", "arg"),
+    [
+        ("tuple[()] | None", "{} | nil"),
+        ("tuple[int, *tuple[str, ...]]", "tuple()"),
+        # A generic alias given its type variables again (numpy's stubs, expanded): the first subscription holds.
+        ("numpy.ndarray[tuple[int], numpy.dtype[numpy.generic]][numpy.intp]", "PyBridge.NDArray.t() | PyBridge.Ref.t()"),
+        ("_typeshed.Incomplete", "term()"),
+    ],
+)
+def test_stub_annotations_numpy_writes(annotation: str, arg: str) -> None:
+    assert typespec(annotation, TypeContext(), Position.ARG) == arg
+
+
+def test_a_default_adds_its_own_value_to_a_documented_type() -> None:
+    """`axis : {0 or 'index'}, default 0` stays `0 | String.t()`; a default alone is a number (wide, never wrong)."""
+    from elixir_gen.signature import position_type
+
+    documented = position_type(None, "annotation", None, "{0 or 'index'}, default 0", "0", Position.ARG, TypeContext())
+    assert documented.spec == "0 | String.t()"
+    assert position_type(None, "annotation", None, "int, default 5", "5", Position.ARG, TypeContext()).spec == "integer()"
+    assert position_type(None, "annotation", None, None, "0", Position.ARG, TypeContext()).spec == "number()"

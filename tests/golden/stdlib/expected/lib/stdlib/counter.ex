@@ -70,7 +70,10 @@ defmodule Stdlib.Counter do
   def __python_path__, do: "collections.Counter"
 
   @typedoc "Options of `create/1` and `create!/1`."
-  @type create_option :: {:iterable, term()} | PyBridge.call_option() | {atom(), term()}
+  @type create_option ::
+          {:iterable, list() | tuple() | map() | PyBridge.Ref.t() | nil}
+          | PyBridge.call_option()
+          | {atom(), term()}
 
   @doc """
   Create a new, empty Counter object.  And if given, count elements
@@ -86,7 +89,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:iterable` (`term()`, default `nil`)
+  * `:iterable` (`list() | tuple() | map() | PyBridge.Ref.t() | nil`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -294,7 +297,10 @@ defmodule Stdlib.Counter do
   end
 
   @typedoc "Options of `update/2` and `update!/2`."
-  @type update_option :: {:iterable, term()} | PyBridge.call_option() | {atom(), term()}
+  @type update_option ::
+          {:iterable, list() | tuple() | map() | PyBridge.Ref.t() | nil}
+          | PyBridge.call_option()
+          | {atom(), term()}
 
   @doc """
   Like dict.update() but add counts instead of replacing them.
@@ -312,7 +318,7 @@ defmodule Stdlib.Counter do
 
   ## Options
 
-  * `:iterable` (`term()`, default `nil`)
+  * `:iterable` (`list() | tuple() | map() | PyBridge.Ref.t() | nil`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 

@@ -124,10 +124,10 @@ defmodule Stdlib.Json do
           | {:ensure_ascii, boolean()}
           | {:check_circular, boolean()}
           | {:allow_nan, boolean()}
-          | {:cls, term()}
-          | {:indent, term()}
-          | {:separators, term()}
-          | {:default, term()}
+          | {:cls, PyBridge.Ref.t() | nil}
+          | {:indent, integer() | String.t() | nil}
+          | {:separators, {String.t(), String.t()} | nil}
+          | {:default, (term() -> term()) | PyBridge.Ref.t() | nil}
           | {:sort_keys, boolean()}
           | PyBridge.call_option()
           | {atom(), term()}
@@ -178,10 +178,10 @@ defmodule Stdlib.Json do
   * `:ensure_ascii` (`boolean()`, default `true`)
   * `:check_circular` (`boolean()`, default `true`)
   * `:allow_nan` (`boolean()`, default `true`)
-  * `:cls` (`term()`, default `nil`)
-  * `:indent` (`term()`, default `nil`)
-  * `:separators` (`term()`, default `nil`)
-  * `:default` (`term()`, default `nil`)
+  * `:cls` (`PyBridge.Ref.t() | nil`, default `nil`)
+  * `:indent` (`integer() | String.t() | nil`, default `nil`)
+  * `:separators` (`{String.t(), String.t()} | nil`, default `nil`)
+  * `:default` (`(term() -> term()) | PyBridge.Ref.t() | nil`, default `nil`)
   * `:sort_keys` (`boolean()`, default `false`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
@@ -193,14 +193,14 @@ defmodule Stdlib.Json do
   ```
   """
 
-  @spec dumps(term(), [dumps_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
+  @spec dumps(term(), [dumps_option()]) :: {:ok, String.t()} | {:error, PyBridge.Error.t()}
   def dumps(obj, opts \\ []) do
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.call("json.dumps", [obj], kwargs, opts)
   end
 
   @doc "Like `dumps/2`, but returns the value itself and raises `PyBridge.Error` on failure."
-  @spec dumps!(term(), [dumps_option()]) :: term()
+  @spec dumps!(term(), [dumps_option()]) :: String.t()
   def dumps!(obj, opts \\ []) do
     case dumps(obj, opts) do
       {:ok, value} -> value
@@ -210,12 +210,12 @@ defmodule Stdlib.Json do
 
   @typedoc "Options of `loads/2` and `loads!/2`."
   @type loads_option ::
-          {:cls, term()}
-          | {:object_hook, term()}
-          | {:parse_float, term()}
-          | {:parse_int, term()}
-          | {:parse_constant, term()}
-          | {:object_pairs_hook, term()}
+          {:cls, PyBridge.Ref.t() | nil}
+          | {:object_hook, (map() -> term()) | PyBridge.Ref.t() | nil}
+          | {:parse_float, (String.t() -> term()) | PyBridge.Ref.t() | nil}
+          | {:parse_int, (String.t() -> term()) | PyBridge.Ref.t() | nil}
+          | {:parse_constant, (String.t() -> term()) | PyBridge.Ref.t() | nil}
+          | {:object_pairs_hook, ([{term(), term()}] -> term()) | PyBridge.Ref.t() | nil}
           | PyBridge.call_option()
           | {atom(), term()}
 
@@ -254,12 +254,12 @@ defmodule Stdlib.Json do
 
   ## Options
 
-  * `:cls` (`term()`, default `nil`)
-  * `:object_hook` (`term()`, default `nil`)
-  * `:parse_float` (`term()`, default `nil`)
-  * `:parse_int` (`term()`, default `nil`)
-  * `:parse_constant` (`term()`, default `nil`)
-  * `:object_pairs_hook` (`term()`, default `nil`)
+  * `:cls` (`PyBridge.Ref.t() | nil`, default `nil`)
+  * `:object_hook` (`(map() -> term()) | PyBridge.Ref.t() | nil`, default `nil`)
+  * `:parse_float` (`(String.t() -> term()) | PyBridge.Ref.t() | nil`, default `nil`)
+  * `:parse_int` (`(String.t() -> term()) | PyBridge.Ref.t() | nil`, default `nil`)
+  * `:parse_constant` (`(String.t() -> term()) | PyBridge.Ref.t() | nil`, default `nil`)
+  * `:object_pairs_hook` (`([{term(), term()}] -> term()) | PyBridge.Ref.t() | nil`, default `nil`)
   * any other keyword is passed to Python as a keyword argument
   * `:pool`, `:session`, `:timeout` - runtime options, see `PyBridge.call/4`
 
@@ -270,7 +270,7 @@ defmodule Stdlib.Json do
   ```
   """
 
-  @spec loads(term(), [loads_option()]) ::
+  @spec loads(String.t() | PyBridge.Bytes.t(), [loads_option()]) ::
           {:ok,
            %{optional(String.t()) => term()} | list() | String.t() | number() | boolean() | nil}
           | {:error, PyBridge.Error.t()}
@@ -280,7 +280,7 @@ defmodule Stdlib.Json do
   end
 
   @doc "Like `loads/2`, but returns the value itself and raises `PyBridge.Error` on failure."
-  @spec loads!(term(), [loads_option()]) ::
+  @spec loads!(String.t() | PyBridge.Bytes.t(), [loads_option()]) ::
           %{optional(String.t()) => term()} | list() | String.t() | number() | boolean() | nil
   def loads!(s, opts \\ []) do
     case loads(s, opts) do

@@ -227,13 +227,14 @@ defmodule Typeshow.Bag do
   ```
   """
 
-  @spec copy(t(), [PyBridge.call_option()]) :: {:ok, term()} | {:error, PyBridge.Error.t()}
+  @spec copy(t(), [PyBridge.call_option()]) ::
+          {:ok, Typeshow.Bag.t()} | {:error, PyBridge.Error.t()}
   def copy(ref, opts \\ []) do
     PyBridge.method(ref, "copy", [], [], opts)
   end
 
   @doc "Like `copy/2`, but returns the value itself and raises `PyBridge.Error` on failure."
-  @spec copy!(t(), [PyBridge.call_option()]) :: term()
+  @spec copy!(t(), [PyBridge.call_option()]) :: Typeshow.Bag.t()
   def copy!(ref, opts \\ []) do
     case copy(ref, opts) do
       {:ok, value} -> value
