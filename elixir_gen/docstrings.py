@@ -712,7 +712,12 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
             item = m.group(2)
             single = item[:-1] if item.endswith("s") else None  # `list of Symbols`, `list of ints`
             plural_known = single is not None and (single in names or single.lower() in _WORDS or single.lower() in _ARRAYS)
-            inner = word(single) if single is not None and plural_known else word(item)
+            if single is None and re.search(r"\s(?:and|or)\s", item):
+                # `tuple of ndarray and None`: items of either type.
+                both = [word(i) for i in re.split(r"\s+(?:and|or)\s+", item)]
+                inner = None if any(b is None for b in both) else " | ".join(b for b in both if b)
+            else:
+                inner = word(single) if single is not None and plural_known else word(item)
             outer = _WORDS[m.group(1).lower()]
             return f"{outer}[{inner}, ...]" if inner and outer == "tuple" else f"{outer}[{inner}]" if inner else None
         if low in _WORDS:

@@ -167,6 +167,7 @@ def test_doc_names_are_kept_in_the_cache(tmp_path: Path) -> None:
         ("{'default', 'onesided', 'twosided'}, optional", "Literal['default', 'onesided', 'twosided']"),
         ("{0 or 'index', 1 or 'columns', None}, default None", "Literal[0, 'index', 1, 'columns', None]"),
         ("{None, 'pad'/'ffill'}, optional", "Literal[None, 'pad', 'ffill']"),
+        ("None, or tuple of str and None, optional", "None | tuple[str | None, ...]"),
     ],
 )
 def test_numpydoc_type_text(text: str, expected: str) -> None:
