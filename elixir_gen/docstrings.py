@@ -649,7 +649,6 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         if stripped == t:
             break
         t = stripped
-    t = re.sub(r"\s*,\s*default\s*[:=].*$", "", t, flags=re.I)
     # numpydoc: `ndarray of shape (n_samples,)`, `array-like of shape (n, m)`: the shape is no type.
     t = re.sub(r"\s+of\s+shape\s*\([^)]*\)", "", t, flags=re.I).strip()
     t = _SHAPE_SUFFIX.sub("", t).strip()

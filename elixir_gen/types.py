@@ -734,7 +734,7 @@ def _value_classes(pos: Position) -> list[tuple[type, EType]]:
     numpy's scalars too)."""
     out: list[tuple[type, EType]] = [
         (bool, BOOLEAN), (int, INTEGER), (float, FLOAT), (complex, COMPLEX), (str, STRING), (bytes, BYTES),
-        (list, ANY_LIST), (tuple, ANY_TUPLE), (dict, ANY_MAP), (type(None), NIL),
+        (list, ANY_LIST), (tuple, ANY_TUPLE), (dict, ANY_MAP), (set, MAPSET), (type(None), NIL),
     ]
     try:
         import numpy
@@ -742,7 +742,7 @@ def _value_classes(pos: Position) -> list[tuple[type, EType]]:
         return out
     out.append((numpy.ndarray, NDARRAY))
     if pos is Position.RESULT:
-        out += [(set, MAPSET), (numpy.bool_, BOOLEAN), (numpy.integer, INTEGER), (numpy.floating, NUMBER), (numpy.complexfloating, COMPLEX)]
+        out += [(numpy.bool_, BOOLEAN), (numpy.integer, INTEGER), (numpy.floating, NUMBER), (numpy.complexfloating, COMPLEX)]
     return out
 
 

@@ -556,7 +556,7 @@ def test_results_the_worker_sends_as_values_and_tuples_of_returns(tmp_path: Path
     # and a protocol is any object with its methods (a list is one).
     assert result["rollback"] == "NaiveDateTime.t() | DateTime.t()"
     assert result["root"] == "number() | PyBridge.Complex.t()"
-    assert result["nested"] == "String.t() | PyBridge.Bytes.t() | list() | tuple() | map() | PyBridge.NDArray.t() | MapSet.t() | PyBridge.Ref.t()"
+    assert result["nested"] == "String.t() | PyBridge.Bytes.t() | list() | tuple() | map() | MapSet.t() | PyBridge.NDArray.t() | PyBridge.Ref.t()"
 
 
 def test_a_protocol_is_the_plain_data_that_has_its_members_or_a_handle() -> None:
