@@ -21,7 +21,9 @@ import datetime
 import decimal
 import enum
 import fnmatch
+import functools
 import importlib
+import importlib.metadata
 import inspect
 import json
 import os
@@ -390,6 +392,28 @@ def _root(name: str) -> str:
     return name.split(".")[0]
 
 
+@functools.lru_cache(maxsize=None)
+def _sibling_roots(root: str) -> frozenset[str]:
+    """The top-level packages installed by the distribution(s) that install `root`, `root` included.
+
+    One distribution may ship its code under two names (attrs installs `attrs`, whose members are
+    all defined in `attr`): a member of one re-exported by the other is the library's own.
+    """
+    try:
+        installed = importlib.metadata.packages_distributions()
+    except Exception:  # a broken metadata entry must not stop discovery
+        return frozenset({root})
+    owners = set(installed.get(root, ()))
+    return frozenset({root} | {top for top, distributions in installed.items() if owners & set(distributions) and top.isidentifier()})
+
+
+def _defining_module(obj: Any) -> Any:
+    """The module that defines a callable: a `functools.partial`'s is its function's, not `functools`."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return getattr(obj, "__module__", None)
+
+
 def _class_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -630,7 +654,7 @@ class Introspector:
             for name, raw in list(vars(klass).items()):
                 if name in methods or name in properties or name in skipped:
                     continue
-                is_member = callable(raw) or isinstance(raw, (property, classmethod, staticmethod))
+                is_member = callable(raw) or isinstance(raw, (property, functools.cached_property, classmethod, staticmethod))
                 if not self.public(name):
                     # What a reader would look for: the package's own private methods and dunders
                     # (not attributes like __module__, not what every class has).
@@ -679,8 +703,9 @@ class Introspector:
         return out
 
     def _member(self, cls: type, name: str, raw: Any, owner: str, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> None:
-        if isinstance(raw, property):
-            fget = raw.fget
+        if isinstance(raw, (property, functools.cached_property)):
+            # A cached_property (networkx's Graph.nodes) reads like a property: computed once, then stored.
+            fget = raw.fget if isinstance(raw, property) else raw.func
             ret = None
             if fget is not None:
                 hints = _hints(fget)
@@ -692,7 +717,8 @@ class Introspector:
                     # A property of an unannotated class: its stub's getter says what it returns.
                     stub = self.stubs.find(fget, cls)
                     ret = self.expand(stub.returns) if stub is not None else None
-            properties[name] = PropertyInfo(ret, raw.fset is None, self.doc(raw), owner)
+            readonly = raw.fset is None if isinstance(raw, property) else True
+            properties[name] = PropertyInfo(ret, readonly, self.doc(raw), owner)
         elif isinstance(raw, classmethod):
             methods[name] = self.callable_info(getattr(cls, name), "classmethod", defined_in=owner, owner=cls)
         elif isinstance(raw, staticmethod):
@@ -783,7 +809,7 @@ def discover(module_name: str, depth: int = 1, submodules: list[str] | None = No
 
 
 def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, result: Introspection, seen: set[str]) -> None:
-    root = _root(result.python_module)
+    own = _sibling_roots(_root(result.python_module))
     exported = getattr(module, "__all__", None)
     member_names = sorted(set(exported)) if isinstance(exported, (list, tuple)) and all(isinstance(n, str) for n in exported) else sorted(dir(module))
     for name in member_names:
@@ -802,20 +828,20 @@ def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, res
                     result.members[member_path] = MemberInfo(kind="module", path=member_path, doc=ins.doc(obj))
                     _walk(ins, obj, member_path, level + 1, depth, result, seen)
                 continue
-            owner = getattr(obj, "__module__", None)
+            owner = _defining_module(obj)
             if inspect.isclass(obj):
-                if not isinstance(owner, str) or _root(owner) != root:
+                if not isinstance(owner, str) or _root(owner) not in own:
                     result.skipped.append(Skipped(member_path, f"re-exported from {owner}"))
                     continue
                 result.members[member_path] = MemberInfo(kind="class", path=member_path, cls=ins.class_info(obj), origin=_origin(obj))
             elif callable(obj):
-                if isinstance(owner, str) and _root(owner) not in (root, "builtins"):
+                if isinstance(owner, str) and _root(owner) not in own | {"builtins"}:
                     result.skipped.append(Skipped(member_path, f"re-exported from {owner}"))
                     continue
                 result.members[member_path] = MemberInfo(kind="function", path=member_path, function=ins.callable_info(obj), origin=_origin(obj), module=owner if isinstance(owner, str) else None)
             else:
                 t = type(obj)
-                if _root(t.__module__) == root and _has_python_methods(t, ins):
+                if _root(t.__module__) in own and _has_python_methods(t, ins):
                     # An instance with methods of its own, like dspy.settings: a singleton.
                     result.members[member_path] = ins.introspect_object(member_path, obj)
                 else:
@@ -843,9 +869,14 @@ _EVERY_CLASS = frozenset({"__init__", "__new__", "__init_subclass__", "__class_g
 
 
 def _origin(obj: Any) -> str | None:
+    """Where an object is defined, `module.qualname`: the same origin under two paths means one object
+    under two names. Not for what a factory made (`make.<locals>.f`): every function or class a factory
+    returns has that one qualified name (mpmath's `sqrt`, `exp`, … are all `_wrap_libmp_function.<locals>.f`)."""
     module = getattr(obj, "__module__", None)
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    return f"{module}.{name}" if isinstance(module, str) and isinstance(name, str) else None
+    if not isinstance(module, str) or not isinstance(name, str) or "<locals>" in name or "<lambda>" in name:
+        return None
+    return f"{module}.{name}"
 
 
 def _has_python_methods(t: type, ins: Introspector) -> bool:

@@ -480,3 +480,99 @@ def test_a_module_of_very_many_functions_is_split_by_the_submodule_that_defines_
     assert "def alpha_0(x, opts \\\\ []), do: Many.Alpha.alpha_0(x, opts)" in files["many.ex"]
     # Structure, not seconds: the parent's lines are a few per function once its docs moved out.
     assert files["many.ex"].count("\n") < 15 * 113 < files["many/alpha.ex"].count("\n") * 113 / 70
+
+
+# ------------------------------- found on libraries the issue does not name
+
+
+def test_a_package_re_exporting_its_twin_package_of_the_same_distribution_keeps_those_members(tmp_path: Path) -> None:
+    """`discover attrs` wrote no module: every member of `attrs` is defined in `attr`, which the same
+    distribution installs. A re-export from another distribution (here the standard library) stays skipped."""
+    (tmp_path / "twin_impl").mkdir()
+    (tmp_path / "twin_impl" / "__init__.py").write_text(
+        textwrap.dedent(
+            '''
+            import functools
+
+
+            def define(cls: type, *, frozen: bool = False) -> type:
+                """Make a class."""
+                return cls
+
+
+            frozen = functools.partial(define, frozen=True)
+
+
+            class Field:
+                """A field."""
+
+                def __init__(self, name: str) -> None:
+                    self.name = name
+            '''
+        )
+    )
+    (tmp_path / "twin").mkdir()
+    (tmp_path / "twin" / "__init__.py").write_text("from json import dumps\nfrom twin_impl import Field, define, frozen\n\n__all__ = ['Field', 'define', 'dumps', 'frozen']\n")
+    info = tmp_path / "twin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: twin\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("twin\ntwin_impl\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        (tmp_path / "twin.yaml").write_text(discover_spec("twin", depth=0, spec_dir=tmp_path))
+        library = build_library(load_spec(tmp_path / "twin.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("twin", "twin_impl"):
+            sys.modules.pop(name, None)
+    functions = {f.name: f for f in _module(library, "Twin").functions}
+    assert {"define", "frozen"} <= set(functions) and "dumps" not in functions
+    assert "Twin.Field" in {m.name for m in library.modules}
+    assert "#   twin.dumps: re-exported from json" in (tmp_path / "twin.yaml").read_text()
+
+
+FACTORY = '''
+    def _wrap(name, doc):
+        def f(x):
+            return x
+        f.__name__ = name
+        f.__doc__ = doc
+        return f
+
+
+    sqrt = _wrap("sqrt", "Square root.")
+    exp = _wrap("exp", "Exponential.")
+    root = sqrt
+'''
+
+
+def test_functions_a_factory_made_are_distinct_functions(tmp_path: Path) -> None:
+    """mpmath's sqrt, exp, sin, … are closures of one factory, all named `_wrap_libmp_function.<locals>.f`:
+    discover took them for aliases of one function and kept one of about a hundred."""
+    library = _library(tmp_path, "factory", FACTORY)
+    functions = {f.name: f for f in _module(library, "Factory").functions}
+    assert {"sqrt", "exp"} <= set(functions)
+    assert functions["exp"].doc.startswith("Exponential.") and functions["sqrt"].doc.startswith("Square root.")
+
+
+CACHED = '''
+    import functools
+
+
+    class Graph:
+        """A graph."""
+
+        @functools.cached_property
+        def nodes(self) -> list:
+            """The nodes, computed once."""
+            return [1, 2]
+'''
+
+
+def test_a_cached_property_gets_a_getter(tmp_path: Path) -> None:
+    """networkx's Graph.nodes, .edges, .degree and .adj are functools.cached_property: they had no function."""
+    library = _library(tmp_path, "cached", CACHED)
+    functions = {f.name: f for f in _module(library, "Cached.Graph").functions}
+    assert functions["nodes"].kind == "getter" and functions["nodes"].call.attribute == "nodes"
+    assert functions["nodes"].value.spec == "list()" and "computed once" in functions["nodes"].doc
+    assert "set_nodes" not in functions
