@@ -148,8 +148,9 @@ def snake_case(name: str) -> str:
 
 def _acronym_boundary(m: re.Match[str]) -> str:
     caps, last, lower, after = m.group(1), m.group(2), m.group(3), m.group(4)
-    # `DSPex`, `MIPROv2`, `DSPyError`: a short lowercase tail belongs to the capitals before it.
-    short_tail = (len(lower) <= 2 and (after == "" or after.isdigit() or after == "_")) or (len(lower) == 1 and after.isupper())
+    # `DSPex`, `MIPROv2`, `DSPyError`: a short lowercase tail belongs to the capitals before it; not after a
+    # single capital, which is a word's last letter or a word of its own (`NetworkXNoCycle`: the `o` is `No`'s).
+    short_tail = (len(lower) <= 2 and (after == "" or after.isdigit() or after == "_")) or (len(lower) == 1 and after.isupper() and len(caps) >= 2)
     return m.group(0) if short_tail else f"{caps}_{last}{lower}"
 
 

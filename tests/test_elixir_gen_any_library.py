@@ -104,7 +104,8 @@ def test_an_inherited_method_the_class_overrides_with_a_property_is_left_out(tmp
 
 @pytest.mark.parametrize(
     "module, file",
-    [("DSPex", "dspex"), ("MIPROv2", "miprov2"), ("ReAct", "react"), ("ReActV2", "react_v2"), ("DSPyError", "dspy_error"), ("ChainOfThought", "chain_of_thought"), ("HTTPServer", "http_server"), ("KNNFewShot", "knn_few_shot"), ("LMError", "lm_error")],
+    [("DSPex", "dspex"), ("MIPROv2", "miprov2"), ("ReAct", "react"), ("ReActV2", "react_v2"), ("DSPyError", "dspy_error"), ("ChainOfThought", "chain_of_thought"), ("HTTPServer", "http_server"), ("KNNFewShot", "knn_few_shot"), ("LMError", "lm_error"),
+     ("NetworkXNoCycle", "network_x_no_cycle"), ("NetworkXError", "network_x_error"), ("DSPyError", "dspy_error"), ("IOError", "io_error")],
 )
 def test_file_names_as_a_person_writes_them(module: str, file: str) -> None:
     assert names.file_stem(module) == file
