@@ -513,6 +513,9 @@ class Introspector:
         returns_code = None
         if returns is None and not (stub and stub.returns):
             returns_code = self.expand(inferred_returns(obj, owner, getattr(fn, "__name__", None)))
+            if returns_code is None and drop_first:
+                # What `str()`, `repr()` and `len()` accept back from these is fixed by Python itself.
+                returns_code = _DATA_MODEL_RETURNS.get(getattr(fn, "__name__", ""))
         doc = self.doc(obj)
         return CallableInfo(
             params=params,
@@ -622,6 +625,8 @@ class Introspector:
         return not name.startswith("_") and not any(fnmatch.fnmatchcase(name, p) for p in self.exclude)
 
     def skip_reason(self, name: str) -> str:
+        if name in names.OPERATORS:
+            return f"an operator not written in Python: name it in the class's methods ({{name: {name}}}) to generate it"
         if name.startswith("__") and name.endswith("__"):
             return "a dunder method without an Elixir counterpart"
         if name.startswith("_"):
@@ -655,7 +660,10 @@ class Introspector:
                 if name in methods or name in properties or name in skipped:
                     continue
                 is_member = callable(raw) or isinstance(raw, (property, functools.cached_property, classmethod, staticmethod))
-                if not self.public(name):
+                # Arithmetic and comparison the package writes in Python (Fraction's `__add__`, a parser
+                # element's `__or__`) are part of its API: generated as `add/3`, called as `operator.add`.
+                operator = own and name in names.OPERATORS and inspect.isfunction(raw)
+                if not self.public(name) and not operator:
                     # What a reader would look for: the package's own private methods and dunders
                     # (not attributes like __module__, not what every class has).
                     if own and is_member and name not in _EVERY_CLASS:
@@ -678,6 +686,12 @@ class Introspector:
                 for f in dataclasses.fields(klass):
                     if self.public(f.name) and f.name not in properties and f.name not in methods:
                         properties[f.name] = PropertyInfo(self.recorder.text(hints.get(f.name, f.type)), bool(frozen), None, owner)
+        # An operator whose Elixir name is a method's already (pandas' `__add__` beside `add`, which takes
+        # more options) is left to that method.
+        named = {names.derive_function_name(n) for n in methods if n not in names.OPERATORS} | set(properties)
+        for name in [n for n in methods if n in names.OPERATORS and names.derive_function_name(n) in named]:
+            del methods[name]
+            skipped[name] = f"an operator whose name the method {names.derive_function_name(name)!r} has"
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
         doc = self.class_doc(cls)
@@ -863,6 +877,9 @@ _CONVERTED: tuple[tuple[type, str], ...] = (
     (complex, "complex"),
     (decimal.Decimal, "decimal.Decimal"),
 )
+
+# The results Python requires of a few data-model methods (anything else raises TypeError in str(), repr(), len()).
+_DATA_MODEL_RETURNS = {"__str__": "str", "__repr__": "str", "__len__": "int"}
 
 # Members every class has or gets from Python itself: never worth a line in the report.
 _EVERY_CLASS = frozenset({"__init__", "__new__", "__init_subclass__", "__class_getitem__", "__subclasshook__", "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__post_init__"})

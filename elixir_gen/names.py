@@ -195,7 +195,7 @@ def derive_function_name(python_name: str) -> str:
 
 def is_private(python_name: str) -> bool:
     """A Python member that is not part of the public API: `_x`, or a dunder without an Elixir meaning."""
-    return python_name.startswith("_") and python_name not in DUNDERS
+    return python_name.startswith("_") and python_name not in DUNDERS and python_name not in OPERATORS
 
 
 def derive_variable_name(python_name: str) -> str:

@@ -577,3 +577,70 @@ def test_a_cached_property_gets_a_getter(tmp_path: Path) -> None:
     assert functions["nodes"].kind == "getter" and functions["nodes"].call.attribute == "nodes"
     assert functions["nodes"].value.spec == "list()" and "computed once" in functions["nodes"].doc
     assert "set_nodes" not in functions
+
+
+NUMERIC = '''
+    class Ratio:
+        """A ratio."""
+
+        def __init__(self, n: int, d: int = 1) -> None:
+            self.n, self.d = n, d
+
+        def __mul__(self, other: "Ratio") -> "Ratio":
+            return Ratio(self.n * other.n, self.d * other.d)
+
+        def __lt__(self, other: "Ratio") -> bool:
+            return self.n * other.d < other.n * self.d
+
+        def __add__(self, other: "Ratio") -> "Ratio":
+            return self.add(other)
+
+        def add(self, other: "Ratio", *, reduce: bool = True) -> "Ratio":
+            """Add, and reduce unless told not to."""
+            return Ratio(self.n * other.d + other.n * self.d, self.d * other.d)
+
+        def __radd__(self, other: int) -> "Ratio":
+            return self
+'''
+
+
+def test_discover_writes_the_operators_a_class_defines_in_python(tmp_path: Path) -> None:
+    """`discover fractions` skipped Fraction's `__add__`, `__lt__`, … as 'a dunder method without an
+    Elixir counterpart', though a spec naming them generates `add/3`, `lt/3`: 3/4 + 1/2 was unreachable."""
+    from elixir_gen.report import report
+
+    library = _library(tmp_path, "numeric", NUMERIC)
+    ratio = {f.name: f for f in _module(library, "Numeric.Ratio").functions}
+    assert (ratio["mul"].call.target, ratio["mul"].value.spec) == ("operator.mul", "Numeric.Ratio.t()")
+    assert ratio["lt"].call.target == "operator.lt" and ratio["lt"].value.spec == "boolean()"
+    # `__add__` would be `add`, which the class's own method is: that one stays, with its options.
+    assert ratio["add"].call.target != "operator.add" and "radd" not in ratio
+    spec = (tmp_path / "numeric.yaml").read_text()
+    assert "name: __mul__" in spec and "name: __add__" not in spec
+    assert report(library).private_members == []
+
+
+DATA_MODEL = '''
+    class Bag:
+        """A bag."""
+
+        def __init__(self, items, label):
+            self.items, self.label = items, label
+
+        def __str__(self):
+            return self.label
+
+        def __repr__(self):
+            return self.label
+
+        def __len__(self):
+            return self.items.count()
+'''
+
+
+def test_str_repr_and_len_return_what_python_requires_of_them(tmp_path: Path) -> None:
+    """Fraction's `to_string` and `repr` were `{:ok, term()}`: Python's str() and repr() take nothing but a str."""
+    library = _library(tmp_path, "bags", DATA_MODEL)
+    bag = {f.name: f for f in _module(library, "Bags.Bag").functions}
+    assert bag["to_string"].value.spec == "String.t()" and bag["repr"].value.spec == "String.t()"
+    assert bag["len"].value.spec == "integer()"
