@@ -606,6 +606,11 @@ class Builder:
             example = ", ".join([p.var for p in plan.params] + [f"{first}: ..."])
             taken = ", ".join(plan.positional_options)
             prelude.keywords_only = f"{w.name}: the optional Python arguments ({taken}) go in the keyword list, as in {w.name}({example}); found: "
+        if plan.args.splat:
+            # `[x] ++ not_a_list` is an improper list that fails deep in the runtime: say how to call it instead.
+            splat = next(p for p in plan.params if p.var == plan.args.splat)
+            example = ", ".join(p.var if p.var != splat.var else "[...]" for p in plan.params)
+            prelude.list_only = (splat.var, f"{w.name}: the Python positional arguments ({splat.python_name}) go in one list, as in {w.name}({example}); found: ")
         prelude.timeout = cs.timeout
         prelude.session_for = w.target if w.session_aware else None
         # A method on a handle is named by its attribute name; everything else by its dotted path.

@@ -644,3 +644,26 @@ def test_str_repr_and_len_return_what_python_requires_of_them(tmp_path: Path) ->
     bag = {f.name: f for f in _module(library, "Bags.Bag").functions}
     assert bag["to_string"].value.spec == "String.t()" and bag["repr"].value.spec == "String.t()"
     assert bag["len"].value.spec == "integer()"
+
+
+SHADOWING = '''
+    def inspect(obj):
+        """Describe an object (attrs has one)."""
+        return str(obj)
+
+
+    def evolve(*args, **changes):
+        """A copy of args[0] with changes."""
+        return args[0]
+'''
+
+
+def test_argument_checks_do_not_call_a_generated_function_named_like_a_kernel_one(tmp_path: Path) -> None:
+    """`attrs.evolve(p, x: 5)` (p not in a list) raised "construction of binary failed": the check's message
+    called the module's own `inspect/1`, the wrapper of `attrs.inspect`, instead of Kernel's."""
+    from elixir_gen.render import render_library
+
+    library = _library(tmp_path, "shadowing", SHADOWING)
+    source = render_library(library)[0]["shadowing.ex"]
+    assert "unless is_list(args) do" in source and "as in evolve([...]); found: \" <> Kernel.inspect(args)" in source
+    assert " inspect(args)" not in source.replace("Kernel.inspect(args)", "")

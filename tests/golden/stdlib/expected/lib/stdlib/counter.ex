@@ -102,7 +102,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (iterable) go in the keyword list, as in create(iterable: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {positional, opts} = Keyword.split(opts, [:iterable])
@@ -158,7 +158,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "most_common: the optional Python arguments (n) go in the keyword list, as in most_common(ref, n: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:n])
@@ -266,7 +266,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "get: the optional Python arguments (default) go in the keyword list, as in get(ref, key, default: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {positional, opts} = Keyword.split(opts, [:default])
@@ -328,7 +328,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "update: the optional Python arguments (iterable) go in the keyword list, as in update(ref, iterable: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {positional, opts} = Keyword.split(opts, [:iterable])
