@@ -482,7 +482,13 @@ class Builder:
         wrapped = Wrapped(name, "method", path, m, mi, ctx, m.name, mode, runtime="call" if on_class else "method", receiver=None if on_class else receiver, transforms=own)
         if m.name in names.OPERATORS and not on_class:
             # `a + b` is `operator.add(a, b)`: the object is the first operand.
-            wrapped.runtime, wrapped.operator = "call", f"operator.{names.OPERATORS[m.name]}"
+            op = names.OPERATORS[m.name]
+            wrapped.runtime, wrapped.operator = "call", f"operator.{op}"
+            # Most operators have no docstring: say what Python computes, with the object as `a`.
+            binary = len(names.OPERATOR_SYNTAX[op].split()) == 3
+            wrapped.default_doc = f"`{names.OPERATOR_SYNTAX[op]}` in Python, with this object as `a`" + (
+                f" (`operator.{op}(a, b)`: when `a` does not handle `b`, Python tries `b`'s reflected operator)." if binary else f" (`operator.{op}(a)`)."
+            )
         return self._callable(wrapped)
 
     def _property(self, c: ClassSpec, p: Any, cls_info: ClassInfo | None, receiver: str | None, ctx: TypeContext) -> list[ElixirFunction]:

@@ -102,6 +102,14 @@ OPERATORS: dict[str, str] = {
     "__ge__": "ge",
 }
 
+# How Python writes each operator, for the docs of one without a docstring (`a + b`).
+OPERATOR_SYNTAX: dict[str, str] = {
+    "add": "a + b", "sub": "a - b", "mul": "a * b", "matmul": "a @ b", "truediv": "a / b", "floordiv": "a // b",
+    "mod": "a % b", "pow": "a ** b", "lshift": "a << b", "rshift": "a >> b", "and_": "a & b", "or_": "a | b",
+    "xor": "a ^ b", "neg": "-a", "pos": "+a", "abs": "abs(a)", "invert": "~a", "eq": "a == b", "ne": "a != b",
+    "lt": "a < b", "le": "a <= b", "gt": "a > b", "ge": "a >= b",
+}  # fmt: skip
+
 _FUNCTION_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*[?!]?$")
 _VARIABLE_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 _MODULE_SEGMENT = re.compile(r"^[A-Z][a-zA-Z0-9_]*$")
