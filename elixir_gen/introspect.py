@@ -394,17 +394,18 @@ def _root(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _sibling_roots(root: str) -> frozenset[str]:
-    """The top-level packages installed by the distribution(s) that install `root`, `root` included.
-
-    One distribution may ship its code under two names (attrs installs `attrs`, whose members are
-    all defined in `attr`): a member of one re-exported by the other is the library's own.
+    """The top-level modules whose members are `root`'s own: `root`, its C accelerator `_root` (the
+    standard library's `heapq` re-exports `heapq.heappush` from `_heapq`, `csv` its reader from `_csv`),
+    and the packages installed by the same distribution(s) (attrs installs `attrs`, whose members are
+    all defined in `attr`).
     """
+    own = {root, f"_{root}"}
     try:
         installed = importlib.metadata.packages_distributions()
     except Exception:  # a broken metadata entry must not stop discovery
-        return frozenset({root})
+        return frozenset(own)
     owners = set(installed.get(root, ()))
-    return frozenset({root} | {top for top, distributions in installed.items() if owners & set(distributions) and top.isidentifier()})
+    return frozenset(own | {top for top, distributions in installed.items() if owners & set(distributions) and top.isidentifier()})
 
 
 def _defining_module(obj: Any) -> Any:

@@ -670,3 +670,14 @@ def test_argument_checks_do_not_call_a_generated_function_named_like_a_kernel_on
     source = render_library(library)[0]["shadowing.ex"]
     assert "unless is_list(args) do" in source and "as in evolve([...]); found: \" <> Kernel.inspect(args)" in source
     assert " inspect(args)" not in source.replace("Kernel.inspect(args)", "")
+
+
+def test_members_of_a_modules_c_accelerator_are_its_own(tmp_path: Path) -> None:
+    """`discover heapq` wrote heapq.merge, nlargest and nsmallest only: heappush, heappop, … are defined in
+    `_heapq` (csv's reader and writer in `_csv`), and were skipped as 're-exported from _heapq'."""
+    (tmp_path / "_accel.py").write_text('def push(heap: list, item: int) -> None:\n    """Push."""\n    heap.append(item)\n')
+    (tmp_path / "_other.py").write_text('def pop(heap: list) -> int:\n    """Pop."""\n    return heap.pop()\n')
+    library = _library(tmp_path, "accel", "from _accel import push\nfrom _other import pop\n\n\ndef merge(a: list) -> list:\n    \"\"\"Merge.\"\"\"\n    return a\n")
+    for name in ("_accel", "_other"):
+        sys.modules.pop(name, None)
+    assert {f.name for f in _module(library, "Accel").functions} == {"push", "merge"}
