@@ -16,6 +16,7 @@ value looks like on the Elixir side.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import decimal
@@ -336,7 +337,7 @@ def _hints(obj: Any) -> dict[str, Any]:
         pass
     raw = dict(getattr(obj, "__annotations__", {}) or {})
     module = sys.modules.get(getattr(obj, "__module__", "") or "")
-    namespace = {**vars(typing), **(vars(module) if module else {}), **(getattr(obj, "__globals__", None) or {})}
+    namespace = {**vars(typing), **_type_checking_names(getattr(module, "__name__", "")), **(vars(module) if module else {}), **(getattr(obj, "__globals__", None) or {})}
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if isinstance(value, str):
@@ -345,6 +346,44 @@ def _hints(obj: Any) -> dict[str, Any]:
             except Exception:
                 pass
         out[name] = value
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _type_checking_names(module_name: str) -> dict[str, Any]:
+    """The names a module imports only for type checkers (`if TYPE_CHECKING: from . import _types as _t`),
+    which its string annotations use (`def load(m: "Model")`): imported here, each on its own. Only the
+    package's own modules: what else a type checker sees (a heavy optional dependency) is not imported."""
+    module = sys.modules.get(module_name)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except Exception:  # no source (C code), or source ast cannot read
+        return {}
+    out: dict[str, Any] = {}
+    for node in tree.body if tree is not None else []:
+        test = node.test if isinstance(node, ast.If) else None
+        if not (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") and not (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+            continue
+        assert isinstance(node, ast.If)
+        for stmt in node.body:
+            try:
+                if isinstance(stmt, ast.Import):
+                    for alias in stmt.names:
+                        if _root(alias.name) != _root(module_name):
+                            continue
+                        imported = importlib.import_module(alias.name)
+                        out[alias.asname or alias.name.split(".")[0]] = imported if alias.asname else sys.modules[alias.name.split(".")[0]]
+                elif isinstance(stmt, ast.ImportFrom):
+                    if not stmt.level and _root(stmt.module or "") != _root(module_name):
+                        continue
+                    base = importlib.import_module("." * stmt.level + (stmt.module or ""), getattr(module, "__package__", None) or None) if stmt.level else importlib.import_module(stmt.module or "")
+                    for alias in stmt.names:
+                        value = getattr(base, alias.name, None)
+                        if value is None:  # `from . import _types`: a submodule
+                            value = importlib.import_module(f"{base.__name__}.{alias.name}")
+                        out[alias.asname or alias.name] = value
+            except Exception:  # a name only a type checker can import (a stub-only module): left unresolved
+                continue
     return out
 
 

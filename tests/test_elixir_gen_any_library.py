@@ -681,3 +681,41 @@ def test_members_of_a_modules_c_accelerator_are_its_own(tmp_path: Path) -> None:
     for name in ("_accel", "_other"):
         sys.modules.pop(name, None)
     assert {f.name for f in _module(library, "Accel").functions} == {"push", "merge"}
+
+
+def test_string_annotations_may_name_what_the_module_imports_for_type_checkers_only(tmp_path: Path) -> None:
+    """`if TYPE_CHECKING: from .models import Model` then `def load(m: Model)` under postponed annotations
+    (requests, and most annotated libraries): the name is not in the module at run time, and was term()."""
+    pkg = tmp_path / "tcpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text('class Model:\n    """A model."""\n\n    def size(self) -> int:\n        """Its size."""\n        return 1\n')
+    (pkg / "api.py").write_text(
+        textwrap.dedent(
+            '''
+            from __future__ import annotations
+
+            from typing import TYPE_CHECKING
+
+            if TYPE_CHECKING:
+                from collections import OrderedDict
+
+                from .models import Model
+
+
+            def load(m: Model, extra: OrderedDict | None = None) -> Model:
+                """Load a model."""
+                return m
+            '''
+        )
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        (tmp_path / "api.yaml").write_text(discover_spec("tcpkg.api", depth=0, spec_dir=tmp_path))
+        library = build_library(load_spec(tmp_path / "api.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "tcpkg" or m.startswith("tcpkg.")]:
+            sys.modules.pop(name)
+    load = next(f for m in library.modules for f in m.functions if f.name == "load")
+    assert load.params[0].typed.spec == "PyBridge.Ref.t()" and load.value.spec == "PyBridge.Ref.t()"
