@@ -79,9 +79,11 @@ defmodule Shapes.BehaviourTest do
       assert Shapes.ask_elixir!("double", [21]) == 42
 
       # `[name] ++ 21` would be an improper list, failing deep in the runtime with a FunctionClauseError.
-      assert_raise ArgumentError, ~r/ask_elixir: the Python positional arguments \(\*args\) go in one list, as in ask_elixir\(name, \[\.\.\.\]\); found: 21/, fn ->
-        Shapes.ask_elixir("double", 21)
-      end
+      assert_raise ArgumentError,
+                   ~r/ask_elixir: the Python positional arguments \(\*args\) go in one list, as in ask_elixir\(name, \[\.\.\.\]\); found: 21/,
+                   fn ->
+                     Shapes.ask_elixir("double", 21)
+                   end
     end
   end
 
