@@ -482,7 +482,13 @@ class Builder:
         wrapped = Wrapped(name, "method", path, m, mi, ctx, m.name, mode, runtime="call" if on_class else "method", receiver=None if on_class else receiver, transforms=own)
         if m.name in names.OPERATORS and not on_class:
             # `a + b` is `operator.add(a, b)`: the object is the first operand.
-            wrapped.runtime, wrapped.operator = "call", f"operator.{names.OPERATORS[m.name]}"
+            op = names.OPERATORS[m.name]
+            wrapped.runtime, wrapped.operator = "call", f"operator.{op}"
+            # Most operators have no docstring: say what Python computes, with the object as `a`.
+            binary = len(names.OPERATOR_SYNTAX[op].split()) == 3
+            wrapped.default_doc = f"`{names.OPERATOR_SYNTAX[op]}` in Python, with this object as `a`" + (
+                f" (`operator.{op}(a, b)`: when `a` does not handle `b`, Python tries `b`'s reflected operator)." if binary else f" (`operator.{op}(a)`)."
+            )
         elif m.name in names.BUILTIN_DUNDERS and not on_class and mode is Mode.SYNC:
             builtin, result = names.BUILTIN_DUNDERS[m.name]
             wrapped.runtime, wrapped.operator = "call", builtin
@@ -611,6 +617,11 @@ class Builder:
             example = ", ".join([p.var for p in plan.params] + [f"{first}: ..."])
             taken = ", ".join(plan.positional_options)
             prelude.keywords_only = f"{w.name}: the optional Python arguments ({taken}) go in the keyword list, as in {w.name}({example}); found: "
+        if plan.args.splat:
+            # `[x] ++ not_a_list` is an improper list that fails deep in the runtime: say how to call it instead.
+            splat = next(p for p in plan.params if p.var == plan.args.splat)
+            example = ", ".join(p.var if p.var != splat.var else "[...]" for p in plan.params)
+            prelude.list_only = (splat.var, f"{w.name}: the Python positional arguments ({splat.python_name}) go in one list, as in {w.name}({example}); found: ")
         prelude.timeout = cs.timeout
         prelude.session_for = w.target if w.session_aware else None
         # A method on a handle is named by its attribute name; everything else by its dotted path.

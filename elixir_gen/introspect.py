@@ -16,12 +16,15 @@ value looks like on the Elixir side.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import decimal
 import enum
 import fnmatch
+import functools
 import importlib
+import importlib.metadata
 import inspect
 import json
 import os
@@ -355,7 +358,7 @@ def _hints(obj: Any) -> dict[str, Any]:
         pass
     raw = dict(getattr(obj, "__annotations__", {}) or {})
     module = sys.modules.get(getattr(obj, "__module__", "") or "")
-    namespace = {**vars(typing), **(vars(module) if module else {}), **(getattr(obj, "__globals__", None) or {})}
+    namespace = {**vars(typing), **_type_checking_names(getattr(module, "__name__", "")), **(vars(module) if module else {}), **(getattr(obj, "__globals__", None) or {})}
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if isinstance(value, str):
@@ -364,6 +367,44 @@ def _hints(obj: Any) -> dict[str, Any]:
             except Exception:
                 pass
         out[name] = value
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _type_checking_names(module_name: str) -> dict[str, Any]:
+    """The names a module imports only for type checkers (`if TYPE_CHECKING: from . import _types as _t`),
+    which its string annotations use (`def load(m: "Model")`): imported here, each on its own. Only the
+    package's own modules: what else a type checker sees (a heavy optional dependency) is not imported."""
+    module = sys.modules.get(module_name)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except Exception:  # no source (C code), or source ast cannot read
+        return {}
+    out: dict[str, Any] = {}
+    for node in tree.body if tree is not None else []:
+        test = node.test if isinstance(node, ast.If) else None
+        if not (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") and not (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+            continue
+        assert isinstance(node, ast.If)
+        for stmt in node.body:
+            try:
+                if isinstance(stmt, ast.Import):
+                    for alias in stmt.names:
+                        if _root(alias.name) != _root(module_name):
+                            continue
+                        imported = importlib.import_module(alias.name)
+                        out[alias.asname or alias.name.split(".")[0]] = imported if alias.asname else sys.modules[alias.name.split(".")[0]]
+                elif isinstance(stmt, ast.ImportFrom):
+                    if not stmt.level and _root(stmt.module or "") != _root(module_name):
+                        continue
+                    base = importlib.import_module("." * stmt.level + (stmt.module or ""), getattr(module, "__package__", None) or None) if stmt.level else importlib.import_module(stmt.module or "")
+                    for alias in stmt.names:
+                        value = getattr(base, alias.name, None)
+                        if value is None:  # `from . import _types`: a submodule
+                            value = importlib.import_module(f"{base.__name__}.{alias.name}")
+                        out[alias.asname or alias.name] = value
+            except Exception:  # a name only a type checker can import (a stub-only module): left unresolved
+                continue
     return out
 
 
@@ -409,6 +450,29 @@ def resolve(path: str) -> Any:
 
 def _root(name: str) -> str:
     return name.split(".")[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _sibling_roots(root: str) -> frozenset[str]:
+    """The top-level modules whose members are `root`'s own: `root`, its C accelerator `_root` (the
+    standard library's `heapq` re-exports `heapq.heappush` from `_heapq`, `csv` its reader from `_csv`),
+    and the packages installed by the same distribution(s) (attrs installs `attrs`, whose members are
+    all defined in `attr`).
+    """
+    own = {root, f"_{root}"}
+    try:
+        installed = importlib.metadata.packages_distributions()
+    except Exception:  # a broken metadata entry must not stop discovery
+        return frozenset(own)
+    owners = set(installed.get(root, ()))
+    return frozenset(own | {top for top, distributions in installed.items() if owners & set(distributions) and top.isidentifier()})
+
+
+def _defining_module(obj: Any) -> Any:
+    """The module that defines a callable: a `functools.partial`'s is its function's, not `functools`."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return getattr(obj, "__module__", None)
 
 
 def _class_path(cls: type) -> str:
@@ -623,6 +687,8 @@ class Introspector:
         return not name.startswith("_") and not any(fnmatch.fnmatchcase(name, p) for p in self.exclude)
 
     def skip_reason(self, name: str) -> str:
+        if name in names.OPERATORS:
+            return f"an operator not written in Python: name it in the class's methods ({{name: {name}}}) to generate it"
         if name.startswith("__") and name.endswith("__"):
             return "a dunder method without an Elixir counterpart"
         if name.startswith("_"):
@@ -655,8 +721,11 @@ class Introspector:
             for name, raw in list(vars(klass).items()):
                 if name in methods or name in properties or name in skipped:
                     continue
-                is_member = callable(raw) or isinstance(raw, (property, classmethod, staticmethod))
-                if not self.public(name):
+                is_member = callable(raw) or isinstance(raw, (property, functools.cached_property, classmethod, staticmethod))
+                # Arithmetic and comparison the package writes in Python (Fraction's `__add__`, a parser
+                # element's `__or__`) are part of its API: generated as `add/3`, called as `operator.add`.
+                operator = own and name in names.OPERATORS and inspect.isfunction(raw)
+                if not self.public(name) and not operator:
                     # What a reader would look for: the package's own private methods and dunders
                     # (not attributes like __module__, not what every class has).
                     if own and is_member and name not in _EVERY_CLASS:
@@ -679,6 +748,12 @@ class Introspector:
                 for f in dataclasses.fields(klass):
                     if self.public(f.name) and f.name not in properties and f.name not in methods:
                         properties[f.name] = PropertyInfo(self.recorder.text(hints.get(f.name, f.type)), bool(frozen), None, owner)
+        # An operator whose Elixir name is a method's already (pandas' `__add__` beside `add`, which takes
+        # more options) is left to that method.
+        named = {names.derive_function_name(n) for n in methods if n not in names.OPERATORS} | set(properties)
+        for name in [n for n in methods if n in names.OPERATORS and names.derive_function_name(n) in named]:
+            del methods[name]
+            skipped[name] = f"an operator whose name the method {names.derive_function_name(name)!r} has"
         self._model_fields(cls, methods, properties)
         bases = [_class_path(b) for b in cls.__bases__ if b is not object]
         doc = self.class_doc(cls)
@@ -704,8 +779,9 @@ class Introspector:
         return out
 
     def _member(self, cls: type, name: str, raw: Any, owner: str, methods: dict[str, CallableInfo], properties: dict[str, PropertyInfo]) -> None:
-        if isinstance(raw, property):
-            fget = raw.fget
+        if isinstance(raw, (property, functools.cached_property)):
+            # A cached_property (networkx's Graph.nodes) reads like a property: computed once, then stored.
+            fget = raw.fget if isinstance(raw, property) else raw.func
             ret = None
             if fget is not None:
                 hints = _hints(fget)
@@ -717,7 +793,8 @@ class Introspector:
                     # A property of an unannotated class: its stub's getter says what it returns.
                     stub = self.stubs.find(fget, cls)
                     ret = self.expand(stub.returns) if stub is not None else None
-            properties[name] = PropertyInfo(ret, raw.fset is None, self.doc(raw), owner)
+            readonly = raw.fset is None if isinstance(raw, property) else True
+            properties[name] = PropertyInfo(ret, readonly, self.doc(raw), owner)
         elif isinstance(raw, classmethod):
             methods[name] = self.callable_info(getattr(cls, name), "classmethod", defined_in=owner, owner=cls)
         elif isinstance(raw, staticmethod):
@@ -808,7 +885,7 @@ def discover(module_name: str, depth: int = 1, submodules: list[str] | None = No
 
 
 def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, result: Introspection, seen: set[str]) -> None:
-    root = _root(result.python_module)
+    own = _sibling_roots(_root(result.python_module))
     exported = getattr(module, "__all__", None)
     member_names = sorted(set(exported)) if isinstance(exported, (list, tuple)) and all(isinstance(n, str) for n in exported) else sorted(dir(module))
     for name in member_names:
@@ -827,20 +904,20 @@ def _walk(ins: Introspector, module: Any, path: str, level: int, depth: int, res
                     result.members[member_path] = MemberInfo(kind="module", path=member_path, doc=ins.doc(obj))
                     _walk(ins, obj, member_path, level + 1, depth, result, seen)
                 continue
-            owner = getattr(obj, "__module__", None)
+            owner = _defining_module(obj)
             if inspect.isclass(obj):
-                if not isinstance(owner, str) or _root(owner) != root:
+                if not isinstance(owner, str) or _root(owner) not in own:
                     result.skipped.append(Skipped(member_path, f"re-exported from {owner}"))
                     continue
                 result.members[member_path] = MemberInfo(kind="class", path=member_path, cls=ins.class_info(obj), origin=_origin(obj))
             elif callable(obj):
-                if isinstance(owner, str) and _root(owner) not in (root, "builtins"):
+                if isinstance(owner, str) and _root(owner) not in own | {"builtins"}:
                     result.skipped.append(Skipped(member_path, f"re-exported from {owner}"))
                     continue
                 result.members[member_path] = MemberInfo(kind="function", path=member_path, function=ins.callable_info(obj), origin=_origin(obj), module=owner if isinstance(owner, str) else None)
             else:
                 t = type(obj)
-                if _root(t.__module__) == root and _has_python_methods(t, ins):
+                if _root(t.__module__) in own and _has_python_methods(t, ins):
                     # An instance with methods of its own, like dspy.settings: a singleton.
                     result.members[member_path] = ins.introspect_object(member_path, obj)
                 else:
@@ -868,9 +945,14 @@ _EVERY_CLASS = frozenset({"__init__", "__new__", "__init_subclass__", "__class_g
 
 
 def _origin(obj: Any) -> str | None:
+    """Where an object is defined, `module.qualname`: the same origin under two paths means one object
+    under two names. Not for what a factory made (`make.<locals>.f`): every function or class a factory
+    returns has that one qualified name (mpmath's `sqrt`, `exp`, … are all `_wrap_libmp_function.<locals>.f`)."""
     module = getattr(obj, "__module__", None)
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    return f"{module}.{name}" if isinstance(module, str) and isinstance(name, str) else None
+    if not isinstance(module, str) or not isinstance(name, str) or "<locals>" in name or "<lambda>" in name:
+        return None
+    return f"{module}.{name}"
 
 
 def _has_python_methods(t: type, ins: Introspector) -> bool:

@@ -353,6 +353,7 @@ class Prelude:
     timeout: int | None = None  # the spec's timeout, the default of :timeout
     session_for: str | None = None  # objects of this Python class live in a session: opts must name one
     keywords_only: str | None = None  # how to call it, when opts must be a keyword list (optional Python arguments)
+    list_only: tuple[str, str] | None = None  # (variable, how to call it): Python's *args come as one Elixir list
 
 
 @dataclass

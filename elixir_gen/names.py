@@ -112,6 +112,14 @@ BUILTIN_DUNDERS: dict[str, tuple[str, str]] = {
     "__contains__": ("operator.contains", "bool"),
 }
 
+# How Python writes each operator, for the docs of one without a docstring (`a + b`).
+OPERATOR_SYNTAX: dict[str, str] = {
+    "add": "a + b", "sub": "a - b", "mul": "a * b", "matmul": "a @ b", "truediv": "a / b", "floordiv": "a // b",
+    "mod": "a % b", "pow": "a ** b", "lshift": "a << b", "rshift": "a >> b", "and_": "a & b", "or_": "a | b",
+    "xor": "a ^ b", "neg": "-a", "pos": "+a", "abs": "abs(a)", "invert": "~a", "eq": "a == b", "ne": "a != b",
+    "lt": "a < b", "le": "a <= b", "gt": "a > b", "ge": "a >= b",
+}  # fmt: skip
+
 _FUNCTION_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*[?!]?$")
 _VARIABLE_NAME = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 _MODULE_SEGMENT = re.compile(r"^[A-Z][a-zA-Z0-9_]*$")
@@ -158,8 +166,9 @@ def snake_case(name: str) -> str:
 
 def _acronym_boundary(m: re.Match[str]) -> str:
     caps, last, lower, after = m.group(1), m.group(2), m.group(3), m.group(4)
-    # `DSPex`, `MIPROv2`, `DSPyError`: a short lowercase tail belongs to the capitals before it.
-    short_tail = (len(lower) <= 2 and (after == "" or after.isdigit() or after == "_")) or (len(lower) == 1 and after.isupper())
+    # `DSPex`, `MIPROv2`, `DSPyError`: a short lowercase tail belongs to the capitals before it; not after a
+    # single capital, which is a word's last letter or a word of its own (`NetworkXNoCycle`: the `o` is `No`'s).
+    short_tail = (len(lower) <= 2 and (after == "" or after.isdigit() or after == "_")) or (len(lower) == 1 and after.isupper() and len(caps) >= 2)
     return m.group(0) if short_tail else f"{caps}_{last}{lower}"
 
 
@@ -204,7 +213,7 @@ def derive_function_name(python_name: str) -> str:
 
 def is_private(python_name: str) -> bool:
     """A Python member that is not part of the public API: `_x`, or a dunder without an Elixir meaning."""
-    return python_name.startswith("_") and python_name not in DUNDERS
+    return python_name.startswith("_") and python_name not in DUNDERS and python_name not in OPERATORS
 
 
 def derive_variable_name(python_name: str) -> str:

@@ -152,5 +152,6 @@ def report(library: Library) -> Report:
 
 
 def _generated_doc(fn: ElixirFunction) -> bool:
-    """`create` of a class without an `__init__` docstring has a doc the generator writes (the class's is the module's)."""
-    return fn.kind == "create"
+    """`create` of a class without an `__init__` docstring has a doc the generator writes (the class's is the module's),
+    and so has an operator (`a + b` ...)."""
+    return fn.kind == "create" or fn.python_name in names.OPERATORS

@@ -104,7 +104,8 @@ def test_an_inherited_method_the_class_overrides_with_a_property_is_left_out(tmp
 
 @pytest.mark.parametrize(
     "module, file",
-    [("DSPex", "dspex"), ("MIPROv2", "miprov2"), ("ReAct", "react"), ("ReActV2", "react_v2"), ("DSPyError", "dspy_error"), ("ChainOfThought", "chain_of_thought"), ("HTTPServer", "http_server"), ("KNNFewShot", "knn_few_shot"), ("LMError", "lm_error")],
+    [("DSPex", "dspex"), ("MIPROv2", "miprov2"), ("ReAct", "react"), ("ReActV2", "react_v2"), ("DSPyError", "dspy_error"), ("ChainOfThought", "chain_of_thought"), ("HTTPServer", "http_server"), ("KNNFewShot", "knn_few_shot"), ("LMError", "lm_error"),
+     ("NetworkXNoCycle", "network_x_no_cycle"), ("NetworkXError", "network_x_error"), ("DSPyError", "dspy_error"), ("IOError", "io_error")],
 )
 def test_file_names_as_a_person_writes_them(module: str, file: str) -> None:
     assert names.file_stem(module) == file
@@ -514,3 +515,241 @@ def test_a_module_of_very_many_functions_is_split_by_the_submodule_that_defines_
     assert "def alpha_0(x, opts \\\\ []), do: Many.Alpha.alpha_0(x, opts)" in files["many.ex"]
     # Structure, not seconds: the parent's lines are a few per function once its docs moved out.
     assert files["many.ex"].count("\n") < 15 * 113 < files["many/alpha.ex"].count("\n") * 113 / 70
+
+
+# ------------------------------- found on libraries the issue does not name
+
+
+def test_a_package_re_exporting_its_twin_package_of_the_same_distribution_keeps_those_members(tmp_path: Path) -> None:
+    """`discover attrs` wrote no module: every member of `attrs` is defined in `attr`, which the same
+    distribution installs. A re-export from another distribution (here the standard library) stays skipped."""
+    (tmp_path / "twin_impl").mkdir()
+    (tmp_path / "twin_impl" / "__init__.py").write_text(
+        textwrap.dedent(
+            '''
+            import functools
+
+
+            def define(cls: type, *, frozen: bool = False) -> type:
+                """Make a class."""
+                return cls
+
+
+            frozen = functools.partial(define, frozen=True)
+
+
+            class Field:
+                """A field."""
+
+                def __init__(self, name: str) -> None:
+                    self.name = name
+            '''
+        )
+    )
+    (tmp_path / "twin").mkdir()
+    (tmp_path / "twin" / "__init__.py").write_text("from json import dumps\nfrom twin_impl import Field, define, frozen\n\n__all__ = ['Field', 'define', 'dumps', 'frozen']\n")
+    info = tmp_path / "twin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: twin\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("twin\ntwin_impl\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        (tmp_path / "twin.yaml").write_text(discover_spec("twin", depth=0, spec_dir=tmp_path))
+        library = build_library(load_spec(tmp_path / "twin.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("twin", "twin_impl"):
+            sys.modules.pop(name, None)
+    functions = {f.name: f for f in _module(library, "Twin").functions}
+    assert {"define", "frozen"} <= set(functions) and "dumps" not in functions
+    assert "Twin.Field" in {m.name for m in library.modules}
+    assert "#   twin.dumps: re-exported from json" in (tmp_path / "twin.yaml").read_text()
+
+
+FACTORY = '''
+    def _wrap(name, doc):
+        def f(x):
+            return x
+        f.__name__ = name
+        f.__doc__ = doc
+        return f
+
+
+    sqrt = _wrap("sqrt", "Square root.")
+    exp = _wrap("exp", "Exponential.")
+    root = sqrt
+'''
+
+
+def test_functions_a_factory_made_are_distinct_functions(tmp_path: Path) -> None:
+    """mpmath's sqrt, exp, sin, … are closures of one factory, all named `_wrap_libmp_function.<locals>.f`:
+    discover took them for aliases of one function and kept one of about a hundred."""
+    library = _library(tmp_path, "factory", FACTORY)
+    functions = {f.name: f for f in _module(library, "Factory").functions}
+    assert {"sqrt", "exp"} <= set(functions)
+    assert functions["exp"].doc.startswith("Exponential.") and functions["sqrt"].doc.startswith("Square root.")
+
+
+CACHED = '''
+    import functools
+
+
+    class Graph:
+        """A graph."""
+
+        @functools.cached_property
+        def nodes(self) -> list:
+            """The nodes, computed once."""
+            return [1, 2]
+'''
+
+
+def test_a_cached_property_gets_a_getter(tmp_path: Path) -> None:
+    """networkx's Graph.nodes, .edges, .degree and .adj are functools.cached_property: they had no function."""
+    library = _library(tmp_path, "cached", CACHED)
+    functions = {f.name: f for f in _module(library, "Cached.Graph").functions}
+    assert functions["nodes"].kind == "getter" and functions["nodes"].call.attribute == "nodes"
+    assert functions["nodes"].value.spec == "list()" and "computed once" in functions["nodes"].doc
+    assert "set_nodes" not in functions
+
+
+NUMERIC = '''
+    class Ratio:
+        """A ratio."""
+
+        def __init__(self, n: int, d: int = 1) -> None:
+            self.n, self.d = n, d
+
+        def __mul__(self, other: "Ratio") -> "Ratio":
+            return Ratio(self.n * other.n, self.d * other.d)
+
+        def __lt__(self, other: "Ratio") -> bool:
+            return self.n * other.d < other.n * self.d
+
+        def __add__(self, other: "Ratio") -> "Ratio":
+            return self.add(other)
+
+        def add(self, other: "Ratio", *, reduce: bool = True) -> "Ratio":
+            """Add, and reduce unless told not to."""
+            return Ratio(self.n * other.d + other.n * self.d, self.d * other.d)
+
+        def __radd__(self, other: int) -> "Ratio":
+            return self
+'''
+
+
+def test_discover_writes_the_operators_a_class_defines_in_python(tmp_path: Path) -> None:
+    """`discover fractions` skipped Fraction's `__add__`, `__lt__`, … as 'a dunder method without an
+    Elixir counterpart', though a spec naming them generates `add/3`, `lt/3`: 3/4 + 1/2 was unreachable."""
+    from elixir_gen.report import report
+
+    library = _library(tmp_path, "numeric", NUMERIC)
+    ratio = {f.name: f for f in _module(library, "Numeric.Ratio").functions}
+    assert (ratio["mul"].call.target, ratio["mul"].value.spec) == ("operator.mul", "Numeric.Ratio.t()")
+    assert ratio["lt"].call.target == "operator.lt" and ratio["lt"].value.spec == "boolean()"
+    # `__add__` would be `add`, which the class's own method is: that one stays, with its options.
+    assert ratio["add"].call.target != "operator.add" and "radd" not in ratio
+    spec = (tmp_path / "numeric.yaml").read_text()
+    assert "name: __mul__" in spec and "name: __add__" not in spec
+    assert report(library).private_members == []
+    # Operators seldom have a docstring: the doc says what Python computes, not "it has no Python docstring".
+    assert ratio["mul"].doc.startswith("`a * b` in Python, with this object as `a` (`operator.mul(a, b)`")
+    assert report(library).docs_missing == []
+
+
+DATA_MODEL = '''
+    class Bag:
+        """A bag."""
+
+        def __init__(self, items, label):
+            self.items, self.label = items, label
+
+        def __str__(self):
+            return self.label
+
+        def __repr__(self):
+            return self.label
+
+        def __len__(self):
+            return self.items.count()
+'''
+
+
+def test_str_repr_and_len_return_what_python_requires_of_them(tmp_path: Path) -> None:
+    """Fraction's `to_string` and `repr` were `{:ok, term()}`: Python's str() and repr() take nothing but a str."""
+    library = _library(tmp_path, "bags", DATA_MODEL)
+    bag = {f.name: f for f in _module(library, "Bags.Bag").functions}
+    assert bag["to_string"].value.spec == "String.t()" and bag["repr"].value.spec == "String.t()"
+    assert bag["len"].value.spec == "integer()"
+
+
+SHADOWING = '''
+    def inspect(obj):
+        """Describe an object (attrs has one)."""
+        return str(obj)
+
+
+    def evolve(*args, **changes):
+        """A copy of args[0] with changes."""
+        return args[0]
+'''
+
+
+def test_argument_checks_do_not_call_a_generated_function_named_like_a_kernel_one(tmp_path: Path) -> None:
+    """`attrs.evolve(p, x: 5)` (p not in a list) raised "construction of binary failed": the check's message
+    called the module's own `inspect/1`, the wrapper of `attrs.inspect`, instead of Kernel's."""
+    from elixir_gen.render import render_library
+
+    library = _library(tmp_path, "shadowing", SHADOWING)
+    source = render_library(library)[0]["shadowing.ex"]
+    assert "unless is_list(args) do" in source and "as in evolve([...]); found: \" <> Kernel.inspect(args)" in source
+    assert " inspect(args)" not in source.replace("Kernel.inspect(args)", "")
+
+
+def test_members_of_a_modules_c_accelerator_are_its_own(tmp_path: Path) -> None:
+    """`discover heapq` wrote heapq.merge, nlargest and nsmallest only: heappush, heappop, … are defined in
+    `_heapq` (csv's reader and writer in `_csv`), and were skipped as 're-exported from _heapq'."""
+    (tmp_path / "_accel.py").write_text('def push(heap: list, item: int) -> None:\n    """Push."""\n    heap.append(item)\n')
+    (tmp_path / "_other.py").write_text('def pop(heap: list) -> int:\n    """Pop."""\n    return heap.pop()\n')
+    library = _library(tmp_path, "accel", "from _accel import push\nfrom _other import pop\n\n\ndef merge(a: list) -> list:\n    \"\"\"Merge.\"\"\"\n    return a\n")
+    for name in ("_accel", "_other"):
+        sys.modules.pop(name, None)
+    assert {f.name for f in _module(library, "Accel").functions} == {"push", "merge"}
+
+
+def test_string_annotations_may_name_what_the_module_imports_for_type_checkers_only(tmp_path: Path) -> None:
+    """`if TYPE_CHECKING: from .models import Model` then `def load(m: Model)` under postponed annotations
+    (requests, and most annotated libraries): the name is not in the module at run time, and was term()."""
+    pkg = tmp_path / "tcpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text('class Model:\n    """A model."""\n\n    def size(self) -> int:\n        """Its size."""\n        return 1\n')
+    (pkg / "api.py").write_text(
+        textwrap.dedent(
+            '''
+            from __future__ import annotations
+
+            from typing import TYPE_CHECKING
+
+            if TYPE_CHECKING:
+                from collections import OrderedDict
+
+                from .models import Model
+
+
+            def load(m: Model, extra: OrderedDict | None = None) -> Model:
+                """Load a model."""
+                return m
+            '''
+        )
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        (tmp_path / "api.yaml").write_text(discover_spec("tcpkg.api", depth=0, spec_dir=tmp_path))
+        library = build_library(load_spec(tmp_path / "api.yaml"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "tcpkg" or m.startswith("tcpkg.")]:
+            sys.modules.pop(name)
+    load = next(f for m in library.modules for f in m.functions if f.name == "load")
+    assert load.params[0].typed.spec == "PyBridge.Ref.t()" and load.value.spec == "PyBridge.Ref.t()"

@@ -130,7 +130,7 @@ defmodule DSPex do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "streamify: the optional Python arguments (stream_listeners, include_final_prediction_in_output_stream, is_async_program, async_streaming) go in the keyword list, as in streamify(program, stream_listeners: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} =
@@ -187,7 +187,7 @@ defmodule DSPex do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "configure_cache: the optional Python arguments (enable_disk_cache, enable_memory_cache, disk_cache_dir, disk_size_limit_bytes, memory_max_entries) go in the keyword list, as in configure_cache(enable_disk_cache: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} =
@@ -250,7 +250,7 @@ defmodule DSPex do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "majority: the optional Python arguments (normalize, field) go in the keyword list, as in majority(prediction_or_completions, normalize: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:normalize, :field])
@@ -292,7 +292,7 @@ defmodule DSPex do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "dummy_rm: the optional Python arguments (passages) go in the keyword list, as in dummy_rm(passages: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:passages])

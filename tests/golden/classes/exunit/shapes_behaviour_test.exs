@@ -74,6 +74,19 @@ defmodule Shapes.BehaviourTest do
     end
   end
 
+  describe "a Python *args" do
+    test "is one list; anything else is refused with how to call the function" do
+      assert Shapes.ask_elixir!("double", [21]) == 42
+
+      # `[name] ++ 21` would be an improper list, failing deep in the runtime with a FunctionClauseError.
+      assert_raise ArgumentError,
+                   ~r/ask_elixir: the Python positional arguments \(\*args\) go in one list, as in ask_elixir\(name, \[\.\.\.\]\); found: 21/,
+                   fn ->
+                     Shapes.ask_elixir("double", 21)
+                   end
+    end
+  end
+
   describe "singletons" do
     test "call the one object at its path" do
       PyBridge.with_session(fn session ->

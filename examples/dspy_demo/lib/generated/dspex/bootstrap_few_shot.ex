@@ -62,7 +62,7 @@ defmodule DSPex.BootstrapFewShot do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (metric, metric_threshold, teacher_settings, max_bootstrapped_demos, max_labeled_demos, max_rounds, max_errors) go in the keyword list, as in create(metric: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} =

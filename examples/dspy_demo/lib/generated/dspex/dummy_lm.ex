@@ -57,7 +57,7 @@ defmodule DSPex.DummyLM do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (follow_examples, reasoning) go in the keyword list, as in create(answers, follow_examples: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:follow_examples, :reasoning])
@@ -101,7 +101,7 @@ defmodule DSPex.DummyLM do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "call: the optional Python arguments (prompt) go in the keyword list, as in call(ref, prompt: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])

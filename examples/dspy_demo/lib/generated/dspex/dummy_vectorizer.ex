@@ -42,7 +42,7 @@ defmodule DSPex.DummyVectorizer do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (max_length, n_gram) go in the keyword list, as in create(max_length: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:max_length, :n_gram])

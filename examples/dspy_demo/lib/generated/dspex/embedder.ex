@@ -54,7 +54,7 @@ defmodule DSPex.Embedder do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (batch_size, caching) go in the keyword list, as in create(model, batch_size: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])

@@ -117,7 +117,7 @@ defmodule DSPex.Evaluate do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "call: the optional Python arguments (metric, devset, num_threads, display_progress) go in the keyword list, as in call(ref, program, metric: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:metric, :devset, :num_threads, :display_progress])

@@ -82,6 +82,12 @@ defmodule DSPex.Example do
   @spec with_inputs(t(), list(), [PyBridge.call_option()]) ::
           {:ok, DSPex.Example.t()} | {:error, PyBridge.Error.t()}
   def with_inputs(ref, keys \\ [], opts \\ []) do
+    unless is_list(keys) do
+      raise ArgumentError,
+            "with_inputs: the Python positional arguments (*keys) go in one list, as in with_inputs(ref, [...]); found: " <>
+              Kernel.inspect(keys)
+    end
+
     PyBridge.method(ref, "with_inputs", keys, [], opts)
   end
 
@@ -185,7 +191,7 @@ defmodule DSPex.Example do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "get: the optional Python arguments (default) go in the keyword list, as in get(ref, key, default: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:default])
@@ -224,7 +230,7 @@ defmodule DSPex.Example do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "keys: the optional Python arguments (include_dspy) go in the keyword list, as in keys(ref, include_dspy: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:include_dspy])

@@ -69,7 +69,7 @@ defmodule DSPex.LM do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (model_type, temperature, max_tokens, cache, num_retries) go in the keyword list, as in create(model, model_type: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
@@ -109,7 +109,7 @@ defmodule DSPex.LM do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "call: the optional Python arguments (prompt) go in the keyword list, as in call(ref, prompt: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])

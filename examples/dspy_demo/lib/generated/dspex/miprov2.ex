@@ -74,7 +74,7 @@ defmodule DSPex.MIPROv2 do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (prompt_model, task_model, teacher_settings, max_bootstrapped_demos, max_labeled_demos, auto, num_candidates, num_threads, max_errors, seed, init_temperature, verbose, track_stats, metric_threshold) go in the keyword list, as in create(metric, prompt_model: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} =

@@ -248,7 +248,7 @@ defmodule DSPex.Module do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "save: the optional Python arguments (save_program) go in the keyword list, as in save(ref, path, save_program: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:save_program])
@@ -320,7 +320,7 @@ defmodule DSPex.Module do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "dump_state: the optional Python arguments (json_mode) go in the keyword list, as in dump_state(ref, json_mode: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:json_mode])

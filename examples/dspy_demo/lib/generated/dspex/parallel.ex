@@ -88,7 +88,7 @@ defmodule DSPex.Parallel do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (num_threads, max_errors, access_examples, return_failed_examples, provide_traceback, disable_progress_bar, timeout, straggler_limit) go in the keyword list, as in create(num_threads: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} =
@@ -139,7 +139,7 @@ defmodule DSPex.Parallel do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "call: the optional Python arguments (num_threads) go in the keyword list, as in call(ref, exec_pairs, num_threads: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:num_threads])

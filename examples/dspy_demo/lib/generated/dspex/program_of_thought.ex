@@ -56,7 +56,7 @@ defmodule DSPex.ProgramOfThought do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (max_iters, interpreter_factory) go in the keyword list, as in create(signature, max_iters: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:max_iters, :interpreter_factory])

@@ -53,7 +53,7 @@ defmodule DSPex.ReAct do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (max_iters) go in the keyword list, as in create(signature, tools, max_iters: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:max_iters])

@@ -80,7 +80,7 @@ defmodule DSPex.Refine do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (fail_count) go in the keyword list, as in create(module, n, reward_fn, threshold, fail_count: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:fail_count])

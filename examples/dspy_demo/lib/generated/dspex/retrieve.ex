@@ -42,7 +42,7 @@ defmodule DSPex.Retrieve do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (k) go in the keyword list, as in create(k: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:k])
@@ -83,7 +83,7 @@ defmodule DSPex.Retrieve do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "call: the optional Python arguments (k) go in the keyword list, as in call(ref, query, k: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])

@@ -45,7 +45,7 @@ defmodule DSPex.Signature do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (instructions) go in the keyword list, as in create(signature, instructions: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:instructions])

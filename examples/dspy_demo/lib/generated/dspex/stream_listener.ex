@@ -47,7 +47,7 @@ defmodule DSPex.StreamListener do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (predict, predict_name, allow_reuse) go in the keyword list, as in create(signature_field_name, predict: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:predict, :predict_name, :allow_reuse])

@@ -57,7 +57,7 @@ defmodule DSPex.Tool do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (name, desc, args, arg_desc) go in the keyword list, as in create(func, name: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:name, :desc, :args, :arg_desc])

@@ -44,7 +44,7 @@ defmodule LangChain.AIMessage do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (content) go in the keyword list, as in create(content: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:content, :tool_calls])

@@ -206,7 +206,7 @@ defmodule LangChain.ChatModel do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "stream: the optional Python arguments (config) go in the keyword list, as in stream(ref, input, config: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:config])

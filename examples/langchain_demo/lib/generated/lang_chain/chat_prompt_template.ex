@@ -54,7 +54,7 @@ defmodule LangChain.ChatPromptTemplate do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "from_messages: the optional Python arguments (template_format) go in the keyword list, as in from_messages(messages, template_format: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:template_format])

@@ -44,7 +44,7 @@ defmodule LangChain.Message do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "pretty: the optional Python arguments (html) go in the keyword list, as in pretty(ref, html: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:html])

@@ -51,7 +51,7 @@ defmodule LangChain.Runnable do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "invoke: the optional Python arguments (config) go in the keyword list, as in invoke(ref, input, config: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:config])
@@ -102,7 +102,7 @@ defmodule LangChain.Runnable do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "batch: the optional Python arguments (config) go in the keyword list, as in batch(ref, inputs, config: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:config, :return_exceptions])
@@ -151,7 +151,7 @@ defmodule LangChain.Runnable do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "stream: the optional Python arguments (config) go in the keyword list, as in stream(ref, input, config: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:config])
@@ -187,6 +187,12 @@ defmodule LangChain.Runnable do
   @spec pipe(t(), [fun() | PyBridge.Ref.t()], [pipe_option()]) ::
           {:ok, LangChain.Runnable.t()} | {:error, PyBridge.Error.t()}
   def pipe(ref, others \\ [], opts \\ []) do
+    unless is_list(others) do
+      raise ArgumentError,
+            "pipe: the Python positional arguments (*others) go in one list, as in pipe(ref, [...]); found: " <>
+              Kernel.inspect(others)
+    end
+
     {kwargs, opts} = Keyword.split(opts, [:name])
     PyBridge.method(ref, "pipe", others, kwargs, opts)
   end

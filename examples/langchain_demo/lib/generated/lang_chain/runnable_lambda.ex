@@ -55,7 +55,7 @@ defmodule LangChain.RunnableLambda do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (name) go in the keyword list, as in create(func, name: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:name])

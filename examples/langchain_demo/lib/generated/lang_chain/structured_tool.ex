@@ -65,7 +65,7 @@ defmodule LangChain.StructuredTool do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "from_function: the optional Python arguments (name, description) go in the keyword list, as in from_function(func, name: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:name, :description])

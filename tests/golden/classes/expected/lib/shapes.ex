@@ -195,7 +195,7 @@ defmodule Shapes do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "count_up: the optional Python arguments (start) go in the keyword list, as in count_up(n, start: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:start])
@@ -219,6 +219,12 @@ defmodule Shapes do
   @spec ask_elixir(String.t(), list(), [PyBridge.call_option()]) ::
           {:ok, term()} | {:error, PyBridge.Error.t()}
   def ask_elixir(name, args \\ [], opts \\ []) do
+    unless is_list(args) do
+      raise ArgumentError,
+            "ask_elixir: the Python positional arguments (*args) go in one list, as in ask_elixir(name, [...]); found: " <>
+              Kernel.inspect(args)
+    end
+
     PyBridge.Telemetry.span(
       [:shapes],
       %{python: "shapes.ask_elixir", module: __MODULE__, function: :ask_elixir},

@@ -42,7 +42,7 @@ defmodule Typeshow do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "pick: the optional Python arguments (mode) go in the keyword list, as in pick(mode: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:mode])
@@ -81,7 +81,7 @@ defmodule Typeshow do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "shade: the optional Python arguments (level) go in the keyword list, as in shade(color, level: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:level])
@@ -325,7 +325,7 @@ defmodule Typeshow do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "greet: the optional Python arguments (punctuation) go in the keyword list, as in greet(name, punctuation: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:punctuation, :shout])
@@ -508,7 +508,7 @@ defmodule Typeshow do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "repeat: the optional Python arguments (times) go in the keyword list, as in repeat(text, times: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:times])
@@ -555,7 +555,7 @@ defmodule Typeshow do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "scale: the optional Python arguments (factor) go in the keyword list, as in scale(x, factor: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:factor])
@@ -637,7 +637,7 @@ defmodule Typeshow do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "join: the optional Python arguments (sep) go in the keyword list, as in join(parts, sep: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:sep])

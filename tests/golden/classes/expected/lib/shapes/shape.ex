@@ -42,7 +42,7 @@ defmodule Shapes.Shape do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (name) go in the keyword list, as in create(name: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:name])
@@ -190,7 +190,7 @@ defmodule Shapes.Shape do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "slow_area: the optional Python arguments (delay) go in the keyword list, as in slow_area(ref, delay: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:delay])

@@ -40,7 +40,7 @@ defmodule Shapes.Square do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (name) go in the keyword list, as in create(side, name: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:name])

@@ -105,7 +105,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "create: the optional Python arguments (iterable) go in the keyword list, as in create(iterable: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {positional, opts} = Keyword.split(opts, [:iterable])
@@ -161,7 +161,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "most_common: the optional Python arguments (n) go in the keyword list, as in most_common(ref, n: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {kwargs, opts} = Keyword.split(opts, [:n])
@@ -269,7 +269,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "get: the optional Python arguments (default) go in the keyword list, as in get(ref, key, default: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {positional, opts} = Keyword.split(opts, [:default])
@@ -334,7 +334,7 @@ defmodule Stdlib.Counter do
     unless Keyword.keyword?(opts) do
       raise ArgumentError,
             "update: the optional Python arguments (iterable) go in the keyword list, as in update(ref, iterable: ...); found: " <>
-              inspect(opts)
+              Kernel.inspect(opts)
     end
 
     {positional, opts} = Keyword.split(opts, [:iterable])

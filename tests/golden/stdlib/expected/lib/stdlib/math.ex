@@ -81,6 +81,12 @@ defmodule Stdlib.Math do
 
   @spec hypot(list(), [hypot_option()]) :: {:ok, number()} | {:error, PyBridge.Error.t()}
   def hypot(args \\ [], opts \\ []) do
+    unless is_list(args) do
+      raise ArgumentError,
+            "hypot: the Python positional arguments (*args) go in one list, as in hypot([...]); found: " <>
+              Kernel.inspect(args)
+    end
+
     {opts, kwargs} = Keyword.split(opts, [:pool, :session, :timeout])
     PyBridge.call("math.hypot", args, kwargs, opts)
   end
