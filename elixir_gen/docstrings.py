@@ -682,6 +682,9 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
         examples = _EXAMPLES.fullmatch(w)
         if examples and examples.group("name").lstrip("~.") in names:
             return names[examples.group("name").lstrip("~.")]
+        branded = re.fullmatch(r"([A-Za-z]\w*)\s+([A-Za-z_]\w*)", w)
+        if branded and branded.group(2) in names and names[branded.group(2)].split(".")[0].lower() == branded.group(1).lower():
+            return names[branded.group(2)]  # `NetworkX graph`: the package's name before its class's
         if re.fullmatch(r"'[^']*'|\"[^\"]*\"", w):
             return f"Literal[{w}]"  # `'auto' or int`: the string itself, not a class named auto
         if re.fullmatch(r"-?\d+(\.\d+)?|True|False", w):
@@ -740,6 +743,13 @@ def doc_type_annotation(text: str | None, names: Mapping[str, str] | None = None
     if not mapped or any(m is None for m in mapped):
         return None
     return mapped[0] if len(mapped) == 1 else " | ".join(m for m in mapped if m)
+
+
+def everyday_word(word: str) -> bool:
+    """A word a docstring uses for a Python type or an array (`function`, `integer`, `set`), which a
+    package's class of that name (sympy's Function, Integer, Set) does not stand for in prose."""
+    low = word.lower()
+    return low in _WORDS or low in _ARRAYS or low in _BUILTIN_NAMES or (low.endswith("s") and low[:-1] in _WORDS)
 
 
 def type_names(doc: str | None) -> set[str]:

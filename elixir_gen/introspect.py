@@ -37,7 +37,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from . import names
-from .docstrings import type_names
+from .docstrings import everyday_word, type_names
 from .infer import inferred_returns
 from .stubs import StubIndex
 from .types import AnnotationSyntaxError, PyType, TypeFact, parse_annotation
@@ -604,12 +604,19 @@ class Introspector:
         module = sys.modules.get(getattr(where, "__module__", None) or "")
         namespace: dict[str, Any] = dict(vars(module)) if module is not None else {}
         namespace.update(getattr(where, "__globals__", None) or {})
+        package = sys.modules.get(_root(getattr(module, "__name__", "") or ""))
         out: dict[str, str] = {}
         for name in sorted(wanted):
             head, *rest = name.split(".")
             obj = namespace.get(head)
             if obj is None and rest and head in sys.modules:
                 obj = sys.modules[head]  # a full path: `matplotlib.figure.Figure`
+            if obj is None and not rest:
+                obj = getattr(package, head, None)  # the package's public name: networkx's functions say `nx.Graph`
+            if not isinstance(obj, type) and not rest and head.islower() and not everyday_word(head):
+                # Prose: `G : graph` is a Graph, `a relational` a Relational.
+                title = head[0].upper() + head[1:]
+                obj = namespace.get(title, getattr(package, title, None))
             try:
                 for part in rest:
                     obj = getattr(obj, part)

@@ -116,6 +116,76 @@ def test_a_class_the_docstring_names_is_found_where_the_function_is_defined(tmp_
     assert summary["x"] == "list() | PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
 
 
+PROSE_NAMES = '''
+    class Graph:
+        """A graph (travels as a handle)."""
+
+
+    class Function:
+        """This package's Function class: not what `function` means in prose."""
+
+
+    def degree(G, weight=None, callback=None):
+        """Degrees.
+
+        Parameters
+        ----------
+        G : graph
+            The graph.
+        weight : Prose_names graph
+            Another graph, named with the package's name first.
+        callback : function
+            Called for each node.
+        """
+'''
+
+
+def test_a_class_named_in_prose_lowercase_or_after_the_package_name(tmp_path: Path) -> None:
+    """networkx's `G : graph` and `G : NetworkX graph` are its Graph (a handle); `function` stays a callable,
+    though the package has a class named Function."""
+    lib = _library(tmp_path, {"prose_names": PROSE_NAMES}, "prose_names")
+    degree = _types(_fn(lib, "prose_names.degree"))
+    assert degree["G"] == "ProseNames.Graph.t()"
+    assert degree["weight"] == "ProseNames.Graph.t() | nil"
+    assert degree["callback"].startswith("fun()") or "->" in degree["callback"], degree["callback"]
+
+
+def test_a_class_named_in_prose_is_looked_up_in_the_package_namespace_too(tmp_path: Path) -> None:
+    """networkx's algorithms never import Graph (they say `nx.Graph`): the package's namespace has it."""
+    (tmp_path / "netpkg").mkdir()
+    files = {
+        "netpkg/__init__": "from netpkg.classes import Graph\nfrom netpkg.algo import degree, order\n",
+        "netpkg/classes": 'class Graph:\n    """A graph."""\n',
+        "netpkg/algo": '''
+            def degree(G):
+                """Degree.
+
+                Parameters
+                ----------
+                G : NetPkg Graph
+                    The graph.
+                """
+
+
+            def order(G):
+                """Order.
+
+                Parameters
+                ----------
+                G : graph
+                    The graph.
+                """
+        ''',
+    }
+    try:
+        lib = _library(tmp_path, files, "netpkg")
+    finally:
+        for name in ("netpkg", "netpkg.classes", "netpkg.algo"):
+            sys.modules.pop(name, None)
+    assert _types(_fn(lib, "netpkg.degree"))["G"] == "Netpkg.Graph.t()"
+    assert _types(_fn(lib, "netpkg.order"))["G"] == "Netpkg.Graph.t()"
+
+
 def test_doc_names_are_kept_in_the_cache(tmp_path: Path) -> None:
     """What introspection resolved is in the cache, so the spec generates without the library."""
     (tmp_path / "cached_lib.py").write_text(textwrap.dedent(SYMBOLIC))
