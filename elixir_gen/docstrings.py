@@ -60,7 +60,7 @@ def parse_docstring(doc: str | None) -> ParsedDoc:
     out = ParsedDoc()
     if not doc or not doc.strip():
         return out
-    lines = _directives(inspect.cleandoc(doc).expandtabs(4).splitlines())
+    lines = _directives(_number_footnotes(inspect.cleandoc(doc).expandtabs(4).splitlines()))
     body: list[str] = []
     i = 0
     while i < len(lines):
@@ -224,7 +224,9 @@ def _items(content: list[str], numpy: bool) -> list[DocItem]:
     for line in content:
         top = line.strip() and not line.startswith(" ")
         if top:
-            m = (_NUMPY_ITEM if numpy else _GOOGLE_ITEM).match(line.strip())
+            # `` `pkg.Error`: `` (a Google item whose name is marked as code) reads like `pkg.Error:`.
+            key = re.sub(r"^(?::[\w:]+:)?`+~?([^`]+?)`+(?=\s*[(:]|\s*$)", r"\1", line.strip())
+            m = (_NUMPY_ITEM if numpy else _GOOGLE_ITEM).match(key)
             if m and numpy:
                 items.append((DocItem(m.group(1), (m.group(2) or "").strip() or None, ""), []))
                 continue
@@ -455,6 +457,26 @@ def _directive_body(lines: list[str], i: int, indent: int) -> tuple[list[str], i
     return [b[width:] for b in block], i
 
 
+def _number_footnotes(lines: list[str]) -> list[str]:
+    """reST's auto-numbered footnotes (`text [#]_`, `.. [#] note`) numbered as Sphinx shows them: the
+    references in their order, the notes in theirs."""
+    refs = notes = 0
+    out: list[str] = []
+    for line in lines:
+        c = _CITATION.match(line)
+        if c and c.group(2) == "#":
+            notes += 1
+            line = line.replace("[#]", f"[{notes}]", 1)
+        elif "[#]_" in line:
+            parts = line.split("[#]_")
+            for k, part in enumerate(parts[1:]):
+                parts[k + 1] = f"[{refs + k + 1}]_" + part
+            refs += len(parts) - 1
+            line = "".join(parts)
+        out.append(line)
+    return out
+
+
 def _directives(lines: list[str]) -> list[str]:
     """reST directives as text a reader of `h` wants: versions and admonitions as sentences,
     citations (`.. [1] ...`) one list item each, math and code fenced, Sphinx machinery dropped."""
@@ -475,6 +497,8 @@ def _directives(lines: list[str]) -> list[str]:
                 label = "See also" if name == "seealso" else name.capitalize()
                 content = " ".join(x for x in (arg if name != "admonition" else "", text) if x)
                 out.extend(["", f"{pad}> **{label}:** {content}".rstrip(), ""])
+            elif name == "rubric" and arg:
+                out.extend(["", f"{pad}**{arg}**", ""])
             elif name in ("math", "code-block", "code", "sourcecode"):
                 fence = "```" + (arg if name != "math" and arg else "")
                 code = ([arg] if name == "math" and arg else []) + body

@@ -178,6 +178,40 @@ def test_rest_leftovers_become_readable_markdown() -> None:
     assert parsed.params["x"].description == "The x.\n\n*Deprecated since version 2.0.* Use y."
 
 
+FOOTNOTES = """Validate.
+
+If the schema names a known meta-schema [#]_ it is used; a draft [#]_ otherwise.
+
+Raises:
+
+    `pkg.ValidationError`:
+
+        if the instance is invalid
+
+    `pkg.SchemaError`:
+
+        if the schema itself is invalid
+
+.. rubric:: Footnotes
+.. [#] known by a registered validator
+.. [#] the latest one
+"""
+
+
+def test_auto_numbered_footnotes_and_code_marked_exception_names() -> None:
+    """jsonschema's docs: `[#]_` footnotes numbered as Sphinx shows them, and Google `Raises:` items whose
+    names are marked as code, each with its own description (they ran together as debris)."""
+    from elixir_gen.docgen import doc_markdown
+    from elixir_gen.docstrings import parse_docstring
+
+    parsed = parse_docstring(FOOTNOTES)
+    text = doc_markdown(parsed)
+    assert "meta-schema [1] it is used; a draft [2] otherwise." in text
+    assert "**Footnotes**\n\n* [1] known by a registered validator\n* [2] the latest one" in text
+    assert "[#]" not in text
+    assert [(r.name, r.description) for r in parsed.raises] == [("pkg.ValidationError", "if the instance is invalid"), ("pkg.SchemaError", "if the schema itself is invalid")]
+
+
 @pytest.mark.parametrize(
     "python, elixir",
     [("False", "false"), ("True", "true"), ("None", "nil"), ("'auto'", '"auto"'), ("(1, 2.5)", "{1, 2.5}"), ("[None]", "[nil]"), ("np.float64", "np.float64"), ("<function f at 0x7f00aa>", "<function f>")],
