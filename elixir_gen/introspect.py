@@ -667,13 +667,16 @@ class Introspector:
         A metaclass with its own `__call__` builds the instances (DSPy's
         modules and signatures): the class's signature then says nothing —
         `__init__`'s does when it names parameters, else the constructor is
-        taken as `(*args, **kwargs)`. A signature of only `*args, **kwargs`
-        gives way to `__init__`'s too.
+        taken as `(*args, **kwargs)`. A signature that passes `*args, **kwargs`
+        on gives way to `__init__`'s too.
         """
         info = self.callable_info(cls, owner=None)
         init = getattr(cls, "__init__", None)
         metaclass_builds = getattr(type(cls), "__call__", None) is not type.__call__
-        generic = info.params is not None and bool(info.params) and all(p.kind in ("VAR_POSITIONAL", "VAR_KEYWORD") for p in info.params)
+        # `(*args, **kwargs)`, or a wrapper's `(*args, backend=None, **kwargs)` (networkx's dispatching
+        # `__new__`): it passes everything on, and `__init__` says what is taken.
+        kinds = {p.kind for p in info.params or []}
+        generic = {"VAR_POSITIONAL", "VAR_KEYWORD"} <= kinds
         if (info.params is None or generic or metaclass_builds) and inspect.isfunction(init):
             better = self.callable_info(init, "method", drop_first=True, owner=cls)
             named = better.params is not None and any(p.kind not in ("VAR_POSITIONAL", "VAR_KEYWORD") for p in better.params)

@@ -421,6 +421,25 @@ SIGNATURES = '''
 '''
 
 
+DISPATCHED = '''
+    class Graph:
+        """A graph whose `__new__` takes a backend and passes the rest on, as networkx's dispatcher does."""
+
+        def __new__(cls, *args, backend=None, **kwargs):
+            return object.__new__(cls)
+
+        def __init__(self, incoming_graph_data=None, **attr):
+            self.data = incoming_graph_data
+'''
+
+
+def test_a_dispatching_new_gives_way_to_init(tmp_path: Path) -> None:
+    """`(*args, backend=None, **kwargs)` only passes everything on: `create` takes what `__init__` names."""
+    library = _library(tmp_path, "dispatched", DISPATCHED)
+    create = next(f for f in _module(library, "Dispatched.Graph").functions if f.name == "create")
+    assert [o.python_name for o in create.options] == ["incoming_graph_data"] and create.accepts_any_keyword
+
+
 def test_what_python_accepts_is_callable_or_refused_with_how_to_call(tmp_path: Path) -> None:
     spec = """
         python_module: sigs
