@@ -150,7 +150,26 @@ def _thread_cpu_clock(native_id: int) -> int:
     return ((~native_id) << 3) | 6  # CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED
 
 
-class CallCpuWatchdog:
+class _Watchdog:
+    """A daemon thread that calls ``check()`` every ``period`` seconds."""
+
+    name = "pybridge-watchdog"
+    period: float
+
+    def start(self) -> None:
+        """Start watching (a daemon thread)."""
+        threading.Thread(target=self._watch, name=self.name, daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.period)
+            self.check()
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+
+class CallCpuWatchdog(_Watchdog):
     """Ends the worker when one call has used more than ``limit`` seconds of CPU time.
 
     ``running()`` returns ``(request id, thread ident)`` for each request
@@ -161,21 +180,14 @@ class CallCpuWatchdog:
     a stream after the first are not timed (the total CPU limit covers them).
     """
 
+    name = "pybridge-cpu-watchdog"
+
     def __init__(self, limit: float, running: Callable[[], Iterable[tuple[object, int]]]) -> None:
         self.limit = limit
         self.period = min(max(limit / 10, 0.005), 0.1)
         self._running = running
         # request id -> (clock id, CPU time when first seen)
         self._seen: dict[object, tuple[int, float]] = {}
-
-    def start(self) -> None:
-        """Start watching (a daemon thread)."""
-        threading.Thread(target=self._watch, name="pybridge-cpu-watchdog", daemon=True).start()
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(self.period)
-            self.check()
 
     def check(self) -> None:
         """One sample: exit if a call is over the limit."""
@@ -201,7 +213,7 @@ class CallCpuWatchdog:
         self._seen = seen
 
 
-class ResidentMemoryWatchdog:
+class ResidentMemoryWatchdog(_Watchdog):
     """Ends the worker when its resident set (RSS) grows over ``limit`` bytes.
 
     Unlike ``RLIMIT_AS`` it counts the memory in use, not what is reserved,
@@ -212,6 +224,7 @@ class ResidentMemoryWatchdog:
     """
 
     STATM = "/proc/self/statm"
+    name = "pybridge-rss-watchdog"
 
     def __init__(self, limit: int, period: float = 0.05) -> None:
         self.limit = limit
@@ -225,15 +238,6 @@ class ResidentMemoryWatchdog:
     def resident(self) -> int:
         """This process's resident set in bytes."""
         return int(os.pread(self._statm, 128, 0).split()[1]) * self._page
-
-    def start(self) -> None:
-        """Start watching (a daemon thread)."""
-        threading.Thread(target=self._watch, name="pybridge-rss-watchdog", daemon=True).start()
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(self.period)
-            self.check()
 
     def check(self) -> None:
         """One sample: exit if the resident set is over the limit."""
