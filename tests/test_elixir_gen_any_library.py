@@ -32,6 +32,20 @@ def _library(tmp_path: Path, module: str, source: str, spec: str | None = None) 
         sys.modules.pop(module, None)
 
 
+def _discovered(tmp_path: Path, module: str, roots: tuple[str, ...]) -> Library:
+    """Discover `module` (depth 0) from the packages written in `tmp_path` and build it; the spec is
+    `<last part>.yaml`. The modules of `roots` are forgotten afterwards."""
+    spec = tmp_path / f"{module.rsplit('.', 1)[-1]}.yaml"
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.write_text(discover_spec(module, depth=0, spec_dir=tmp_path))
+        return build_library(load_spec(spec))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.split(".")[0] in roots]:
+            sys.modules.pop(name)
+
+
 def _module(library: Library, name: str) -> ElixirModule:
     return next(m for m in library.modules if m.name == name)
 
@@ -535,14 +549,7 @@ def test_a_module_of_very_many_functions_is_split_by_the_submodule_that_defines_
     from elixir_gen import build
 
     _package(tmp_path, {"alpha": 70, "beta": 40, "gamma": 3})
-    sys.path.insert(0, str(tmp_path))
-    try:
-        (tmp_path / "many.yaml").write_text(discover_spec("many", depth=0, spec_dir=tmp_path))
-        library = build_library(load_spec(tmp_path / "many.yaml"))
-    finally:
-        sys.path.remove(str(tmp_path))
-        for name in [m for m in sys.modules if m == "many" or m.startswith("many.")]:
-            sys.modules.pop(name)
+    library = _discovered(tmp_path, "many", ("many",))
     modules = {m.name: m for m in library.modules}
     assert set(modules) == {"Many", "Many.Alpha", "Many.Beta"}
     assert 113 > build.SPLIT_ABOVE and 3 < build.SUBMODULE_FUNCTIONS
@@ -605,14 +612,7 @@ def test_a_package_re_exporting_its_twin_package_of_the_same_distribution_keeps_
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: twin\nVersion: 1.0\n")
     (info / "top_level.txt").write_text("twin\ntwin_impl\n")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        (tmp_path / "twin.yaml").write_text(discover_spec("twin", depth=0, spec_dir=tmp_path))
-        library = build_library(load_spec(tmp_path / "twin.yaml"))
-    finally:
-        sys.path.remove(str(tmp_path))
-        for name in ("twin", "twin_impl"):
-            sys.modules.pop(name, None)
+    library = _discovered(tmp_path, "twin", ("twin", "twin_impl"))
     functions = {f.name: f for f in _module(library, "Twin").functions}
     assert {"define", "frozen"} <= set(functions) and "dumps" not in functions
     assert "Twin.Field" in {m.name for m in library.modules}
@@ -796,13 +796,6 @@ def test_string_annotations_may_name_what_the_module_imports_for_type_checkers_o
             '''
         )
     )
-    sys.path.insert(0, str(tmp_path))
-    try:
-        (tmp_path / "api.yaml").write_text(discover_spec("tcpkg.api", depth=0, spec_dir=tmp_path))
-        library = build_library(load_spec(tmp_path / "api.yaml"))
-    finally:
-        sys.path.remove(str(tmp_path))
-        for name in [m for m in sys.modules if m == "tcpkg" or m.startswith("tcpkg.")]:
-            sys.modules.pop(name)
+    library = _discovered(tmp_path, "tcpkg.api", ("tcpkg",))
     load = next(f for m in library.modules for f in m.functions if f.name == "load")
     assert load.params[0].typed.spec == "PyBridge.Ref.t()" and load.value.spec == "PyBridge.Ref.t()"

@@ -42,6 +42,11 @@ def _fn(library: Library, python_target: str) -> ElixirFunction:
     return next(f for m in library.modules for f in m.functions if f.python_target == python_target)
 
 
+def _results(library: Library) -> dict[str, str]:
+    """Each module-level function's name -> its result's spec."""
+    return {f.python_target.rsplit(".", 1)[-1]: f.value.spec for m in library.modules for f in m.functions if f.kind == "function"}
+
+
 def _types(fn: ElixirFunction) -> dict[str, str]:
     out = {p.python_name: p.type for p in fn.params if not p.is_receiver}
     out.update({o.python_name: o.typed.spec for o in fn.options})
@@ -426,7 +431,7 @@ CODE = '''
 
 def test_results_read_from_code(tmp_path: Path) -> None:
     lib = _library(tmp_path, {"code_lib": CODE}, "code_lib")
-    result = {f.python_target.rsplit(".", 1)[-1]: f.value.spec for m in lib.modules for f in m.functions if f.kind == "function"}
+    result = _results(lib)
     # A callable object: its class's __call__, through self.freeze, to a class without __new__: a handle.
     assert result["norm"] == "CodeLib.Frozen.t()"
     # A local bound only by `= {}` (item assignment binds nothing new).
@@ -616,14 +621,14 @@ FALSE_SPECS = '''
 
 def test_results_the_worker_sends_as_values_and_tuples_of_returns(tmp_path: Path) -> None:
     lib = _library(tmp_path, {"false_lib": FALSE_SPECS}, "false_lib")
-    result = {f.python_target.rsplit(".", 1)[-1]: f.value.spec for m in lib.modules for f in m.functions if f.kind == "function"}
+    result = _results(lib)
     # `ndarray` resolves to numpy's class in the module, yet a numpy result may be a scalar.
     assert result["pdf"] == "PyBridge.NDArray.t() | PyBridge.Ref.t() | number() | boolean()"
     # Several named returns are a tuple: the first one's type is not the result's.
     assert result["interval"] == "{term(), term()}"
     assert result["test"] == "term()"
     # A datetime subclass arrives as a datetime, a complex annotation takes a number too,
-    # and a protocol is any object with its methods (a list is one).
+    # and a protocol is the plain data whose class has its members (a str, a list ... for `__len__`) or a handle.
     assert result["rollback"] == "NaiveDateTime.t() | DateTime.t()"
     assert result["root"] == "number() | PyBridge.Complex.t()"
     assert result["nested"] == "String.t() | PyBridge.Bytes.t() | list() | tuple() | map() | MapSet.t() | PyBridge.NDArray.t() | PyBridge.Ref.t()"
