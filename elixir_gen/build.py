@@ -44,7 +44,7 @@ from .model import (
 )
 from .signature import GENERIC_PARAMS, HANDLE, RUNTIME_OPTIONS, STREAM_OPTIONS, merge_params, plan_call, position_type, signature_text
 from .smoke import attribute_tests, elixir_literal, example_tests
-from .types import NIL, TERM, Position, TypeContext
+from .types import NIL, TERM, Position, TypeContext, map_annotation
 from .versions import installed_version, satisfies
 
 __all__ = ["Builder", "Wrapped", "build_library", "default_cache_path", "elixir_literal"]
@@ -493,7 +493,7 @@ class Builder:
             builtin, result = names.BUILTIN_DUNDERS[m.name]
             wrapped.runtime, wrapped.operator = "call", builtin
             if not m.returns and own == (None, None):
-                wrapped.value = Typed(position_type(result, "annotation", None, None, None, Position.RESULT, ctx).etype, "wrapper")
+                wrapped.value = Typed(map_annotation(result).type, "wrapper")
         return self._callable(wrapped)
 
     def _property(self, c: ClassSpec, p: Any, cls_info: ClassInfo | None, receiver: str | None, ctx: TypeContext) -> list[ElixirFunction]:

@@ -25,6 +25,7 @@ not be kept, for the quality report.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -728,7 +729,8 @@ class _Mapper:
         return MapOf(STRING, value)
 
 
-def _value_classes(pos: Position) -> list[tuple[type, EType]]:
+@functools.lru_cache(maxsize=None)
+def _value_classes(pos: Position) -> tuple[tuple[type, EType], ...]:
     """The Python classes of the values that travel as plain data, with their Elixir types: what an
     Elixir term becomes in Python (an argument), or what the worker sends as a value (a result:
     numpy's scalars too)."""
@@ -739,11 +741,11 @@ def _value_classes(pos: Position) -> list[tuple[type, EType]]:
     try:
         import numpy
     except ImportError:
-        return out
+        return tuple(out)
     out.append((numpy.ndarray, NDARRAY))
     if pos is Position.RESULT:
         out += [(numpy.bool_, BOOLEAN), (numpy.integer, INTEGER), (numpy.floating, NUMBER), (numpy.complexfloating, COMPLEX)]
-    return out
+    return tuple(out)
 
 
 def protocol_type(members: list[str], pos: Position) -> EType:
